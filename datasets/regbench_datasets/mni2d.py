@@ -1,0 +1,159 @@
+"""``mni2d``: the embedded default dataset, built offline from the MNI ICBM152 template.
+
+The ``nilearn`` wheel ships the ICBM152 2009 T1 and GM/WM probability maps
+(197×233×189, 1 mm, RAS) as plain NIfTI files. They are read here with nibabel
+straight from the installed package, without importing nilearn (whose fetchers
+download): nothing touches the network.
+
+Coronal slices are cropped/padded to 160×192, the shape of the reference paper's
+OASIS slices. Every subject is made from a neighbouring coronal slice, a small
+residual affine (the data are affinely normalised, like FreeSurfer's output), a
+smooth random deformation and intensity/bias variation, all drawn from a generator
+seeded by ``(seed, subject index)``: a subject never depends on how many others
+there are. Labels come from the warped tissue probabilities, split by hemisphere.
+The atlas is the undeformed template slice.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from collections.abc import Mapping
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+
+from regbench import Dataset, Subject, hookimpl
+from regbench.dataset import split_train_test
+from regbench.deformations import random_affine_field, random_smooth_field
+from regbench.warp import warp_tensor
+
+ATLAS_Y = 112  # coronal index in the template: through the thalamus and lateral ventricles
+CROP_X = slice(18, 178)  # 160 voxels left to right; the brain spans x = 26..170
+PAD_Z = (1, 2)  # 189 -> 192 voxels inferior to superior
+MIDLINE_X = 98 - CROP_X.start  # x = 0 mm in the template, in cropped voxels
+MAX_SLICE_OFFSET = 4.0  # subjects come from slices within ±4 mm of the atlas slice
+LABELS = {1: "Left CSF", 2: "Left GM", 3: "Left WM", 4: "Right CSF", 5: "Right GM", 6: "Right WM"}
+TEMPLATE_FILES = {
+    "t1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
+    "gm": "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz",
+    "wm": "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz",
+}
+
+
+def template_dir() -> Path:
+    """Where the installed nilearn keeps its bundled data (found without importing it)."""
+    spec = importlib.util.find_spec("nilearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("mni2d needs the nilearn package for its template files: pip install nilearn")
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "data"
+
+
+@functools.lru_cache(maxsize=1)
+def template_slab() -> np.ndarray:
+    """Channels (t1, gm, wm, brain, right hemisphere) of the slices around the atlas.
+
+    Shape (5, n_slices, 160, 192), float32 in [0, 1]; slice ``MAX_SLICE_OFFSET + 1``
+    is the atlas slice.
+    """
+    start, stop = ATLAS_Y - int(MAX_SLICE_OFFSET) - 1, ATLAS_Y + int(MAX_SLICE_OFFSET) + 2
+    maps = {}
+    for key, filename in TEMPLATE_FILES.items():
+        path = template_dir() / filename
+        if not path.is_file():
+            raise FileNotFoundError(f"mni2d: template file {path} is missing; reinstall nilearn")
+        volume = np.asarray(nib.load(path).dataobj[CROP_X, start:stop, :], dtype=np.float32) / 255.0
+        maps[key] = np.pad(volume, ((0, 0), (0, 0), PAD_Z)).transpose(1, 0, 2)  # (slice, x, z)
+    brain = (maps["t1"] > 0).astype(np.float32)
+    right = np.zeros_like(brain)
+    right[:, MIDLINE_X:, :] = 1.0
+    return np.stack([maps["t1"], maps["gm"], maps["wm"], brain, right])
+
+
+def tissue_labels(gm: np.ndarray, wm: np.ndarray, brain: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """CSF/GM/WM by largest probability inside the brain (CSF = brain - GM - WM), split L/R."""
+    csf = np.clip(brain - gm - wm, 0.0, 1.0)
+    tissue = np.argmax(np.stack([csf, gm, wm]), axis=0) + 1
+    labels = tissue + 3 * (right >= 0.5)
+    labels[brain < 0.5] = 0
+    return labels.astype(np.int16)
+
+
+class Mni2d(Dataset):
+    name = "mni2d"
+    description = (
+        "embedded default: 160x192 coronal MNI ICBM152 slices (from nilearn's wheel) made into "
+        "seeded subjects; 6 labels (L/R CSF, GM, WM)"
+    )
+    default_options = {
+        "n_subjects": 400,
+        "seed": 0,
+        "test_fraction": 0.2,
+        "max_displacement": 5.0,  # voxels, of the smooth non-linear part
+        "max_rotation_deg": 3.0,
+        "max_scaling": 0.04,
+        "max_translation": 3.0,  # voxels
+    }
+    ATLAS_ID = "mni2d-atlas"
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        n = int(self.options["n_subjects"])
+        if n < 2:
+            raise ValueError(f"mni2d: n_subjects must be at least 2, got {n}")
+        ids = [f"mni2d-{i:04d}" for i in range(n)]
+        self._train, self._test = split_train_test(ids, self.options["test_fraction"], self.options["seed"])
+
+    labels: Mapping[int, str] = LABELS
+    spacing = (1.0, 1.0)
+    atlas_id = ATLAS_ID
+
+    @property
+    def train_ids(self) -> tuple[str, ...]:
+        return self._train
+
+    @property
+    def test_ids(self) -> tuple[str, ...]:
+        return self._test
+
+    def load(self, subject_id: str) -> Subject:
+        if subject_id == self.ATLAS_ID:
+            channels = template_slab()[:, int(MAX_SLICE_OFFSET) + 1]
+            return Subject(subject_id, channels[0].copy(), tissue_labels(*channels[1:]))
+        if subject_id not in self._train and subject_id not in self._test:
+            raise KeyError(f"mni2d has no subject {subject_id!r} (ids run mni2d-0000 .. with n_subjects option)")
+        return self._make_subject(subject_id, int(subject_id.rsplit("-", 1)[1]))
+
+    def _make_subject(self, subject_id: str, index: int) -> Subject:
+        opts = self.options
+        rng = np.random.default_rng([int(opts["seed"]), index])
+        slab = template_slab()
+        # A neighbouring slice, linearly interpolated between template slices.
+        position = int(MAX_SLICE_OFFSET) + 1 + rng.uniform(-MAX_SLICE_OFFSET, MAX_SLICE_OFFSET)
+        below = int(np.floor(position))
+        weight = position - below
+        channels = (1 - weight) * slab[:, below] + weight * slab[:, below + 1]
+        shape = channels.shape[1:]
+        field = random_affine_field(
+            shape, rng, opts["max_rotation_deg"], opts["max_scaling"], opts["max_translation"]
+        ) + random_smooth_field(shape, rng, opts["max_displacement"], control_spacing=24)
+        warped = warp_tensor(torch.from_numpy(channels)[None], torch.from_numpy(field)[None])[0].numpy()
+        t1, gm, wm, brain, right = warped
+        labels = tissue_labels(gm, wm, brain, right)
+        return Subject(subject_id, self._vary_intensity(t1, brain, rng), labels)
+
+    @staticmethod
+    def _vary_intensity(t1: np.ndarray, brain: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Gamma, a smooth multiplicative bias field and a little noise; result in [0, 1]."""
+        gamma = np.exp(rng.uniform(-0.2, 0.2))
+        bias = np.exp(random_smooth_field(t1.shape, rng, 0.15, control_spacing=64)[0])
+        noise = rng.normal(0.0, 0.015, size=t1.shape)
+        image = (np.clip(t1, 0, 1) ** gamma) * bias + noise * (brain >= 0.5)
+        return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+@hookimpl
+def regbench_register_datasets(register) -> None:
+    register(Mni2d, requires=("nilearn",))

@@ -1,0 +1,1 @@
+"""regbench's built-in registration methods, one plugin module each."""

@@ -1,0 +1,21 @@
+"""regbench: a plugin-based benchmark for deformable medical image registration.
+
+The public names a plugin author needs are re-exported here.
+"""
+
+from regbench.dataset import Dataset, Pair, Subject
+from regbench.hookspecs import hookimpl
+from regbench.method import Method, RegistrationResult, TrainingContext
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dataset",
+    "Method",
+    "Pair",
+    "RegistrationResult",
+    "Subject",
+    "TrainingContext",
+    "__version__",
+    "hookimpl",
+]

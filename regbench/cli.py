@@ -1,0 +1,141 @@
+"""The ``regbench`` command: ``list`` what is installed, ``run`` a comparison."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from regbench import options
+from regbench.manager import Catalog, collect, plugin_manager
+from regbench.method import Method
+from regbench.registry import Entry, Registry
+from regbench.runner import run_benchmark
+from regbench.tables import console_table, write_run
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input; reported with exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="regbench", description=__doc__)
+    parser.add_argument("-p", dest="plugins", action="append", default=[], metavar="MODULE",
+                        help="load a plugin module (repeatable); 'no:NAME' blocks an installed plugin")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list methods and datasets, installed or not")
+    run = commands.add_parser("run", help="register a dataset's test pairs with each method and compare")
+    run.add_argument("--methods", default="all", help="'all' (every installed method) or names joined by commas")
+    run.add_argument("--dataset", default="mni2d", help="dataset name (default: mni2d, embedded)")
+    run.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
+                     help="set a dataset option, e.g. n_subjects=100 (repeatable)")
+    run.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                     help="set a method parameter (repeatable)")
+    run.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
+    run.add_argument("--seed", type=int, default=0, help="seed for every method (default: 0)")
+    run.add_argument("--max-pairs", type=int, default=None, metavar="N", help="evaluate only the first N test pairs")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def _print_registry(title: str, registry: Registry[Any]) -> None:
+    print(f"{title}:")
+    width = max((len(name) for name in registry.names()), default=0)
+    for entry in registry.entries():
+        print(f"  {entry.name:<{width}}  {entry.status:<10}  {entry.description}")
+
+
+def _select(registry: Registry[Any], kind: str, name: str) -> Entry[Any]:
+    if name not in registry:
+        raise UsageError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(registry.names())}")
+    entry = registry[name]
+    if not entry.installed:
+        raise UsageError(f"{kind} {name!r} is {entry.status}")
+    return entry
+
+
+def _select_methods(catalog: Catalog, spec: str) -> list[Entry[Method]]:
+    if spec == "all":
+        for entry in catalog.methods.entries():
+            if not entry.installed:
+                print(f"skipping {entry.name}: {entry.status}", file=sys.stderr)
+        return [entry for entry in catalog.methods.entries() if entry.installed]
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    if not names:
+        raise UsageError("--methods needs 'all' or at least one method name")
+    return [_select(catalog.methods, "method", name) for name in names]
+
+
+def _method_params(assignments: Sequence[str], selected: Sequence[Entry[Method]]) -> dict[str, dict[str, Any]]:
+    by_method: dict[str, list[str]] = {}
+    for item in assignments:
+        method, dot, rest = item.partition(".")
+        if not dot:
+            raise UsageError(f"--param expects METHOD.KEY=VALUE, got {item!r}")
+        by_method.setdefault(method, []).append(rest)
+    known = {entry.name: entry for entry in selected}
+    parsed = {}
+    for method, items in by_method.items():
+        if method not in known:
+            raise UsageError(f"--param names method {method!r}, which is not in this run ({', '.join(known)})")
+        parsed[method] = options.parse_assignments(f"method {method!r}", items, known[method].cls.default_params)
+    return parsed
+
+
+def _run(args: argparse.Namespace, catalog: Catalog) -> int:
+    dataset_entry = _select(catalog.datasets, "dataset", args.dataset)
+    methods = _select_methods(catalog, args.methods)
+    if not methods:
+        raise UsageError("no installed method to run; see `regbench list`")
+    try:
+        dataset_options = options.parse_assignments(
+            f"dataset {args.dataset!r}", args.dataset_option, dataset_entry.cls.default_options
+        )
+        params = _method_params(args.param, methods)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    dataset = dataset_entry.cls(**dataset_options)
+    started = time.perf_counter()
+    output = run_benchmark(methods, dataset, seed=args.seed, params=params,
+                           max_pairs=args.max_pairs, progress=not args.no_progress)
+    run_info = {
+        "command": "regbench " + " ".join(sys.argv[1:]),
+        "dataset": dataset.name,
+        "dataset_options": dataset.options,
+        "methods": [entry.name for entry in methods],
+        "params": params,
+        "seed": args.seed,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    write_run(args.out, output, run_info)
+    n_pairs = output.results["pair"].nunique()
+    print(f"\nDice (mean ± std over labels) on {dataset.name}, {n_pairs} test pairs:\n")
+    print(console_table(output.results))
+    failures = output.results[output.results["status"] != "ok"]
+    for method, rows in failures.groupby("method", sort=False):
+        print(f"\n{method}: {len(rows)} failed pair(s); first error: {rows['error'].iloc[0]}", file=sys.stderr)
+    print(f"\nresults written to {args.out}/")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        catalog = collect(plugin_manager(args.plugins))
+        if args.command == "list":
+            _print_registry("methods", catalog.methods)
+            _print_registry("datasets", catalog.datasets)
+            return 0
+        return _run(args, catalog)
+    except UsageError as error:
+        print(f"regbench: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

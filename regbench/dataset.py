@@ -1,0 +1,102 @@
+"""What a dataset is, to regbench.
+
+A dataset names its subjects, splits them into train and test, chooses the atlas
+(the fixed image of atlas-based registration, as in the reference paper) and loads
+one subject at a time, so memory does not grow with the number of subjects.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from regbench.options import resolve
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One image with its label map.
+
+    ``image``: float32, spatial shape ``(H, W)`` or ``(D, H, W)``.
+    ``seg``: integer labels of the same shape, 0 is background; None when unlabelled.
+    """
+
+    id: str
+    image: np.ndarray
+    seg: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A test pair: register ``moving_id`` onto ``fixed_id``."""
+
+    fixed_id: str
+    moving_id: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.moving_id}->{self.fixed_id}"
+
+
+class Dataset(abc.ABC):
+    """A registration dataset.
+
+    Subclasses set ``name``, ``description``, ``labels`` (id -> name, background
+    excluded) and ``spacing``; declare their options with defaults in
+    ``default_options``; and implement the split, the atlas and :meth:`load`.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    default_options: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        self.options: dict[str, Any] = resolve(f"dataset {self.name!r}", self.default_options, options)
+
+    @property
+    @abc.abstractmethod
+    def labels(self) -> Mapping[int, str]:
+        """Label id -> name for the labels scored by Dice (background excluded)."""
+
+    @property
+    @abc.abstractmethod
+    def spacing(self) -> tuple[float, ...]:
+        """Voxel spacing in mm, one value per spatial axis."""
+
+    @property
+    @abc.abstractmethod
+    def atlas_id(self) -> str:
+        """The subject every moving image is registered to."""
+
+    @property
+    @abc.abstractmethod
+    def train_ids(self) -> tuple[str, ...]:
+        """Subjects a learning method may train on."""
+
+    @property
+    @abc.abstractmethod
+    def test_ids(self) -> tuple[str, ...]:
+        """Subjects evaluated, each registered to the atlas."""
+
+    @abc.abstractmethod
+    def load(self, subject_id: str) -> Subject:
+        """Load one subject (image and labels)."""
+
+    def test_pairs(self) -> list[Pair]:
+        """Atlas-based pairs: every test subject onto the atlas."""
+        return [Pair(fixed_id=self.atlas_id, moving_id=sid) for sid in self.test_ids]
+
+
+def split_train_test(ids: list[str], test_fraction: float, seed: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Seeded random split; ``test_fraction=0.2`` is the paper's 4:1."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    n_test = max(1, round(len(ids) * test_fraction))
+    test = tuple(sorted(ids[i] for i in order[:n_test]))
+    train = tuple(sorted(ids[i] for i in order[n_test:]))
+    return train, test

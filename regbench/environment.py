@@ -1,0 +1,47 @@
+"""The environment a result was measured in, stored beside every result row."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import platform
+from collections.abc import Iterable
+
+import torch
+
+import regbench
+
+CORE_DISTRIBUTIONS = ("numpy", "torch")
+
+
+def distribution_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@functools.cache
+def _module_distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def module_versions(modules: Iterable[str]) -> str:
+    """``"antspyx 0.6.3"`` for ``["ants"]``: the distributions that provide the modules."""
+    distributions = sorted({dist for module in modules for dist in _module_distributions().get(module, [module])})
+    return "; ".join(f"{dist} {distribution_version(dist)}" for dist in distributions)
+
+
+@functools.cache
+def describe() -> dict[str, str | int]:
+    """Columns that say where and with what a run was measured."""
+    columns: dict[str, str | int] = {
+        "regbench_version": regbench.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "cpu": platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    for name in CORE_DISTRIBUTIONS:
+        columns[f"{name}_version"] = distribution_version(name)
+    return columns

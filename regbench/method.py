@@ -1,0 +1,78 @@
+"""What a registration method is, to regbench.
+
+Every kind of method satisfies one small interface: classical optimisers (ANTs),
+learned networks (VoxelMorph, the ECA U-Net) and anyone's own. The harness gives a
+method the fixed and moving images as arrays and gets back a dense displacement
+field; it warps the labels and computes every metric itself, so all methods are
+measured the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from regbench import options
+from regbench.dataset import Dataset
+
+
+@dataclass
+class RegistrationResult:
+    """What :meth:`Method.register` returns.
+
+    ``displacement``: float array of shape ``(ndim, *spatial)`` in voxel units, in the
+    pull-back convention ``warped(x) = moving(x + u(x))`` (VoxelMorph, Learn2Reg and
+    ``scipy.ndimage.map_coordinates`` use the same). An affine method returns its
+    dense field too.
+    ``extras``: anything else worth keeping (e.g. the method's own warped image).
+    """
+
+    displacement: np.ndarray
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingContext:
+    """What :meth:`Method.prepare` receives: the data it may learn from.
+
+    ``dataset`` streams subjects with ``dataset.load(subject_id)`` and names the atlas
+    (``dataset.atlas_id``), the fixed image of every pair; ``train_ids`` are the
+    subjects a method may train on (never the test subjects).
+    """
+
+    dataset: Dataset
+    train_ids: tuple[str, ...]
+    seed: int
+
+
+class Method(abc.ABC):
+    """A registration method.
+
+    Subclasses set ``name`` and ``description``, declare their tunable parameters with
+    their defaults in ``default_params``, and implement :meth:`register`. Learning
+    methods override :meth:`prepare` to train; classical ones need not.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    default_params: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, *, seed: int = 0, **params: Any) -> None:
+        self.seed = seed
+        self.params: dict[str, Any] = options.resolve(f"method {self.name!r}", self.default_params, params)
+
+    @property
+    def device(self) -> str:
+        """Where the method computes; stored with every result."""
+        return "cpu"
+
+    def prepare(self, context: TrainingContext) -> None:  # noqa: B027 - optional hook
+        """Get ready to register test pairs (train, load weights...). Default: nothing."""
+
+    @abc.abstractmethod
+    def register(self, fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:
+        """Register ``moving`` onto ``fixed`` (float32 arrays of one spatial shape)."""

@@ -1,0 +1,143 @@
+"""Runs methods over a dataset's test pairs and measures every pair the same way.
+
+For each pair the method only produces a displacement field; the runner times that,
+checks the field, warps the moving labels itself (:mod:`regbench.warp`) and scores
+them (:mod:`regbench.metrics`). A method that fails to start, or fails on one pair,
+gets ``failed`` rows with the error; every other method and pair still runs.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from regbench import environment
+from regbench.dataset import Dataset, Pair, Subject
+from regbench.metrics import dice_per_label, mean_std
+from regbench.method import Method, TrainingContext
+from regbench.registry import Entry
+from regbench.warp import warp_labels
+
+
+@dataclass
+class RunOutput:
+    """Tidy results: ``results`` has one row per method × pair, ``label_dice`` one row
+    per method × pair × label."""
+
+    results: pd.DataFrame
+    label_dice: pd.DataFrame
+
+
+def check_displacement(method: str, displacement: Any, fixed: np.ndarray) -> np.ndarray:
+    """The field a method returned, or a clear error saying what was expected."""
+    expected = (fixed.ndim, *fixed.shape)
+    if not isinstance(displacement, np.ndarray):
+        raise TypeError(f"method {method!r} returned a displacement of type {type(displacement).__name__}; "
+                        f"expected a numpy array of shape {expected}")
+    if displacement.shape != expected:
+        raise ValueError(f"method {method!r} returned a displacement of shape {displacement.shape}; "
+                         f"expected {expected} (ndim, *spatial)")
+    if not np.issubdtype(displacement.dtype, np.floating):
+        raise TypeError(f"method {method!r} returned a displacement of dtype {displacement.dtype}; expected floats")
+    if not np.isfinite(displacement).all():
+        raise ValueError(f"method {method!r} returned a displacement with NaN or infinite values")
+    return displacement
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+class _PairLoader:
+    """Loads pairs one at a time, keeping only the last fixed image (the atlas)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._fixed: Subject | None = None
+
+    def __call__(self, pair: Pair) -> tuple[Subject, Subject]:
+        if self._fixed is None or self._fixed.id != pair.fixed_id:
+            self._fixed = self.dataset.load(pair.fixed_id)
+        return self._fixed, self.dataset.load(pair.moving_id)
+
+
+def run_benchmark(
+    entries: Sequence[Entry[Method]],
+    dataset: Dataset,
+    *,
+    seed: int = 0,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    max_pairs: int | None = None,
+    progress: bool = True,
+) -> RunOutput:
+    """Evaluate every method in ``entries`` on ``dataset``'s test pairs."""
+    params = params or {}
+    pairs = dataset.test_pairs()[:max_pairs]
+    label_ids = list(dataset.labels)
+    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=seed)
+
+    methods: dict[str, Method] = {}
+    start_errors: dict[str, str] = {}
+    for entry in entries:
+        try:
+            method = entry.cls(seed=seed, **params.get(entry.name, {}))
+            method.prepare(context)
+            methods[entry.name] = method
+        except Exception as error:  # one method failing to start never stops the others
+            start_errors[entry.name] = _error_text(error)
+
+    env = environment.describe()
+    versions = {entry.name: environment.module_versions(entry.requires) for entry in entries}
+    rows: list[dict[str, Any]] = []
+    label_rows: list[dict[str, Any]] = []
+    load = _PairLoader(dataset)
+    bar = tqdm(total=len(pairs) * len(entries), desc=f"{dataset.name}", unit="reg", disable=not progress)
+    for pair in pairs:
+        fixed, moving = load(pair)
+        for entry in entries:
+            bar.set_postfix_str(entry.name)
+            row: dict[str, Any] = {
+                "method": entry.name,
+                "dataset": dataset.name,
+                "pair": pair.id,
+                "fixed": pair.fixed_id,
+                "moving": pair.moving_id,
+                "seed": seed,
+                "status": "failed",
+                "error": start_errors.get(entry.name, ""),
+                "dice_mean": np.nan,
+                "dice_std": np.nan,
+                "seconds": np.nan,
+            }
+            method = methods.get(entry.name)
+            if method is not None:
+                try:
+                    started = time.perf_counter()
+                    result = method.register(fixed.image, moving.image)
+                    row["seconds"] = time.perf_counter() - started
+                    displacement = check_displacement(entry.name, result.displacement, fixed.image)
+                    if fixed.seg is not None and moving.seg is not None:
+                        dice = dice_per_label(fixed.seg, warp_labels(moving.seg, displacement), label_ids)
+                        row["dice_mean"], row["dice_std"] = mean_std(dice)
+                        label_rows.extend(
+                            {"method": entry.name, "pair": pair.id, "label_id": label,
+                             "label": dataset.labels[label], "dice": value}
+                            for label, value in zip(label_ids, dice)
+                        )
+                    row["status"], row["error"] = "ok", ""
+                except Exception as error:  # one pair failing never loses the others
+                    row["error"] = _error_text(error)
+                    row["traceback"] = traceback.format_exc(limit=5)
+                row["device"] = method.device
+            row["method_versions"] = versions[entry.name]
+            rows.append({**row, **env})
+            bar.update()
+    bar.close()
+    return RunOutput(results=pd.DataFrame(rows), label_dice=pd.DataFrame(label_rows))

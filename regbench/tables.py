@@ -1,0 +1,71 @@
+"""Comparison tables in the reference paper's Table 1 form, and the files of a run.
+
+Table 1 has one row per test pair with each method's Dice as "mean ± std over
+labels", and a last row averaging both numbers over pairs; regbench adds the mean
+seconds per pair, and the count of failed pairs when there are any.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from regbench.runner import RunOutput
+
+RESULTS_FILE = "results.csv"
+LABEL_DICE_FILE = "label_dice.csv"
+TABLE_FILE = "table.md"
+
+
+def _cell(mean: float, std: float) -> str:
+    return "failed" if pd.isna(mean) else f"{mean:.4f} ± {std:.4f}"
+
+
+def table1(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows: test pairs, then ``mean``, ``s / pair`` (and ``failed pairs``); columns: methods."""
+    methods = list(dict.fromkeys(results["method"]))
+    pairs = list(dict.fromkeys(results["pair"]))
+    by_key = results.set_index(["pair", "method"])
+    table = pd.DataFrame(index=pairs, columns=methods, dtype=object)
+    for (pair, method), row in by_key.iterrows():
+        table.loc[pair, method] = _cell(row["dice_mean"], row["dice_std"])
+    summary = {}
+    for method in methods:
+        rows = results[results["method"] == method]
+        ok = rows[rows["status"] == "ok"]
+        summary[method] = {
+            "mean": _cell(ok["dice_mean"].mean(), ok["dice_std"].mean()) if len(ok) else "failed",
+            "s / pair": f"{ok['seconds'].mean():.3f}" if len(ok) else "-",
+            "failed pairs": f"{len(rows) - len(ok)} of {len(rows)}",
+        }
+    extra = pd.DataFrame(summary, dtype=object)
+    if (results["status"] == "ok").all():
+        extra = extra.drop(index="failed pairs")
+    table = pd.concat([table, extra])
+    table.index.name = "pair"
+    return table
+
+
+def console_table(results: pd.DataFrame, max_pair_rows: int = 20) -> str:
+    """Table 1 for a terminal: long pair lists are shortened (the file keeps them all)."""
+    table = table1(results)
+    n_pairs = results["pair"].nunique()
+    if n_pairs > max_pair_rows:
+        head, tail = table.iloc[: max_pair_rows // 2], table.iloc[n_pairs:]
+        gap = pd.DataFrame([["..."] * table.shape[1]], columns=table.columns,
+                           index=[f"... ({n_pairs - max_pair_rows // 2} more pairs)"])
+        table = pd.concat([head, gap, tail])
+    return table.to_markdown(tablefmt="simple")
+
+
+def write_run(out_dir: Path, output: RunOutput, run_info: dict[str, object]) -> list[Path]:
+    """Write the tidy CSVs, the Markdown table and ``run.json`` (how the run was made)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / RESULTS_FILE, out_dir / LABEL_DICE_FILE, out_dir / TABLE_FILE, out_dir / "run.json"]
+    output.results.to_csv(paths[0], index=False)
+    output.label_dice.to_csv(paths[1], index=False)
+    paths[2].write_text(table1(output.results).to_markdown(tablefmt="github") + "\n", encoding="utf-8")
+    paths[3].write_text(json.dumps(run_info, indent=2, default=str) + "\n", encoding="utf-8")
+    return paths
