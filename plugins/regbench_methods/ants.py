@@ -50,6 +50,19 @@ def _ants_random_seed(seed: int) -> Iterator[None]:
             os.environ["ANTS_RANDOM_SEED"] = previous
 
 
+def displacement_from_transforms(fixed_image, moving_image, transforms: list[str], workdir: str) -> np.ndarray:
+    """ANTs' forward transforms composed into one dense field, shape (ndim, *spatial).
+
+    ``ants.apply_transforms(..., compose=...)`` writes the composition as a displacement
+    image in physical space; with unit spacing, zero origin and identity direction
+    (as ``ants.from_numpy`` makes them) that is the voxel displacement along the array
+    axes, in the same pull-back sense as regbench's convention.
+    """
+    composed = _ants().apply_transforms(fixed_image, moving_image, transforms, compose=f"{workdir}/composed")
+    field = _ants().image_read(composed).numpy()
+    return np.moveaxis(field, -1, 0).astype(np.float32)
+
+
 class AntsRegistration(Method):
     """``ants.registration`` with one ``type_of_transform``, returned as a dense field."""
 
@@ -60,19 +73,13 @@ class AntsRegistration(Method):
 
     def register(self, fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:
         ants = _ants()
-        # Unit spacing, zero origin, identity direction: physical space is voxel space,
-        # so ANTs' displacement field is already in voxels along the array axes.
         fixed_image = ants.from_numpy(np.ascontiguousarray(fixed, dtype=np.float32))
         moving_image = ants.from_numpy(np.ascontiguousarray(moving, dtype=np.float32))
         with tempfile.TemporaryDirectory(prefix="regbench-ants-") as workdir, _ants_random_seed(self.seed):
             out = ants.registration(
                 fixed_image, moving_image, type_of_transform=self.type_of_transform, outprefix=f"{workdir}/"
             )
-            composed = ants.apply_transforms(
-                fixed_image, moving_image, out["fwdtransforms"], compose=f"{workdir}/composed"
-            )
-            field = ants.image_read(composed).numpy()
-        displacement = np.moveaxis(field, -1, 0).astype(np.float32)
+            displacement = displacement_from_transforms(fixed_image, moving_image, out["fwdtransforms"], workdir)
         return RegistrationResult(displacement, extras={"warped": out["warpedmovout"].numpy()})
 
 

@@ -1,0 +1,18 @@
+"""Shared fixtures: small seeded data, so the suite stays fast on 2 CPU cores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from regbench.deformations import random_smooth_field
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def smooth_field(shape: tuple[int, ...], seed: int, max_displacement: float = 4.0) -> np.ndarray:
+    """A random smooth float64 field (ndim, *shape) that also reaches past the borders."""
+    return random_smooth_field(shape, np.random.default_rng(seed), max_displacement, control_spacing=6).astype(np.float64)

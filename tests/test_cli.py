@@ -1,0 +1,161 @@
+"""The command line end to end: list, run, errors, and plugins from outside the package."""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from regbench.cli import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+TINY = ["--dataset", "synthetic", "--dataset-option", "shape=24,28", "--dataset-option", "n_subjects=10", "--no-progress"]
+
+
+@pytest.fixture
+def plugin_dir(tmp_path, monkeypatch):
+    """A folder on sys.path where a test writes plugin modules of its own."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [m for m in sys.modules if m.startswith("outside_")]:
+        del sys.modules[name]
+
+
+def write_plugin(folder: Path, name: str, source: str) -> str:
+    (folder / f"{name}.py").write_text(textwrap.dedent(source))
+    return name
+
+
+def test_list_shows_methods_and_datasets(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("identity", "ants-affine", "ants-syn", "mni2d", "synthetic"):
+        assert re.search(rf"^\s+{re.escape(name)}\s", out, re.MULTILINE), name
+
+
+def test_run_writes_tidy_results_and_table(tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    assert main(["run", "--methods", "identity", *TINY, "--out", str(out_dir)]) == 0
+    printed = capsys.readouterr().out
+    results = pd.read_csv(out_dir / "results.csv")
+    labels = pd.read_csv(out_dir / "label_dice.csv")
+    assert len(results) == 2 and set(results["status"]) == {"ok"}  # 10 subjects -> 2 test pairs
+    assert {"dice_mean", "dice_std", "seconds", "device", "torch_version", "method_versions"} <= set(results.columns)
+    assert len(labels) == 2 * 4  # pairs × labels
+    assert results["dice_mean"].iloc[0] == pytest.approx(labels[labels["pair"] == results["pair"].iloc[0]]["dice"].mean())
+    table = (out_dir / "table.md").read_text()
+    assert "| mean" in table and "identity" in table
+    assert "s / pair" in printed and "mean" in printed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--methods", "nope"], r"unknown method 'nope'; valid methods: .*identity"),
+        (["--methods", "identity", "--dataset", "nope"], r"unknown dataset 'nope'; valid datasets: .*mni2d.*synthetic"),
+        (["--methods", "identity", "--dataset-option", "size=3"], r"no option 'size'; valid: .*n_subjects"),
+    ],
+)
+def test_bad_names_exit_2_and_list_the_valid_ones(args, message, capsys, tmp_path):
+    assert main(["run", *args, "--out", str(tmp_path)]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_missing_dependency_is_listed_as_not_installed(plugin_dir, capsys, tmp_path):
+    plugin = write_plugin(plugin_dir, "outside_missing", """
+        import regbench
+
+        class NeedsNothingThere(regbench.Method):
+            name = "needs-missing"
+            def register(self, fixed, moving):
+                raise AssertionError("never called")
+
+        @regbench.hookimpl
+        def regbench_register_methods(register):
+            register(NeedsNothingThere, requires=("module_that_is_not_installed",), extra="missing")
+    """)
+    assert main(["-p", plugin, "list"]) == 0
+    assert "needs-missing  not installed (pip install 'regbench[missing]')" in capsys.readouterr().out
+    assert main(["-p", plugin, "run", "--methods", "needs-missing", *TINY, "--out", str(tmp_path)]) == 2
+    assert "not installed" in capsys.readouterr().err
+    assert main(["-p", plugin, "-p", "no:ants", "run", "--methods", "all", *TINY, "--out", str(tmp_path)]) == 0
+    assert "skipping needs-missing" in capsys.readouterr().err
+    assert set(pd.read_csv(tmp_path / "results.csv")["method"]) == {"identity"}
+
+
+def test_a_failing_method_or_pair_loses_nothing_else(plugin_dir, tmp_path):
+    plugin = write_plugin(plugin_dir, "outside_flaky", """
+        import numpy as np
+        import regbench
+
+        class FailsOnce(regbench.Method):
+            name = "fails-once"
+            calls = 0
+            def register(self, fixed, moving):
+                FailsOnce.calls += 1
+                if FailsOnce.calls == 1:
+                    raise RuntimeError("boom on the first pair")
+                return regbench.RegistrationResult(np.zeros((fixed.ndim, *fixed.shape), np.float32))
+
+        class BadShape(regbench.Method):
+            name = "bad-shape"
+            def register(self, fixed, moving):
+                return regbench.RegistrationResult(np.zeros(fixed.shape, np.float32))
+
+        class CannotStart(regbench.Method):
+            name = "cannot-start"
+            def prepare(self, context):
+                raise MemoryError("no room to train")
+            def register(self, fixed, moving):
+                raise AssertionError("never called")
+
+        @regbench.hookimpl
+        def regbench_register_methods(register):
+            for method in (FailsOnce, BadShape, CannotStart):
+                register(method)
+    """)
+    methods = "fails-once,bad-shape,cannot-start,identity"
+    assert main(["-p", plugin, "run", "--methods", methods, *TINY, "--out", str(tmp_path)]) == 0
+    results = pd.read_csv(tmp_path / "results.csv").set_index(["method", "pair"]).sort_index()
+    status = results["status"].groupby("method").apply(list).to_dict()
+    assert status == {"bad-shape": ["failed"] * 2, "cannot-start": ["failed"] * 2,
+                      "fails-once": ["failed", "ok"], "identity": ["ok"] * 2}
+    errors = results["error"].groupby("method").first()
+    assert "boom on the first pair" in errors["fails-once"]
+    assert "expected (2, 24, 28)" in errors["bad-shape"]
+    assert "MemoryError: no room to train" in errors["cannot-start"]
+
+
+def test_readme_plugin_example_shows_up_and_runs(plugin_dir, tmp_path, capsys):
+    """The README's example, as a reader would copy it, registered from outside the package."""
+    text = README.read_text()
+    source = re.search(r"```python\n# my_regbench_plugin\.py\n(.*?)```", text, re.DOTALL).group(1)
+    plugin = write_plugin(plugin_dir, "outside_readme_example", source)
+    assert main(["-p", plugin, "list"]) == 0
+    assert "centre-of-mass" in capsys.readouterr().out
+    out_dir = tmp_path / "out"
+    assert main(["-p", plugin, "run", "--methods", "centre-of-mass,identity", *TINY, "--out", str(out_dir)]) == 0
+    results = pd.read_csv(out_dir / "results.csv")
+    assert set(results["status"]) == {"ok"}
+    assert set(results["method"]) == {"centre-of-mass", "identity"}
+
+
+def test_plugins_from_the_environment_variable(plugin_dir, monkeypatch, capsys):
+    plugin = write_plugin(plugin_dir, "outside_env", """
+        import regbench
+        from regbench_methods.identity import Identity
+
+        class Still(Identity):
+            name = "still"
+
+        @regbench.hookimpl
+        def regbench_register_methods(register):
+            register(Still)
+    """)
+    monkeypatch.setenv("REGBENCH_PLUGINS", plugin)
+    assert main(["list"]) == 0
+    assert re.search(r"^\s+still\s", capsys.readouterr().out, re.MULTILINE)
