@@ -9,7 +9,8 @@ Two habits of antspyx are corrected here:
 - it leaves its transform files in the temp folder: every call works in a private
   temporary directory that is removed afterwards;
 - its ``random_seed`` is ignored and ``set_ants_deterministic`` refuses non-"Repro"
-  transforms: the seed goes through ``ANTS_RANDOM_SEED`` and ITK runs on one thread
+  transforms: the seed goes through ``ANTS_RANDOM_SEED`` (never 0, which ANTs takes
+  as "seed from the clock") and ITK runs on one thread
   (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS=1``, set before antspyx is imported), which
   makes runs repeatable and, on 2D slices, is also faster than several threads.
 """
@@ -37,10 +38,15 @@ def _ants() -> ModuleType:
     return ants
 
 
+def ants_seed(seed: int) -> int:
+    """A positive ANTs seed derived from regbench's: ANTs treats 0 as "seed from the clock"."""
+    return int(np.random.SeedSequence(seed).generate_state(1)[0]) % (2**31 - 1) + 1
+
+
 @contextlib.contextmanager
 def _ants_random_seed(seed: int) -> Iterator[None]:
     previous = os.environ.get("ANTS_RANDOM_SEED")
-    os.environ["ANTS_RANDOM_SEED"] = str(seed)
+    os.environ["ANTS_RANDOM_SEED"] = str(ants_seed(seed))
     try:
         yield
     finally:
