@@ -100,3 +100,37 @@ def split_train_test(ids: list[str], test_fraction: float, seed: int) -> tuple[t
     test = tuple(sorted(ids[i] for i in order[:n_test]))
     train = tuple(sorted(ids[i] for i in order[n_test:]))
     return train, test
+
+
+class GeneratedDataset(Dataset):
+    """Base for datasets that make their subjects from a seed (``mni2d``, ``synthetic``).
+
+    Subjects are named ``{name}-0000``, ``{name}-0001``, ...; the options
+    ``n_subjects``, ``seed`` and ``test_fraction`` give their number and their split.
+    Subclasses make subject ``index`` in :meth:`load` via :meth:`subject_index`.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        n_subjects = int(self.options["n_subjects"])
+        if n_subjects < 2:
+            raise ValueError(f"{self.name}: n_subjects must be at least 2, got {n_subjects}")
+        ids = [f"{self.name}-{i:04d}" for i in range(n_subjects)]
+        self._train, self._test = split_train_test(ids, self.options["test_fraction"], self.options["seed"])
+
+    @property
+    def train_ids(self) -> tuple[str, ...]:
+        return self._train
+
+    @property
+    def test_ids(self) -> tuple[str, ...]:
+        return self._test
+
+    def subject_index(self, subject_id: str) -> int:
+        """The number of a generated subject; a clear KeyError for any other id."""
+        if subject_id not in self._train and subject_id not in self._test:
+            raise KeyError(
+                f"{self.name} has no subject {subject_id!r}: ids run from {self.name}-0000 to "
+                f"{self.name}-{int(self.options['n_subjects']) - 1:04d} (option n_subjects), plus {self.atlas_id!r}"
+            )
+        return int(subject_id.rsplit("-", 1)[1])

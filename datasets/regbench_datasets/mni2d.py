@@ -25,8 +25,8 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from regbench import Dataset, Subject, hookimpl
-from regbench.dataset import split_train_test
+from regbench import Subject, hookimpl
+from regbench.dataset import GeneratedDataset
 from regbench.deformations import random_affine_field, random_smooth_field
 from regbench.warp import warp_tensor
 
@@ -81,7 +81,7 @@ def tissue_labels(gm: np.ndarray, wm: np.ndarray, brain: np.ndarray, right: np.n
     return labels.astype(np.int16)
 
 
-class Mni2d(Dataset):
+class Mni2d(GeneratedDataset):
     name = "mni2d"
     description = (
         "embedded default: 160x192 coronal MNI ICBM152 slices (from nilearn's wheel) made into "
@@ -96,35 +96,16 @@ class Mni2d(Dataset):
         "max_scaling": 0.04,
         "max_translation": 3.0,  # voxels
     }
-    ATLAS_ID = "mni2d-atlas"
-
-    def __init__(self, **options: object) -> None:
-        super().__init__(**options)
-        n = int(self.options["n_subjects"])
-        if n < 2:
-            raise ValueError(f"mni2d: n_subjects must be at least 2, got {n}")
-        ids = [f"mni2d-{i:04d}" for i in range(n)]
-        self._train, self._test = split_train_test(ids, self.options["test_fraction"], self.options["seed"])
 
     labels: Mapping[int, str] = LABELS
     spacing = (1.0, 1.0)
-    atlas_id = ATLAS_ID
-
-    @property
-    def train_ids(self) -> tuple[str, ...]:
-        return self._train
-
-    @property
-    def test_ids(self) -> tuple[str, ...]:
-        return self._test
+    atlas_id = "mni2d-atlas"
 
     def load(self, subject_id: str) -> Subject:
-        if subject_id == self.ATLAS_ID:
+        if subject_id == self.atlas_id:
             channels = template_slab()[:, int(MAX_SLICE_OFFSET) + 1]
             return Subject(subject_id, channels[0].copy(), tissue_labels(*channels[1:]))
-        if subject_id not in self._train and subject_id not in self._test:
-            raise KeyError(f"mni2d has no subject {subject_id!r} (ids run mni2d-0000 .. with n_subjects option)")
-        return self._make_subject(subject_id, int(subject_id.rsplit("-", 1)[1]))
+        return self._make_subject(subject_id, self.subject_index(subject_id))
 
     def _make_subject(self, subject_id: str, index: int) -> Subject:
         opts = self.options

@@ -13,13 +13,13 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from regbench import Dataset, Subject, hookimpl
-from regbench.dataset import split_train_test
+from regbench import Subject, hookimpl
+from regbench.dataset import GeneratedDataset
 from regbench.deformations import random_smooth_field
 from regbench.warp import warp_tensor
 
 
-class Synthetic(Dataset):
+class Synthetic(GeneratedDataset):
     name = "synthetic"
     description = "random smooth label maps with per-label intensities (SynthMorph-style), 2D or 3D"
     default_options = {
@@ -30,8 +30,7 @@ class Synthetic(Dataset):
         "test_fraction": 0.2,
         "max_displacement": 4.0,
     }
-    ATLAS_ID = "synthetic-atlas"
-    atlas_id = ATLAS_ID
+    atlas_id = "synthetic-atlas"
 
     def __init__(self, **options: object) -> None:
         super().__init__(**options)
@@ -39,8 +38,6 @@ class Synthetic(Dataset):
         if len(shape) not in (2, 3) or min(shape) < 4:
             raise ValueError(f"synthetic: shape must be 2 or 3 sizes of at least 4, got {shape}")
         self.shape = shape
-        ids = [f"synthetic-{i:04d}" for i in range(int(self.options["n_subjects"]))]
-        self._train, self._test = split_train_test(ids, self.options["test_fraction"], self.options["seed"])
         rng = np.random.default_rng([int(self.options["seed"]), 2**31])
         n_channels = int(self.options["n_labels"]) + 1  # + background
         noise = rng.standard_normal((n_channels, *shape))
@@ -54,24 +51,14 @@ class Synthetic(Dataset):
     def spacing(self) -> tuple[float, ...]:
         return (1.0,) * len(self.shape)
 
-    @property
-    def train_ids(self) -> tuple[str, ...]:
-        return self._train
-
-    @property
-    def test_ids(self) -> tuple[str, ...]:
-        return self._test
-
     def load(self, subject_id: str) -> Subject:
-        if subject_id == self.ATLAS_ID:
+        if subject_id == self.atlas_id:
             index, channels = 2**31 - 1, self._anatomy
-        elif subject_id in self._train or subject_id in self._test:
-            index = int(subject_id.rsplit("-", 1)[1])
+        else:
+            index = self.subject_index(subject_id)
             rng = np.random.default_rng([int(self.options["seed"]), index])
             field = random_smooth_field(self.shape, rng, self.options["max_displacement"], control_spacing=8)
             channels = warp_tensor(torch.from_numpy(self._anatomy)[None], torch.from_numpy(field)[None])[0].numpy()
-        else:
-            raise KeyError(f"synthetic has no subject {subject_id!r}")
         seg = np.argmax(channels, axis=0).astype(np.int16)
         rng = np.random.default_rng([int(self.options["seed"]), index, 1])
         means = rng.uniform(0.1, 1.0, size=int(self.options["n_labels"]) + 1)
