@@ -1,4 +1,5 @@
-"""The ``regbench`` command: ``list`` what is installed, ``run`` a comparison."""
+"""The ``regbench`` command: ``list`` what is installed, ``run`` a comparison, ``train``
+learning methods without evaluating them."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from regbench import options
+from regbench.dataset import Dataset
 from regbench.manager import Catalog, collect, plugin_manager
-from regbench.method import Method
+from regbench.method import Method, TrainingContext
 from regbench.registry import Entry, Registry
-from regbench.runner import run_benchmark
+from regbench.runner import prepare_methods, run_benchmark
+from regbench.training import PROFILES
 from regbench.tables import console_table, write_run
 
 USAGE_ERROR = 2
@@ -29,17 +32,24 @@ def _parser() -> argparse.ArgumentParser:
                         help="load a plugin module (repeatable); 'no:NAME' blocks an installed plugin")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list methods and datasets, installed or not")
-    run = commands.add_parser("run", help="register a dataset's test pairs with each method and compare")
-    run.add_argument("--methods", default="all", help="'all' (every installed method) or names joined by commas")
-    run.add_argument("--dataset", default="mni2d", help="dataset name (default: mni2d, embedded)")
-    run.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
-                     help="set a dataset option, e.g. n_subjects=100 (repeatable)")
-    run.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
-                     help="set a method parameter (repeatable)")
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--methods", default="all", help="'all' (every installed method) or names joined by commas")
+    shared.add_argument("--dataset", default="mni2d", help="dataset name (default: mni2d, embedded)")
+    shared.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="set a dataset option, e.g. n_subjects=100 (repeatable)")
+    shared.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                        help="set a method parameter, e.g. eca-unet.dense=false (repeatable)")
+    shared.add_argument("--seed", type=int, default=0, help="seed for every method (default: 0)")
+    shared.add_argument("--profile", choices=sorted(PROFILES), default="quick",
+                        help="training profile of learning methods (default: quick; paper: as published)")
+    shared.add_argument("--cache-dir", type=Path, default=None,
+                        help="where trained weights are kept (default: $REGBENCH_CACHE or ~/.cache/regbench)")
+    shared.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run = commands.add_parser("run", parents=[shared],
+                              help="register a dataset's test pairs with each method and compare")
     run.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
-    run.add_argument("--seed", type=int, default=0, help="seed for every method (default: 0)")
     run.add_argument("--max-pairs", type=int, default=None, metavar="N", help="evaluate only the first N test pairs")
-    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    commands.add_parser("train", parents=[shared], help="train (and cache) learning methods without evaluating")
     return parser
 
 
@@ -87,7 +97,8 @@ def _method_params(assignments: Sequence[str], selected: Sequence[Entry[Method]]
     return parsed
 
 
-def _run(args: argparse.Namespace, catalog: Catalog) -> int:
+def _setup(args: argparse.Namespace, catalog: Catalog) -> tuple[Dataset, list[Entry[Method]], dict[str, dict[str, Any]]]:
+    """The dataset, the methods and their parameters a command asked for."""
     dataset_entry = _select(catalog.datasets, "dataset", args.dataset)
     methods = _select_methods(catalog, args.methods)
     if not methods:
@@ -97,12 +108,17 @@ def _run(args: argparse.Namespace, catalog: Catalog) -> int:
             f"dataset {args.dataset!r}", args.dataset_option, dataset_entry.cls.default_options
         )
         params = _method_params(args.param, methods)
+        dataset = dataset_entry.cls(**dataset_options)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    dataset = dataset_entry.cls(**dataset_options)
+    return dataset, methods, params
+
+
+def _run(args: argparse.Namespace, catalog: Catalog) -> int:
+    dataset, methods, params = _setup(args, catalog)
     started = time.perf_counter()
-    output = run_benchmark(methods, dataset, seed=args.seed, params=params,
-                           max_pairs=args.max_pairs, progress=not args.no_progress)
+    output = run_benchmark(methods, dataset, seed=args.seed, params=params, max_pairs=args.max_pairs,
+                           profile=args.profile, cache_dir=args.cache_dir, progress=not args.no_progress)
     run_info = {
         "command": "regbench " + " ".join(sys.argv[1:]),
         "dataset": dataset.name,
@@ -110,6 +126,7 @@ def _run(args: argparse.Namespace, catalog: Catalog) -> int:
         "methods": [entry.name for entry in methods],
         "params": params,
         "seed": args.seed,
+        "profile": args.profile,
         "seconds": round(time.perf_counter() - started, 3),
     }
     write_run(args.out, output, run_info)
@@ -119,8 +136,26 @@ def _run(args: argparse.Namespace, catalog: Catalog) -> int:
     failures = output.results[output.results["status"] != "ok"]
     for method, rows in failures.groupby("method", sort=False):
         print(f"\n{method}: {len(rows)} failed pair(s); first error: {rows['error'].iloc[0]}", file=sys.stderr)
-    print(f"\nresults written to {args.out}/")
+    print(f"\nresults written to {args.out}/ in {run_info['seconds']:.0f} s")
     return 0
+
+
+def _train(args: argparse.Namespace, catalog: Catalog) -> int:
+    dataset, methods, params = _setup(args, catalog)
+    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=args.seed,
+                              profile=args.profile, cache_dir=args.cache_dir, progress=not args.no_progress)
+    ready, errors = prepare_methods(methods, context, params)
+    for name, method in ready.items():
+        report = method.training
+        if report is None:
+            print(f"{name}: nothing to train")
+        else:
+            state = "cached" if report.cached else "trained"
+            print(f"{name}: {state}, {report.steps} steps, {report.seconds:.1f} s on {report.device}, "
+                  f"final loss {report.losses[-1]:.5g}")
+    for name, error in errors.items():
+        print(f"{name}: failed: {error}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_registry("methods", catalog.methods)
             _print_registry("datasets", catalog.datasets)
             return 0
-        return _run(args, catalog)
+        return _run(args, catalog) if args.command == "run" else _train(args, catalog)
     except UsageError as error:
         print(f"regbench: error: {error}", file=sys.stderr)
         return USAGE_ERROR

@@ -12,12 +12,16 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from regbench import options
 from regbench.dataset import Dataset
+
+if TYPE_CHECKING:
+    from regbench.training import TrainingReport
 
 
 @dataclass
@@ -41,12 +45,16 @@ class TrainingContext:
 
     ``dataset`` streams subjects with ``dataset.load(subject_id)`` and names the atlas
     (``dataset.atlas_id``), the fixed image of every pair; ``train_ids`` are the
-    subjects a method may train on (never the test subjects).
+    subjects a method may train on (never the test subjects). ``profile`` names how
+    long to train, ``cache_dir`` where trained weights are kept.
     """
 
     dataset: Dataset
     train_ids: tuple[str, ...]
     seed: int
+    profile: str = "quick"  # a key of regbench.training.PROFILES
+    cache_dir: Path | None = None  # where learned weights are kept (None: the default)
+    progress: bool = False
 
 
 class Method(abc.ABC):
@@ -63,12 +71,23 @@ class Method(abc.ABC):
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         self.seed = seed
+        self.training: TrainingReport | None = None  # set by prepare() when a method trains
         self.params: dict[str, Any] = options.resolve(f"method {self.name!r}", self.default_params, params)
 
     @property
     def device(self) -> str:
-        """Where the method computes; stored with every result."""
+        """Where the method computes, as stored with every result (``cpu``, ``cuda: <name>``)."""
         return "cpu"
+
+    @property
+    def device_type(self) -> str:
+        """``cpu`` or ``cuda``: what timing must synchronise with."""
+        return self.device.split(":")[0]
+
+    @property
+    def parameter_count(self) -> int | None:
+        """Number of trainable parameters, for methods that have them."""
+        return None
 
     def prepare(self, context: TrainingContext) -> None:  # noqa: B027 - optional hook
         """Get ready to register test pairs (train, load weights...). Default: nothing."""

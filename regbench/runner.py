@@ -12,13 +12,14 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from regbench import environment
+from regbench import devices, environment
 from regbench.dataset import Dataset, Pair, Subject
 from regbench.metrics import dice_per_label, mean_std
 from regbench.method import Method, TrainingContext
@@ -29,10 +30,11 @@ from regbench.warp import warp_labels
 @dataclass
 class RunOutput:
     """Tidy results: ``results`` has one row per method × pair, ``label_dice`` one row
-    per method × pair × label."""
+    per method × pair × label, ``training`` one row per method × training step."""
 
     results: pd.DataFrame
     label_dice: pd.DataFrame
+    training: pd.DataFrame  # loss curves: one row per method × training step
 
 
 def check_displacement(method: str, displacement: Any, fixed: np.ndarray) -> np.ndarray:
@@ -68,6 +70,44 @@ class _PairLoader:
         return self._fixed, self.dataset.load(pair.moving_id)
 
 
+def prepare_methods(
+    entries: Sequence[Entry[Method]],
+    context: TrainingContext,
+    params: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, Method], dict[str, str]]:
+    """Instantiate and prepare (train) each method: the ready ones, and the errors of the others."""
+    methods: dict[str, Method] = {}
+    errors: dict[str, str] = {}
+    for entry in entries:
+        try:
+            method = entry.cls(seed=context.seed, **params.get(entry.name, {}))
+            method.prepare(context)
+            methods[entry.name] = method
+        except Exception as error:  # one method failing to start never stops the others
+            errors[entry.name] = _error_text(error)
+    return methods, errors
+
+
+def _training_columns(method: Method | None) -> dict[str, Any]:
+    report = method.training if method is not None else None
+    return {
+        "parameters": method.parameter_count if method is not None else None,
+        "train_seconds": report.seconds if report else np.nan,
+        "train_steps": report.steps if report else np.nan,
+        "train_cached": report.cached if report else np.nan,
+    }
+
+
+def training_curves(methods: Mapping[str, Method]) -> pd.DataFrame:
+    """The loss of every training step, one row per method × step."""
+    rows = [
+        {"method": name, "step": step, "loss": loss}
+        for name, method in methods.items() if method.training is not None
+        for step, loss in enumerate(method.training.losses, start=1)
+    ]
+    return pd.DataFrame(rows, columns=["method", "step", "loss"])
+
+
 def run_benchmark(
     entries: Sequence[Entry[Method]],
     dataset: Dataset,
@@ -75,23 +115,17 @@ def run_benchmark(
     seed: int = 0,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     max_pairs: int | None = None,
+    profile: str = "quick",
+    cache_dir: Path | None = None,
     progress: bool = True,
 ) -> RunOutput:
-    """Evaluate every method in ``entries`` on ``dataset``'s test pairs."""
-    params = params or {}
+    """Evaluate every method in ``entries`` on ``dataset``'s test pairs (learning
+    methods train first, or load their cached weights)."""
     pairs = dataset.test_pairs()[:max_pairs]
     label_ids = list(dataset.labels)
-    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=seed)
-
-    methods: dict[str, Method] = {}
-    start_errors: dict[str, str] = {}
-    for entry in entries:
-        try:
-            method = entry.cls(seed=seed, **params.get(entry.name, {}))
-            method.prepare(context)
-            methods[entry.name] = method
-        except Exception as error:  # one method failing to start never stops the others
-            start_errors[entry.name] = _error_text(error)
+    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=seed,
+                              profile=profile, cache_dir=cache_dir, progress=progress)
+    methods, start_errors = prepare_methods(entries, context, params or {})
 
     env = environment.describe()
     versions = {entry.name: environment.module_versions(entry.requires) for entry in entries}
@@ -119,9 +153,12 @@ def run_benchmark(
             method = methods.get(entry.name)
             if method is not None:
                 try:
+                    devices.reset_peak_memory(method.device_type)
                     started = time.perf_counter()
                     result = method.register(fixed.image, moving.image)
+                    devices.synchronize(method.device_type)
                     row["seconds"] = time.perf_counter() - started
+                    row["peak_cuda_mb"] = devices.peak_memory_mb(method.device_type)
                     displacement = check_displacement(entry.name, result.displacement, fixed.image)
                     if fixed.seg is not None and moving.seg is not None:
                         dice = dice_per_label(fixed.seg, warp_labels(moving.seg, displacement), label_ids)
@@ -137,7 +174,8 @@ def run_benchmark(
                     row["traceback"] = traceback.format_exc(limit=5)
                 row["device"] = method.device
             row["method_versions"] = versions[entry.name]
-            rows.append({**row, **env})
+            rows.append({**row, **_training_columns(method), **env})
             bar.update()
     bar.close()
-    return RunOutput(results=pd.DataFrame(rows), label_dice=pd.DataFrame(label_rows))
+    return RunOutput(results=pd.DataFrame(rows), label_dice=pd.DataFrame(label_rows),
+                     training=training_curves(methods))

@@ -15,6 +15,7 @@ import pandas as pd
 from regbench.runner import RunOutput
 
 RESULTS_FILE = "results.csv"
+TRAINING_FILE = "training.csv"
 LABEL_DICE_FILE = "label_dice.csv"
 TABLE_FILE = "table.md"
 
@@ -23,8 +24,16 @@ def _cell(mean: float, std: float) -> str:
     return "failed" if pd.isna(mean) else f"{mean:.4f} ± {std:.4f}"
 
 
+def _train_cell(row: pd.Series) -> str:
+    seconds = row.get("train_seconds")
+    if pd.isna(seconds):
+        return "-"
+    return f"{seconds:.1f}" + (" (cached)" if row.get("train_cached") is True else "")
+
+
 def table1(results: pd.DataFrame) -> pd.DataFrame:
-    """Rows: test pairs, then ``mean``, ``s / pair`` (and ``failed pairs``); columns: methods."""
+    """Rows: test pairs, then ``mean``, ``s / pair`` and, where they apply, ``train s``,
+    ``parameters`` and ``failed pairs``; columns: methods."""
     methods = list(dict.fromkeys(results["method"]))
     pairs = list(dict.fromkeys(results["pair"]))
     by_key = results.set_index(["pair", "method"])
@@ -35,14 +44,21 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
     for method in methods:
         rows = results[results["method"] == method]
         ok = rows[rows["status"] == "ok"]
+        first = rows.iloc[0]
         summary[method] = {
             "mean": _cell(ok["dice_mean"].mean(), ok["dice_std"].mean()) if len(ok) else "failed",
             "s / pair": f"{ok['seconds'].mean():.3f}" if len(ok) else "-",
+            "train s": _train_cell(first),
+            "parameters": f"{int(first['parameters']):,}" if pd.notna(first.get("parameters")) else "-",
             "failed pairs": f"{len(rows) - len(ok)} of {len(rows)}",
         }
     extra = pd.DataFrame(summary, dtype=object)
     if (results["status"] == "ok").all():
         extra = extra.drop(index="failed pairs")
+    if "train_seconds" not in results or results["train_seconds"].isna().all():
+        extra = extra.drop(index="train s")
+    if "parameters" not in results or results["parameters"].isna().all():
+        extra = extra.drop(index="parameters")
     table = pd.concat([table, extra])
     table.index.name = "pair"
     return table
@@ -63,9 +79,11 @@ def console_table(results: pd.DataFrame, max_pair_rows: int = 20) -> str:
 def write_run(out_dir: Path, output: RunOutput, run_info: dict[str, object]) -> list[Path]:
     """Write the tidy CSVs, the Markdown table and ``run.json`` (how the run was made)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / RESULTS_FILE, out_dir / LABEL_DICE_FILE, out_dir / TABLE_FILE, out_dir / "run.json"]
+    paths = [out_dir / RESULTS_FILE, out_dir / LABEL_DICE_FILE, out_dir / TRAINING_FILE,
+             out_dir / TABLE_FILE, out_dir / "run.json"]
     output.results.to_csv(paths[0], index=False)
     output.label_dice.to_csv(paths[1], index=False)
-    paths[2].write_text(table1(output.results).to_markdown(tablefmt="github") + "\n", encoding="utf-8")
-    paths[3].write_text(json.dumps(run_info, indent=2, default=str) + "\n", encoding="utf-8")
+    output.training.to_csv(paths[2], index=False)
+    paths[3].write_text(table1(output.results).to_markdown(tablefmt="github") + "\n", encoding="utf-8")
+    paths[4].write_text(json.dumps(run_info, indent=2, default=str) + "\n", encoding="utf-8")
     return paths

@@ -1,0 +1,137 @@
+"""Base class for learning-based methods: train once through the shared trainer,
+cache the weights, then register pairs with one forward pass.
+
+A subclass only builds its network (:meth:`LearnedMethod.build_network`): a module
+taking ``(moving, fixed)`` batches ``(B, 1, *spatial)`` and returning the
+displacement ``(B, ndim, *spatial)`` in regbench's convention.
+
+Weights are cached under a key made of the method, its parameters, the dataset and
+its options, the training profile, the seed and a hash of the code that defines the
+network and the training, so changing any of them trains again. They are loaded
+with ``torch.load(..., weights_only=True)``, which cannot run code from the file.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from regbench import devices, training
+from regbench.method import Method, RegistrationResult, TrainingContext
+
+
+def default_cache_dir() -> Path:
+    """``$REGBENCH_CACHE``, else ``~/.cache/regbench``."""
+    return Path(os.environ.get("REGBENCH_CACHE", Path.home() / ".cache" / "regbench"))
+
+
+def code_version(*modules: str) -> str:
+    """Hash of the source files of ``modules`` (e.g. the network's and the trainer's)."""
+    digest = hashlib.sha256()
+    for name in modules:
+        digest.update(Path(sys.modules[name].__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    partial = path.with_name(path.name + ".partial")
+    write(partial)
+    os.replace(partial, path)
+
+
+class LearnedMethod(Method):
+    """A network trained by :func:`regbench.training.train`."""
+
+    default_params: ClassVar[dict[str, Any]] = {
+        "similarity": "mse",  # or "ncc" (window 9)
+        "reg_weight": 0.01,  # σ of the diffusion term; VoxelMorph recommends 1.0 with ncc
+    }
+
+    # Image sizes must be multiples of this (2**number of poolings) for skips to line up.
+    size_multiple: ClassVar[int] = 16
+
+    def __init__(self, *, seed: int = 0, **params: Any) -> None:
+        super().__init__(seed=seed, **params)
+        self._device = devices.pick_device()
+        self.network: nn.Module | None = None
+
+    @abc.abstractmethod
+    def build_network(self, ndim: int) -> nn.Module:
+        """The untrained network for images with ``ndim`` spatial axes."""
+
+    @property
+    def device(self) -> str:
+        return devices.device_name(self._device)
+
+    @property
+    def parameter_count(self) -> int | None:
+        if self.network is None:
+            return None
+        return sum(p.numel() for p in self.network.parameters())
+
+    def cache_key(self, context: TrainingContext) -> str:
+        material = {
+            "method": self.name,
+            "params": self.params,
+            "dataset": context.dataset.name,
+            "dataset_options": context.dataset.options,
+            "train_ids": hashlib.sha256("\n".join(context.train_ids).encode()).hexdigest(),
+            "profile": dataclasses.asdict(training.PROFILES[context.profile]),
+            "seed": self.seed,
+            "code": code_version(type(self).__module__, training.__name__, __name__),
+        }
+        text = json.dumps(material, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def prepare(self, context: TrainingContext) -> None:
+        shape = context.dataset.load(context.dataset.atlas_id).image.shape
+        if any(size % self.size_multiple for size in shape):
+            raise ValueError(
+                f"method {self.name!r} needs image sizes that are multiples of {self.size_multiple}; "
+                f"dataset {context.dataset.name!r} has images of shape {shape}"
+            )
+        torch.manual_seed(self.seed)
+        self.network = self.build_network(len(shape)).to(self._device)
+        cache_dir = context.cache_dir or default_cache_dir()
+        stem = cache_dir / "weights" / f"{self.name}-{self.cache_key(context)}"
+        weights, report_file = stem.with_suffix(".pt"), stem.with_suffix(".json")
+        if weights.is_file() and report_file.is_file():
+            state = torch.load(weights, map_location=self._device, weights_only=True)
+            self.network.load_state_dict(state)
+            self.training = training.TrainingReport(**{**json.loads(report_file.read_text()), "cached": True})
+        else:
+            self.training = training.train(
+                self.network,
+                context.dataset,
+                context.train_ids,
+                profile=training.PROFILES[context.profile],
+                similarity=self.params["similarity"],
+                reg_weight=self.params["reg_weight"],
+                seed=self.seed,
+                device=self._device,
+                progress=context.progress,
+                description=f"train {self.name}",
+            )
+            weights.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(weights, lambda path: torch.save(self.network.state_dict(), path))
+            report = json.dumps(dataclasses.asdict(self.training))
+            _atomic_write(report_file, lambda path: path.write_text(report))
+        self.network.eval()
+
+    def register(self, fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:
+        if self.network is None:
+            raise RuntimeError(f"method {self.name!r} must be prepared (trained) before it registers")
+        to_batch = lambda image: torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None].to(self._device)  # noqa: E731
+        with torch.inference_mode():
+            displacement = self.network(to_batch(moving), to_batch(fixed))
+        return RegistrationResult(displacement[0].float().cpu().numpy())
