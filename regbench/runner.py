@@ -108,6 +108,38 @@ def training_curves(methods: Mapping[str, Method]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method", "step", "loss"])
 
 
+def _evaluate(method: Method, fixed: Subject, moving: Subject, dataset: Dataset, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Register one pair with one method, filling ``row``; returns the per-label Dice rows.
+
+    Only ``register`` is timed (synchronised on a GPU); warping the labels and scoring
+    them is the harness's job, the same for every method.
+    """
+    label_ids = list(dataset.labels)
+    try:
+        devices.reset_peak_memory(method.device_type)
+        started = time.perf_counter()
+        result = method.register(fixed.image, moving.image)
+        devices.synchronize(method.device_type)
+        row["seconds"] = time.perf_counter() - started
+        row["peak_cuda_mb"] = devices.peak_memory_mb(method.device_type)
+        displacement = check_displacement(method.name, result.displacement, fixed.image)
+        label_rows = []
+        if fixed.seg is not None and moving.seg is not None:
+            dice = dice_per_label(fixed.seg, warp_labels(moving.seg, displacement), label_ids)
+            row["dice_mean"], row["dice_std"] = mean_std(dice)
+            label_rows = [
+                {"method": method.name, "pair": row["pair"], "label_id": label,
+                 "label": dataset.labels[label], "dice": value}
+                for label, value in zip(label_ids, dice)
+            ]
+        row["status"], row["error"] = "ok", ""
+        return label_rows
+    except Exception as error:  # one pair failing never loses the others
+        row["error"] = _error_text(error)
+        row["traceback"] = traceback.format_exc(limit=5)
+        return []
+
+
 def run_benchmark(
     entries: Sequence[Entry[Method]],
     dataset: Dataset,
@@ -122,7 +154,6 @@ def run_benchmark(
     """Evaluate every method in ``entries`` on ``dataset``'s test pairs (learning
     methods train first, or load their cached weights)."""
     pairs = dataset.test_pairs()[:max_pairs]
-    label_ids = list(dataset.labels)
     context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=seed,
                               profile=profile, cache_dir=cache_dir, progress=progress)
     methods, start_errors = prepare_methods(entries, context, params or {})
@@ -152,26 +183,7 @@ def run_benchmark(
             }
             method = methods.get(entry.name)
             if method is not None:
-                try:
-                    devices.reset_peak_memory(method.device_type)
-                    started = time.perf_counter()
-                    result = method.register(fixed.image, moving.image)
-                    devices.synchronize(method.device_type)
-                    row["seconds"] = time.perf_counter() - started
-                    row["peak_cuda_mb"] = devices.peak_memory_mb(method.device_type)
-                    displacement = check_displacement(entry.name, result.displacement, fixed.image)
-                    if fixed.seg is not None and moving.seg is not None:
-                        dice = dice_per_label(fixed.seg, warp_labels(moving.seg, displacement), label_ids)
-                        row["dice_mean"], row["dice_std"] = mean_std(dice)
-                        label_rows.extend(
-                            {"method": entry.name, "pair": pair.id, "label_id": label,
-                             "label": dataset.labels[label], "dice": value}
-                            for label, value in zip(label_ids, dice)
-                        )
-                    row["status"], row["error"] = "ok", ""
-                except Exception as error:  # one pair failing never loses the others
-                    row["error"] = _error_text(error)
-                    row["traceback"] = traceback.format_exc(limit=5)
+                label_rows.extend(_evaluate(method, fixed, moving, dataset, row))
                 row["device"] = method.device
             row["method_versions"] = versions[entry.name]
             rows.append({**row, **_training_columns(method), **env})
