@@ -2,7 +2,7 @@
 
 ``ants-affine`` is the reference paper's "Affine" row; ``ants-syn`` is the classical
 deformable reference the field compares against. Both run ``ants.registration`` with
-its defaults and hand regbench the composed transform as a dense displacement field,
+its defaults and hand regbench the composed transforms as a dense displacement field,
 so the harness warps the labels itself, exactly as for every other method.
 
 Two habits of antspyx are corrected here:
@@ -56,17 +56,30 @@ def _ants_random_seed(seed: int) -> Iterator[None]:
             os.environ["ANTS_RANDOM_SEED"] = previous
 
 
-def displacement_from_transforms(fixed_image, moving_image, transforms: list[str], workdir: str) -> np.ndarray:
-    """ANTs' forward transforms composed into one dense field, shape (ndim, *spatial).
+def displacement_from_transforms(transforms: list[str], shape: tuple[int, ...]) -> np.ndarray:
+    """ANTs' forward transforms as one dense field of shape (ndim, *shape), in voxels.
 
-    ``ants.apply_transforms(..., compose=...)`` writes the composition as a displacement
-    image in physical space; with unit spacing, zero origin and identity direction
-    (as ``ants.from_numpy`` makes them) that is the voxel displacement along the array
-    axes, in the same pull-back sense as regbench's convention.
+    ``ants.registration`` returns ``[affine]`` (Affine) or ``[warp, affine]`` (SyN),
+    which map a fixed-image point p to the moving image as ``A(p + w(p))`` with
+    ``A(q) = M (q - c) + c + t``. With unit spacing, zero origin and identity direction
+    (as ``ants.from_numpy`` makes them) physical points are voxel indices, so the
+    pull-back displacement is ``A(p + w(p)) - p``. This equals what
+    ``ants.apply_transforms(..., compose=...)`` writes (tested) without its round trip
+    through compressed files.
     """
-    composed = _ants().apply_transforms(fixed_image, moving_image, transforms, compose=f"{workdir}/composed")
-    field = _ants().image_read(composed).numpy()
-    return np.moveaxis(field, -1, 0).astype(np.float32)
+    ants = _ants()
+    *warps, affine_file = transforms
+    if len(warps) > 1:
+        raise ValueError(f"expected [affine] or [warp, affine] from ants.registration, got {transforms}")
+    affine = ants.read_transform(affine_file)
+    ndim = len(shape)
+    parameters = np.asarray(affine.parameters, dtype=np.float64)
+    matrix, translation = parameters[: ndim * ndim].reshape(ndim, ndim), parameters[ndim * ndim :]
+    centre = np.asarray(affine.fixed_parameters, dtype=np.float64).reshape(ndim, *([1] * ndim))
+    grid = np.indices(shape, dtype=np.float64)
+    points = grid + np.moveaxis(ants.image_read(warps[0]).numpy(), -1, 0) if warps else grid
+    mapped = np.tensordot(matrix, points - centre, axes=1) + centre + translation.reshape(centre.shape)
+    return (mapped - grid).astype(np.float32)
 
 
 class AntsRegistration(Method):
@@ -85,7 +98,7 @@ class AntsRegistration(Method):
             out = ants.registration(
                 fixed_image, moving_image, type_of_transform=self.type_of_transform, outprefix=f"{workdir}/"
             )
-            displacement = displacement_from_transforms(fixed_image, moving_image, out["fwdtransforms"], workdir)
+            displacement = displacement_from_transforms(out["fwdtransforms"], fixed.shape)
         return RegistrationResult(displacement, extras={"warped": out["warpedmovout"].numpy()})
 
 
