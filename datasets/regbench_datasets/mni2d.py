@@ -35,6 +35,14 @@ CROP_X = slice(18, 178)  # 160 voxels left to right; the brain spans x = 26..170
 PAD_Z = (1, 2)  # 189 -> 192 voxels inferior to superior
 MIDLINE_X = 98 - CROP_X.start  # x = 0 mm in the template, in cropped voxels
 MAX_SLICE_OFFSET = 4.0  # subjects come from slices within ±4 mm of the atlas slice
+# World position (mm, RAS) of the 2D slices: axis 0 runs left to right, axis 1 inferior
+# to superior, in the coronal plane of the atlas slice; so saved outputs open in MNI space.
+AFFINE = np.array([
+    [1.0, 0.0, 0.0, -98.0 + CROP_X.start],
+    [0.0, 0.0, 1.0, -134.0 + ATLAS_Y],
+    [0.0, 1.0, 0.0, -72.0 - PAD_Z[0]],
+    [0.0, 0.0, 0.0, 1.0],
+])
 LABELS = {1: "Left CSF", 2: "Left GM", 3: "Left WM", 4: "Right CSF", 5: "Right GM", 6: "Right WM"}
 TEMPLATE_FILES = {
     "t1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
@@ -88,7 +96,7 @@ class Mni2d(GeneratedDataset):
         "seeded subjects; 6 labels (L/R CSF, GM, WM)"
     )
     default_options = {
-        "n_subjects": 400,
+        "n_subjects": 300,  # 240 train, 60 test pairs: a full run of every method fits minutes on 2 CPU cores
         "seed": 0,
         "test_fraction": 0.2,
         "max_displacement": 5.0,  # voxels, of the smooth non-linear part
@@ -104,7 +112,7 @@ class Mni2d(GeneratedDataset):
     def load(self, subject_id: str) -> Subject:
         if subject_id == self.atlas_id:
             channels = template_slab()[:, int(MAX_SLICE_OFFSET) + 1]
-            return Subject(subject_id, channels[0].copy(), tissue_labels(*channels[1:]))
+            return Subject(subject_id, channels[0].copy(), tissue_labels(*channels[1:]), AFFINE)
         return self._make_subject(subject_id, self.subject_index(subject_id))
 
     def _make_subject(self, subject_id: str, index: int) -> Subject:
@@ -123,7 +131,7 @@ class Mni2d(GeneratedDataset):
         warped = warp_tensor(torch.from_numpy(channels)[None], torch.from_numpy(field)[None])[0].numpy()
         t1, gm, wm, brain, right = warped
         labels = tissue_labels(gm, wm, brain, right)
-        return Subject(subject_id, self._vary_intensity(t1, brain, rng), labels)
+        return Subject(subject_id, self._vary_intensity(t1, brain, rng), labels, AFFINE)
 
     @staticmethod
     def _vary_intensity(t1: np.ndarray, brain: np.ndarray, rng: np.random.Generator) -> np.ndarray:
