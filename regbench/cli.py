@@ -1,5 +1,5 @@
 """The ``regbench`` command: ``list`` what is installed, ``run`` a comparison, ``train``
-learning methods without evaluating them."""
+learning methods without evaluating them, ``report`` on a results folder."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from regbench import options
 from regbench.dataset import Dataset
 from regbench.manager import Catalog, collect, plugin_manager
 from regbench.method import Method, TrainingContext
+from regbench.outputs import NiftiWriter, QualitativeSnapshot
 from regbench.registry import Entry, Registry
 from regbench.runner import prepare_methods, run_benchmark
 from regbench.training import PROFILES
@@ -49,7 +50,15 @@ def _parser() -> argparse.ArgumentParser:
                               help="register a dataset's test pairs with each method and compare")
     run.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     run.add_argument("--max-pairs", type=int, default=None, metavar="N", help="evaluate only the first N test pairs")
+    run.add_argument("--metrics", default="all", help="'all' (every installed metric) or names joined by commas")
+    run.add_argument("--save-warped", action="store_true",
+                     help="write warped images, warped labels and displacement fields as NIfTI into OUT/warped/")
+    run.add_argument("--figure-pair", default=None, metavar="PAIR",
+                     help="pair shown in the report's qualitative figure (default: the first test pair)")
     commands.add_parser("train", parents=[shared], help="train (and cache) learning methods without evaluating")
+    report = commands.add_parser("report", help="Markdown and HTML report (tables, plots, statistics) of a results folder")
+    report.add_argument("results", type=Path, help="a folder written by `regbench run`")
+    report.add_argument("--out", type=Path, default=None, help="where to write the report (default: the results folder)")
     return parser
 
 
@@ -69,16 +78,17 @@ def _select(registry: Registry[Any], kind: str, name: str) -> Entry[Any]:
     return entry
 
 
-def _select_methods(catalog: Catalog, spec: str) -> list[Entry[Method]]:
+def _select_many(registry: Registry[Any], kind: str, spec: str) -> list[Entry[Any]]:
+    """``all`` installed entries, or the ones named (comma-separated)."""
     if spec == "all":
-        for entry in catalog.methods.entries():
+        for entry in registry.entries():
             if not entry.installed:
-                print(f"skipping {entry.name}: {entry.status}", file=sys.stderr)
-        return [entry for entry in catalog.methods.entries() if entry.installed]
+                print(f"skipping {kind} {entry.name}: {entry.status}", file=sys.stderr)
+        return [entry for entry in registry.entries() if entry.installed]
     names = [name.strip() for name in spec.split(",") if name.strip()]
     if not names:
-        raise UsageError("--methods needs 'all' or at least one method name")
-    return [_select(catalog.methods, "method", name) for name in names]
+        raise UsageError(f"--{kind}s needs 'all' or at least one {kind} name")
+    return [_select(registry, kind, name) for name in names]
 
 
 def _method_params(assignments: Sequence[str], selected: Sequence[Entry[Method]]) -> dict[str, dict[str, Any]]:
@@ -100,7 +110,7 @@ def _method_params(assignments: Sequence[str], selected: Sequence[Entry[Method]]
 def _setup(args: argparse.Namespace, catalog: Catalog) -> tuple[Dataset, list[Entry[Method]], dict[str, dict[str, Any]]]:
     """The dataset, the methods and their parameters a command asked for."""
     dataset_entry = _select(catalog.datasets, "dataset", args.dataset)
-    methods = _select_methods(catalog, args.methods)
+    methods = _select_many(catalog.methods, "method", args.methods)
     if not methods:
         raise UsageError("no installed method to run; see `regbench list`")
     try:
@@ -116,9 +126,13 @@ def _setup(args: argparse.Namespace, catalog: Catalog) -> tuple[Dataset, list[En
 
 def _run(args: argparse.Namespace, catalog: Catalog) -> int:
     dataset, methods, params = _setup(args, catalog)
+    metrics = [entry.cls() for entry in _select_many(catalog.metrics, "metric", args.metrics)]
+    snapshot = QualitativeSnapshot(args.figure_pair)
+    observers = [snapshot, NiftiWriter(args.out)] if args.save_warped else [snapshot]
     started = time.perf_counter()
-    output = run_benchmark(methods, dataset, seed=args.seed, params=params, max_pairs=args.max_pairs,
-                           profile=args.profile, cache_dir=args.cache_dir, progress=not args.no_progress)
+    output = run_benchmark(methods, dataset, seed=args.seed, params=params, metrics=metrics, observers=observers,
+                           max_pairs=args.max_pairs, profile=args.profile, cache_dir=args.cache_dir,
+                           progress=not args.no_progress)
     run_info = {
         "command": "regbench " + " ".join(sys.argv[1:]),
         "dataset": dataset.name,
@@ -130,6 +144,7 @@ def _run(args: argparse.Namespace, catalog: Catalog) -> int:
         "seconds": round(time.perf_counter() - started, 3),
     }
     write_run(args.out, output, run_info)
+    snapshot.save(args.out)
     n_pairs = output.results["pair"].nunique()
     print(f"\nDice (mean ± std over labels) on {dataset.name}, {n_pairs} test pairs:\n")
     print(console_table(output.results))
@@ -158,6 +173,17 @@ def _train(args: argparse.Namespace, catalog: Catalog) -> int:
     return 1 if errors else 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from regbench.report import write_report  # noqa: PLC0415 - matplotlib costs seconds to import; only here
+
+    try:
+        markdown, page = write_report(args.results, args.out)
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {markdown} and {page}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -165,7 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             _print_registry("methods", catalog.methods)
             _print_registry("datasets", catalog.datasets)
+            _print_registry("metrics", catalog.metrics)
             return 0
+        if args.command == "report":
+            return _report(args)
         return _run(args, catalog) if args.command == "run" else _train(args, catalog)
     except UsageError as error:
         print(f"regbench: error: {error}", file=sys.stderr)

@@ -23,11 +23,14 @@ class Subject:
 
     ``image``: float32, spatial shape ``(H, W)`` or ``(D, H, W)``.
     ``seg``: integer labels of the same shape, 0 is background; None when unlabelled.
+    ``affine``: 4×4 voxel-to-world matrix (as NIfTI), used when results are saved as
+    images; None lets the spacing stand in.
     """
 
     id: str
     image: np.ndarray
     seg: np.ndarray | None = None
+    affine: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import pluggy
 if TYPE_CHECKING:
     from regbench.dataset import Dataset
     from regbench.method import Method
+    from regbench.metric import Metric
     from regbench.registry import Registry
 
 PROJECT = "regbench"
@@ -43,4 +44,14 @@ def regbench_register_datasets(register: Registry[Dataset]) -> None:
 
     Call ``register(DatasetClass, requires=(...), extra=...)`` for every
     :class:`regbench.Dataset` subclass the plugin provides.
+    """
+
+
+@hookspec
+def regbench_register_metrics(register: Registry[Metric]) -> None:
+    """Register metrics.
+
+    Call ``register(MetricClass, requires=(...), extra=...)`` for every
+    :class:`regbench.Metric` subclass the plugin provides. Every installed metric
+    scores every pair unless ``regbench run --metrics`` selects some.
     """

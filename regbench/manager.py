@@ -20,6 +20,7 @@ import pluggy
 from regbench import hookspecs
 from regbench.dataset import Dataset
 from regbench.method import Method
+from regbench.metric import Metric
 from regbench.registry import Registry
 
 
@@ -29,6 +30,7 @@ class Catalog:
 
     methods: Registry[Method]
     datasets: Registry[Dataset]
+    metrics: Registry[Metric]
 
 
 def plugin_manager(plugins: Sequence[str] = ()) -> pluggy.PluginManager:
@@ -53,9 +55,11 @@ def plugin_manager(plugins: Sequence[str] = ()) -> pluggy.PluginManager:
 
 
 def collect(manager: pluggy.PluginManager) -> Catalog:
-    """Ask every plugin to register its methods and datasets."""
+    """Ask every plugin to register its methods, datasets and metrics."""
     methods: Registry[Method] = Registry("method")
     datasets: Registry[Dataset] = Registry("dataset")
+    metrics: Registry[Metric] = Registry("metric")
     manager.hook.regbench_register_methods(register=methods)
     manager.hook.regbench_register_datasets(register=datasets)
-    return Catalog(methods=methods, datasets=datasets)
+    manager.hook.regbench_register_metrics(register=metrics)
+    return Catalog(methods=methods, datasets=datasets, metrics=metrics)

@@ -1,8 +1,8 @@
 """Runs methods over a dataset's test pairs and measures every pair the same way.
 
-For each pair the method only produces a displacement field; the runner times that,
-checks the field, warps the moving labels itself (:mod:`regbench.warp`) and scores
-them (:mod:`regbench.metrics`). A method that fails to start, or fails on one pair,
+For each pair the method only produces a displacement field; the runner times that
+(and its peak memory), checks the field, warps the moving image and labels itself
+(:mod:`regbench.warp`) and hands the outcome to every metric plugin. A method that fails to start, or fails on one pair,
 gets ``failed`` rows with the error; every other method and pair still runs.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,19 +21,21 @@ from tqdm.auto import tqdm
 
 from regbench import devices, environment
 from regbench.dataset import Dataset, Pair, Subject
-from regbench.metrics import dice_per_label, mean_std
 from regbench.method import Method, TrainingContext
+from regbench.metric import Metric, PairOutcome
+from regbench.metrics import mean_std
+from regbench.profiling import PeakRSS
 from regbench.registry import Entry
-from regbench.warp import warp_labels
+from regbench.warp import warp_image, warp_labels
 
 
 @dataclass
 class RunOutput:
-    """Tidy results: ``results`` has one row per method × pair, ``label_dice`` one row
-    per method × pair × label, ``training`` one row per method × training step."""
+    """Tidy results: ``results`` has one row per method × pair, ``label_metrics`` one row
+    per method × pair × label (Dice, HD95...), ``training`` one row per method × training step."""
 
     results: pd.DataFrame
-    label_dice: pd.DataFrame
+    label_metrics: pd.DataFrame
     training: pd.DataFrame  # loss curves: one row per method × training step
 
 
@@ -108,36 +110,85 @@ def training_curves(methods: Mapping[str, Method]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method", "step", "loss"])
 
 
-def _evaluate(method: Method, fixed: Subject, moving: Subject, dataset: Dataset, row: dict[str, Any]) -> list[dict[str, Any]]:
-    """Register one pair with one method, filling ``row``; returns the per-label Dice rows.
+Observer = Callable[[str, Pair, PairOutcome], None]
+"""Called with (method name, pair, outcome) after each successful registration."""
 
-    Only ``register`` is timed (synchronised on a GPU); warping the labels and scoring
-    them is the harness's job, the same for every method.
+
+def _score(metrics: Sequence[Metric], outcome: PairOutcome, row: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Run every metric on one outcome: scalars into ``row``, per-label arrays returned
+    (and summarised into ``row`` as NAME_mean / NAME_std). A failing metric is noted in
+    ``metric_errors``; the others still count."""
+    per_label: dict[str, np.ndarray] = {}
+    errors = []
+    has_labels = outcome.fixed.seg is not None and outcome.warped_seg is not None
+    for metric in metrics:
+        if metric.needs_labels and not has_labels:
+            continue
+        try:
+            values = metric.compute(outcome)
+            for key, value in values.items():
+                if np.ndim(value) == 0:
+                    row[key] = float(value)
+                    continue
+                array = np.asarray(value, dtype=float)
+                if array.shape != (len(outcome.labels),):
+                    raise ValueError(f"{key!r} has shape {array.shape}; expected one value per label ({len(outcome.labels)})")
+                per_label[key] = array
+                row[f"{key}_mean"], row[f"{key}_std"] = mean_std(array)
+        except Exception as error:  # one metric failing never loses the others
+            errors.append(f"{metric.name}: {_error_text(error)}")
+    if errors:
+        row["metric_errors"] = "; ".join(errors)
+    return per_label
+
+
+def _evaluate(
+    method: Method,
+    metrics: Sequence[Metric],
+    pair: Pair,
+    fixed: Subject,
+    moving: Subject,
+    dataset: Dataset,
+    row: dict[str, Any],
+    observers: Sequence[Observer],
+) -> list[dict[str, Any]]:
+    """Register one pair with one method, filling ``row``; returns the per-label rows.
+
+    Only ``register`` is timed (synchronised on a GPU) and profiled; warping and scoring
+    are the harness's job, the same for every method.
     """
-    label_ids = list(dataset.labels)
     try:
         devices.reset_peak_memory(method.device_type)
-        started = time.perf_counter()
-        result = method.register(fixed.image, moving.image)
-        devices.synchronize(method.device_type)
-        row["seconds"] = time.perf_counter() - started
+        with PeakRSS() as rss:
+            started = time.perf_counter()
+            result = method.register(fixed.image, moving.image)
+            devices.synchronize(method.device_type)
+            row["seconds"] = time.perf_counter() - started
+        row["peak_rss_mb"] = rss.mb
         row["peak_cuda_mb"] = devices.peak_memory_mb(method.device_type)
         displacement = check_displacement(method.name, result.displacement, fixed.image)
-        label_rows = []
-        if fixed.seg is not None and moving.seg is not None:
-            dice = dice_per_label(fixed.seg, warp_labels(moving.seg, displacement), label_ids)
-            row["dice_mean"], row["dice_std"] = mean_std(dice)
-            label_rows = [
-                {"method": method.name, "pair": row["pair"], "label_id": label,
-                 "label": dataset.labels[label], "dice": value}
-                for label, value in zip(label_ids, dice)
-            ]
+        outcome = PairOutcome(
+            fixed=fixed,
+            moving=moving,
+            displacement=displacement,
+            warped_image=warp_image(moving.image, displacement),
+            warped_seg=warp_labels(moving.seg, displacement) if moving.seg is not None else None,
+            labels=dataset.labels,
+            spacing=dataset.spacing,
+        )
+        per_label = _score(metrics, outcome, row)
+        for observe in observers:
+            observe(method.name, pair, outcome)
         row["status"], row["error"] = "ok", ""
-        return label_rows
     except Exception as error:  # one pair failing never loses the others
         row["error"] = _error_text(error)
         row["traceback"] = traceback.format_exc(limit=5)
         return []
+    return [
+        {"method": method.name, "pair": pair.id, "label_id": label, "label": name,
+         **{key: values[index] for key, values in per_label.items()}}
+        for index, (label, name) in enumerate(dataset.labels.items())
+    ] if per_label else []
 
 
 def run_benchmark(
@@ -146,6 +197,8 @@ def run_benchmark(
     *,
     seed: int = 0,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    metrics: Sequence[Metric] = (),
+    observers: Sequence[Observer] = (),
     max_pairs: int | None = None,
     profile: str = "quick",
     cache_dir: Path | None = None,
@@ -177,17 +230,15 @@ def run_benchmark(
                 "seed": seed,
                 "status": "failed",
                 "error": start_errors.get(entry.name, ""),
-                "dice_mean": np.nan,
-                "dice_std": np.nan,
                 "seconds": np.nan,
             }
             method = methods.get(entry.name)
             if method is not None:
-                label_rows.extend(_evaluate(method, fixed, moving, dataset, row))
+                label_rows.extend(_evaluate(method, metrics, pair, fixed, moving, dataset, row, observers))
                 row["device"] = method.device
             row["method_versions"] = versions[entry.name]
             rows.append({**row, **_training_columns(method), **env})
             bar.update()
     bar.close()
-    return RunOutput(results=pd.DataFrame(rows), label_dice=pd.DataFrame(label_rows),
+    return RunOutput(results=pd.DataFrame(rows), label_metrics=pd.DataFrame(label_rows),
                      training=training_curves(methods))

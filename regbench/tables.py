@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from regbench.runner import RunOutput
 
 RESULTS_FILE = "results.csv"
 TRAINING_FILE = "training.csv"
-LABEL_DICE_FILE = "label_dice.csv"
+LABEL_METRICS_FILE = "label_metrics.csv"
 TABLE_FILE = "table.md"
 
 
@@ -39,14 +40,14 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
     by_key = results.set_index(["pair", "method"])
     table = pd.DataFrame(index=pairs, columns=methods, dtype=object)
     for (pair, method), row in by_key.iterrows():
-        table.loc[pair, method] = _cell(row["dice_mean"], row["dice_std"])
+        table.loc[pair, method] = _cell(row.get("dice_mean", np.nan), row.get("dice_std", np.nan))
     summary = {}
     for method in methods:
         rows = results[results["method"] == method]
         ok = rows[rows["status"] == "ok"]
         first = rows.iloc[0]
         summary[method] = {
-            "mean": _cell(ok["dice_mean"].mean(), ok["dice_std"].mean()) if len(ok) else "failed",
+            "mean": _cell(ok["dice_mean"].mean(), ok["dice_std"].mean()) if len(ok) and "dice_mean" in ok else "failed",
             "s / pair": f"{ok['seconds'].mean():.3f}" if len(ok) else "-",
             "train s": _train_cell(first),
             "parameters": f"{int(first['parameters']):,}" if pd.notna(first.get("parameters")) else "-",
@@ -79,10 +80,10 @@ def console_table(results: pd.DataFrame, max_pair_rows: int = 20) -> str:
 def write_run(out_dir: Path, output: RunOutput, run_info: dict[str, object]) -> list[Path]:
     """Write the tidy CSVs, the Markdown table and ``run.json`` (how the run was made)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / RESULTS_FILE, out_dir / LABEL_DICE_FILE, out_dir / TRAINING_FILE,
+    paths = [out_dir / RESULTS_FILE, out_dir / LABEL_METRICS_FILE, out_dir / TRAINING_FILE,
              out_dir / TABLE_FILE, out_dir / "run.json"]
     output.results.to_csv(paths[0], index=False)
-    output.label_dice.to_csv(paths[1], index=False)
+    output.label_metrics.to_csv(paths[1], index=False)
     output.training.to_csv(paths[2], index=False)
     paths[3].write_text(table1(output.results).to_markdown(tablefmt="github") + "\n", encoding="utf-8")
     paths[4].write_text(json.dumps(run_info, indent=2, default=str) + "\n", encoding="utf-8")

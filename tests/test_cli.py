@@ -42,7 +42,7 @@ def test_run_writes_tidy_results_and_table(tmp_path, capsys):
     assert main(["run", "--methods", "identity", *TINY, "--out", str(out_dir)]) == 0
     printed = capsys.readouterr().out
     results = pd.read_csv(out_dir / "results.csv")
-    labels = pd.read_csv(out_dir / "label_dice.csv")
+    labels = pd.read_csv(out_dir / "label_metrics.csv")
     assert len(results) == 2 and set(results["status"]) == {"ok"}  # 10 subjects -> 2 test pairs
     assert {"dice_mean", "dice_std", "seconds", "device", "torch_version", "method_versions"} <= set(results.columns)
     assert len(labels) == 2 * 4  # pairs × labels
@@ -84,7 +84,7 @@ def test_missing_dependency_is_listed_as_not_installed(plugin_dir, capsys, tmp_p
     assert "not installed" in capsys.readouterr().err
     blocked = ["-p", "no:ants", "-p", "no:vxm", "-p", "no:eca-unet"]
     assert main(["-p", plugin, *blocked, "run", "--methods", "all", *TINY, "--out", str(tmp_path)]) == 0
-    assert "skipping needs-missing" in capsys.readouterr().err
+    assert "skipping method needs-missing" in capsys.readouterr().err
     assert set(pd.read_csv(tmp_path / "results.csv")["method"]) == {"identity"}
 
 

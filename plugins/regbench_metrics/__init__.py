@@ -1,0 +1,1 @@
+"""regbench's built-in metrics."""
