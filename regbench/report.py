@@ -176,6 +176,7 @@ def qualitative_figure(folder: ResultsFolder, out: Path) -> Path | None:
     show(axes[1, 0], snapshot["moving"], cmap="gray")
     axes[1, 0].set_title("moving")
     axes[2, 0].axis("off")
+    colorbar_axis = axes[2, 0].inset_axes([0.45, 0.05, 0.12, 0.9])
     for column, method in enumerate(methods, start=1):
         show(axes[0, column], snapshot[f"warped/{method}"], cmap="gray")
         axes[0, column].set_title(method)
@@ -184,19 +185,21 @@ def qualitative_figure(folder: ResultsFolder, out: Path) -> Path | None:
         grid = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float) + displacement
         axis = axes[1, column]
         step = max(1, min(shape) // 24)
+        # Images are shown rotated (np.rot90): axis 0 runs left to right, axis 1 bottom to top.
         for lines in (grid[:, ::step, :], grid[:, :, ::step].transpose(0, 2, 1)):
-            for row0, row1 in zip(*lines):
-                axis.plot(row0, shape[1] - 1 - row1, color="tab:blue", linewidth=0.5)
+            for along0, along1 in zip(*lines):
+                axis.plot(along0, along1, color="tab:blue", linewidth=0.5)
         axis.set_xlim(0, shape[0] - 1)
         axis.set_ylim(0, shape[1] - 1)
         axis.set_aspect("equal")
         axis.set_title("deformation grid", fontsize="small")
         jacobian = show(axes[2, column], snapshot[f"jacobian/{method}"], cmap="RdBu_r", vmin=0, vmax=2)
         axes[2, column].set_title("det J", fontsize="small")
-    figure.colorbar(jacobian, ax=axes[2, :].tolist(), shrink=0.8, label="det J (≤ 0: folding)")
+    figure.colorbar(jacobian, cax=colorbar_axis, label="det J (≤ 0: folding)")
     for axis in axes.ravel():
-        axis.set_xticks([])
-        axis.set_yticks([])
+        if axis is not axes[2, 0]:
+            axis.set_xticks([])
+            axis.set_yticks([])
     figure.suptitle(f"pair {snapshot['pair']}")
     return _save(figure, out / "qualitative.png")
 
