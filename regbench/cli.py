@@ -1,5 +1,6 @@
 """The ``regbench`` command: ``list`` what is installed, ``run`` a comparison, ``train``
-learning methods without evaluating them, ``report`` on a results folder."""
+learning methods without evaluating them, ``report`` on a results folder, ``compare``
+a run with a baseline (the CI regression gate)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from regbench import options
+from regbench.compare import Thresholds, compare, has_regression, read_results
 from regbench.dataset import Dataset
 from regbench.manager import Catalog, collect, plugin_manager
 from regbench.method import Method, TrainingContext
@@ -59,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="Markdown and HTML report (tables, plots, statistics) of a results folder")
     report.add_argument("results", type=Path, help="a folder written by `regbench run`")
     report.add_argument("--out", type=Path, default=None, help="where to write the report (default: the results folder)")
+    gate = commands.add_parser("compare", help="exit 1 when a method's Dice or speed regressed against a baseline run")
+    gate.add_argument("current", type=Path, help="results folder of the run to check")
+    gate.add_argument("baseline", type=Path, help="results folder of the baseline run (e.g. reports/baseline)")
+    gate.add_argument("--dice-tolerance", type=float, default=Thresholds.dice_tolerance,
+                      help=f"allowed drop of mean Dice (default {Thresholds.dice_tolerance})")
+    gate.add_argument("--speed-factor", type=float, default=Thresholds.speed_factor,
+                      help=f"allowed growth of the speed ratio (default {Thresholds.speed_factor})")
     return parser
 
 
@@ -184,6 +193,20 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    try:
+        current, baseline = read_results(args.current), read_results(args.baseline)
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    table = compare(current, baseline, Thresholds(args.dice_tolerance, args.speed_factor))
+    print(table.to_markdown(floatfmt=".4g"))
+    if has_regression(table):
+        print("\nregression: see the verdict column", file=sys.stderr)
+        return 1
+    print("\nno regression")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -195,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "report":
             return _report(args)
+        if args.command == "compare":
+            return _compare(args)
         return _run(args, catalog) if args.command == "run" else _train(args, catalog)
     except UsageError as error:
         print(f"regbench: error: {error}", file=sys.stderr)

@@ -25,6 +25,7 @@ from regbench.method import Method, TrainingContext
 from regbench.metric import Metric, PairOutcome
 from regbench.metrics import mean_std
 from regbench.profiling import PeakRSS
+from regbench.reference import reference_seconds
 from regbench.registry import Entry
 from regbench.warp import warp_image, warp_labels
 
@@ -97,6 +98,8 @@ def _training_columns(method: Method | None) -> dict[str, Any]:
         "train_seconds": report.seconds if report else np.nan,
         "train_steps": report.steps if report else np.nan,
         "train_cached": report.cached if report else np.nan,
+        "train_peak_rss_mb": report.peak_rss_mb if report else np.nan,
+        "train_peak_cuda_mb": report.peak_cuda_mb if report else np.nan,
     }
 
 
@@ -213,6 +216,7 @@ def run_benchmark(
 
     env = environment.describe()
     versions = {entry.name: environment.module_versions(entry.requires) for entry in entries}
+    reference_before = reference_seconds()
     rows: list[dict[str, Any]] = []
     label_rows: list[dict[str, Any]] = []
     load = _PairLoader(dataset)
@@ -240,5 +244,9 @@ def run_benchmark(
             rows.append({**row, **_training_columns(method), **env})
             bar.update()
     bar.close()
-    return RunOutput(results=pd.DataFrame(rows), label_metrics=pd.DataFrame(label_rows),
+    results = pd.DataFrame(rows)
+    # The reference workload, timed before and after the pairs, makes speeds comparable
+    # across runs and machines as ratios (regbench compare).
+    results["reference_seconds"] = (reference_before + reference_seconds()) / 2
+    return RunOutput(results=results, label_metrics=pd.DataFrame(label_rows),
                      training=training_curves(methods))

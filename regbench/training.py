@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from regbench import devices
 from regbench.dataset import Dataset
+from regbench.profiling import PeakRSS
 from regbench.warp import warp_tensor
 
 
@@ -51,6 +52,8 @@ PROFILES = {
     # Fits a 2-core CPU budget; at 1e-4 a few hundred steps barely move the network
     # (DESIGN.md §9), so the learning rate is raised.
     "quick": Profile("quick", batch_size=8, lr=1e-3, steps=250),
+    # Two minutes on a CPU: for CI's regression gate and for checking a set-up, not for results.
+    "smoke": Profile("smoke", batch_size=8, lr=1e-3, steps=80),
 }
 
 # σ recommended by VoxelMorph for each similarity (DESIGN.md §3).
@@ -66,6 +69,7 @@ class TrainingReport:
     losses: list[float] = field(default_factory=list)
     device: str = "cpu"
     peak_cuda_mb: float | None = None
+    peak_rss_mb: float | None = None
     cached: bool = False
 
 
@@ -138,27 +142,30 @@ def train(
     devices.reset_peak_memory(device)
     losses: list[float] = []
     order: list[int] = []
-    started = time.perf_counter()
     bar = tqdm(range(n_steps), desc=description, unit="step", disable=not progress, leave=False)
-    for _ in bar:
-        while len(order) < profile.batch_size:  # epochs: fresh permutations of the subjects
-            order.extend(rng.permutation(len(train_ids)).tolist())
-        batch_ids = [train_ids[i] for i in order[: profile.batch_size]]
-        del order[: profile.batch_size]
-        moving = torch.from_numpy(np.stack([images(sid) for sid in batch_ids]))[:, None].to(device)
-        displacement = network(moving, fixed_batch)
-        loss = sim(fixed_batch, warp_tensor(moving, displacement)) + weight * smooth(displacement)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
-        bar.set_postfix(loss=f"{losses[-1]:.4g}")
-    devices.synchronize(device)
+    with PeakRSS() as rss:
+        started = time.perf_counter()
+        for _ in bar:
+            while len(order) < profile.batch_size:  # epochs: fresh permutations of the subjects
+                order.extend(rng.permutation(len(train_ids)).tolist())
+            batch_ids = [train_ids[i] for i in order[: profile.batch_size]]
+            del order[: profile.batch_size]
+            moving = torch.from_numpy(np.stack([images(sid) for sid in batch_ids]))[:, None].to(device)
+            displacement = network(moving, fixed_batch)
+            loss = sim(fixed_batch, warp_tensor(moving, displacement)) + weight * smooth(displacement)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+        devices.synchronize(device)
+        seconds = time.perf_counter() - started
     network.eval()
     return TrainingReport(
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         steps=n_steps,
         losses=losses,
         device=devices.device_name(device),
         peak_cuda_mb=devices.peak_memory_mb(device),
+        peak_rss_mb=rss.mb,
     )
