@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--methods", default="all", help="'all' (every installed method) or names joined by commas")
     shared.add_argument("--dataset", default="mni2d", help="dataset name (default: mni2d, embedded)")
+    shared.add_argument("--data-dir", default=None, metavar="PATH",
+                        help="the dataset's folder, for datasets you bring (oasis2d, oasis3d, l2r-oasis, nifti-pairs)")
     shared.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
                         help="set a dataset option, e.g. n_subjects=100 (repeatable)")
     shared.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
@@ -122,12 +124,16 @@ def _setup(args: argparse.Namespace, catalog: Catalog) -> tuple[Dataset, list[En
     methods = _select_many(catalog.methods, "method", args.methods)
     if not methods:
         raise UsageError("no installed method to run; see `regbench list`")
+    assignments = list(args.dataset_option)
+    if args.data_dir is not None:
+        assignments.append(f"data_dir={args.data_dir}")
     try:
         dataset_options = options.parse_assignments(
-            f"dataset {args.dataset!r}", args.dataset_option, dataset_entry.cls.default_options
+            f"dataset {args.dataset!r}", assignments, dataset_entry.cls.default_options
         )
         params = _method_params(args.param, methods)
         dataset = dataset_entry.cls(**dataset_options)
+        dataset.validate(progress=not args.no_progress)  # bad files stop us here, before any training
     except ValueError as error:
         raise UsageError(str(error)) from None
     return dataset, methods, params

@@ -1,7 +1,7 @@
 """``regbench compare CURRENT BASELINE``: the CI gate for accuracy and speed.
 
 For every method of the baseline it compares the mean Dice over pairs and the speed
-ratio, i.e. seconds per pair divided by the reference workload's seconds measured in
+ratio, i.e. median seconds per pair divided by the reference workload's seconds measured in
 the same run (:mod:`regbench.reference`), so that a slower or busier machine does not
 read as a slower method. A method regresses when its Dice drops by more than
 ``dice_tolerance``, when its speed ratio grows by more than ``speed_factor``, when it
@@ -39,11 +39,12 @@ def read_results(folder: Path) -> pd.DataFrame:
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Per method: mean Dice over pairs, seconds per pair, speed ratio, failed pairs."""
+    """Per method: mean Dice over pairs, median seconds per pair (robust to the odd pair
+    slowed by something else on the machine), speed ratio, failed pairs."""
     rows = {}
     for method, group in results.groupby("method", sort=False):
         ok = group[group["status"] == "ok"]
-        seconds = ok["seconds"].mean() if len(ok) else np.nan
+        seconds = ok["seconds"].median() if len(ok) else np.nan
         rows[method] = {
             "dice": ok["dice_mean"].mean() if len(ok) and "dice_mean" in ok else np.nan,
             "seconds": seconds,

@@ -72,8 +72,9 @@ class Dataset(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def atlas_id(self) -> str:
-        """The subject every moving image is registered to."""
+    def atlas_id(self) -> str | None:
+        """The subject every moving image is registered to; None for pairwise datasets,
+        which override :meth:`test_pairs` (learning methods then train on random pairs)."""
 
     @property
     @abc.abstractmethod
@@ -91,7 +92,13 @@ class Dataset(abc.ABC):
 
     def test_pairs(self) -> list[Pair]:
         """Atlas-based pairs: every test subject onto the atlas."""
+        if self.atlas_id is None:
+            raise NotImplementedError(f"dataset {self.name!r} has no atlas and must list its test pairs")
         return [Pair(fixed_id=self.atlas_id, moving_id=sid) for sid in self.test_ids]
+
+    def validate(self, progress: bool = False) -> None:  # noqa: B027 - optional hook
+        """Check every subject before any training starts (files present, readable,
+        consistent); raise an error that names the bad file. Default: nothing to check."""
 
 
 def split_train_test(ids: list[str], test_fraction: float, seed: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -105,7 +112,22 @@ def split_train_test(ids: list[str], test_fraction: float, seed: int) -> tuple[t
     return train, test
 
 
-class GeneratedDataset(Dataset):
+class SplitDataset(Dataset):
+    """Base for datasets that fix their train/test split when created (in ``_train``, ``_test``)."""
+
+    _train: tuple[str, ...] = ()
+    _test: tuple[str, ...] = ()
+
+    @property
+    def train_ids(self) -> tuple[str, ...]:
+        return self._train
+
+    @property
+    def test_ids(self) -> tuple[str, ...]:
+        return self._test
+
+
+class GeneratedDataset(SplitDataset):
     """Base for datasets that make their subjects from a seed (``mni2d``, ``synthetic``).
 
     Subjects are named ``{name}-0000``, ``{name}-0001``, ...; the options
@@ -120,14 +142,6 @@ class GeneratedDataset(Dataset):
             raise ValueError(f"{self.name}: n_subjects must be at least 2, got {n_subjects}")
         ids = [f"{self.name}-{i:04d}" for i in range(n_subjects)]
         self._train, self._test = split_train_test(ids, self.options["test_fraction"], self.options["seed"])
-
-    @property
-    def train_ids(self) -> tuple[str, ...]:
-        return self._train
-
-    @property
-    def test_ids(self) -> tuple[str, ...]:
-        return self._test
 
     def subject_index(self, subject_id: str) -> int:
         """The number of a generated subject; a clear KeyError for any other id."""

@@ -94,7 +94,9 @@ class LearnedMethod(Method):
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     def prepare(self, context: TrainingContext) -> None:
-        shape = context.dataset.load(context.dataset.atlas_id).image.shape
+        if not context.train_ids:
+            raise ValueError(f"method {self.name!r} learns from training subjects; dataset {context.dataset.name!r} has none")
+        shape = context.dataset.load(context.dataset.atlas_id or context.train_ids[0]).image.shape
         if any(size % self.size_multiple for size in shape):
             raise ValueError(
                 f"method {self.name!r} needs image sizes that are multiples of {self.size_multiple}; "

@@ -126,15 +126,17 @@ def train(
     description: str = "train",
 ) -> TrainingReport:
     """Train ``network`` (``(moving, fixed) -> displacement``) on moving images from
-    ``train_ids`` registered to the dataset's atlas."""
-    if not train_ids:
-        raise ValueError(f"dataset {dataset.name!r} has no training subjects")
+    ``train_ids`` registered to the dataset's atlas, or, for a dataset without atlas,
+    to another training subject drawn at random."""
+    if len(train_ids) < (1 if dataset.atlas_id is not None else 2):
+        raise ValueError(f"dataset {dataset.name!r} has too few training subjects ({len(train_ids)}) to train on")
     weight = DEFAULT_REG_WEIGHT[similarity] if reg_weight is None else reg_weight
     sim, smooth = similarity_loss(similarity), diffusion_loss()
     rng = np.random.default_rng(seed)
     images = _ImageCache(dataset)
-    fixed = torch.from_numpy(dataset.load(dataset.atlas_id).image)[None, None].to(device)
-    fixed_batch = fixed.expand(profile.batch_size, *fixed.shape[1:])
+    if dataset.atlas_id is not None:
+        atlas = torch.from_numpy(dataset.load(dataset.atlas_id).image)[None, None].to(device)
+        atlas_batch = atlas.expand(profile.batch_size, *atlas.shape[1:])
     optimizer = torch.optim.Adam(network.parameters(), lr=profile.lr)
     n_steps = profile.total_steps(len(train_ids))
 
@@ -151,8 +153,14 @@ def train(
             batch_ids = [train_ids[i] for i in order[: profile.batch_size]]
             del order[: profile.batch_size]
             moving = torch.from_numpy(np.stack([images(sid) for sid in batch_ids]))[:, None].to(device)
-            displacement = network(moving, fixed_batch)
-            loss = sim(fixed_batch, warp_tensor(moving, displacement)) + weight * smooth(displacement)
+            if dataset.atlas_id is not None:
+                fixed = atlas_batch
+            else:  # pairwise: each moving image meets another training subject
+                partners = [train_ids[(i + 1 + rng.integers(len(train_ids) - 1)) % len(train_ids)]
+                            for i in (train_ids.index(sid) for sid in batch_ids)]
+                fixed = torch.from_numpy(np.stack([images(sid) for sid in partners]))[:, None].to(device)
+            displacement = network(moving, fixed)
+            loss = sim(fixed, warp_tensor(moving, displacement)) + weight * smooth(displacement)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -37,7 +37,7 @@ class Workload(regbench.Method):
 def regbench_register_methods(register):
     register(Workload)
 """
-DATA = ["--dataset", "synthetic", "--dataset-option", "shape=96,96", "--dataset-option", "n_subjects=30",
+DATA = ["--dataset", "synthetic", "--dataset-option", "shape=96,96", "--dataset-option", "n_subjects=50",
         "--no-progress"]
 
 
