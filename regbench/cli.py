@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-p", dest="plugins", action="append", default=[], metavar="MODULE",
                         help="load a plugin module (repeatable); 'no:NAME' blocks an installed plugin")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="list methods and datasets, installed or not")
+    commands.add_parser("list", help="list methods, datasets and metrics, installed or not")
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--methods", default="all", help="'all' (every installed method) or names joined by commas")
     shared.add_argument("--dataset", default="mni2d", help="dataset name (default: mni2d, embedded)")

@@ -104,7 +104,7 @@ class LearnedMethod(Method):
             )
         torch.manual_seed(self.seed)
         self.network = self.build_network(len(shape)).to(self._device)
-        cache_dir = context.cache_dir or default_cache_dir()
+        cache_dir = Path(context.cache_dir) if context.cache_dir else default_cache_dir()
         stem = cache_dir / "weights" / f"{self.name}-{self.cache_key(context)}"
         weights, report_file = stem.with_suffix(".pt"), stem.with_suffix(".json")
         if weights.is_file() and report_file.is_file():

@@ -39,11 +39,14 @@ def _reset_linux_peak() -> bool:
 
 
 class PeakRSS:
-    """``with PeakRSS() as peak: work()`` then ``peak.mb``: the highest RSS, in MiB."""
+    """``with PeakRSS() as peak: work()`` then ``peak.mb``: the highest RSS, in MiB, and
+    ``peak.increase_mb``: how far above the RSS at the start it went (what the work
+    itself needed, whatever the process held before)."""
 
     def __init__(self, interval_s: float = 0.005) -> None:
         self.interval_s = interval_s
         self._peak_bytes = 0
+        self._start_bytes = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -55,6 +58,7 @@ class PeakRSS:
                 return
 
     def __enter__(self) -> PeakRSS:
+        self._start_bytes = psutil.Process().memory_info().rss
         if not _reset_linux_peak():
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
@@ -71,3 +75,7 @@ class PeakRSS:
     @property
     def mb(self) -> float:
         return self._peak_bytes / 2**20
+
+    @property
+    def increase_mb(self) -> float:
+        return max(self._peak_bytes - self._start_bytes, 0) / 2**20

@@ -168,6 +168,7 @@ def _evaluate(
             devices.synchronize(method.device_type)
             row["seconds"] = time.perf_counter() - started
         row["peak_rss_mb"] = rss.mb
+        row["rss_increase_mb"] = rss.increase_mb
         row["peak_cuda_mb"] = devices.peak_memory_mb(method.device_type)
         displacement = check_displacement(method.name, result.displacement, fixed.image)
         outcome = PairOutcome(

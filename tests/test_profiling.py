@@ -31,3 +31,4 @@ def test_peak_sees_a_transient_allocation_and_forgets_earlier_ones(linux_reset, 
         allocate(200, hold_s=0.05)
     assert baseline.mb < peak.mb
     assert 150 < peak.mb - baseline.mb < 260
+    assert 150 < peak.increase_mb < 260 and baseline.increase_mb < 50

@@ -35,7 +35,7 @@ def results_dir(tmp_path_factory):
 def test_results_hold_every_metric(results_dir):
     results = pd.read_csv(results_dir / "results.csv")
     for column in ("dice_mean", "dice_std", "hd95_mean", "folding_percent", "sdlogj", "mse", "ncc",
-                   "seconds", "peak_rss_mb"):
+                   "seconds", "peak_rss_mb", "rss_increase_mb"):
         assert results[column].notna().all(), column
     identity = results[results["method"] == "identity"]
     assert (identity["folding_percent"] == 0).all() and (identity["sdlogj"] == 0).all()
