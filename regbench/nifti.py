@@ -21,7 +21,7 @@ import nibabel as nib
 import numpy as np
 from tqdm.auto import tqdm
 
-from regbench.dataset import SplitDataset, Subject, split_train_test
+from regbench.dataset import Pair, SplitDataset, Subject, split_train_test
 
 
 class DataError(ValueError):
@@ -147,9 +147,10 @@ def crop_or_pad(array: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, 
 
 class NiftiDataset(SplitDataset):
     """Base for datasets read from NIfTI files. Subclasses list the subjects' files and
-    the label names; atlas-based by default (option ``atlas``: a subject id, or empty
-    for the first subject), or pairwise when they override :meth:`test_pairs` and set
-    ``pairwise``."""
+    the label names. Atlas-based by default (option ``atlas``: a subject id, or empty
+    for the first subject); pairwise with the option ``pairs`` (a file of
+    ``fixed,moving`` subject ids, one pair a line), or when a subclass sets ``pairwise``
+    and overrides :meth:`test_pairs` (Learn2Reg's own pair list)."""
 
     ndim: ClassVar[int]
     pairwise: ClassVar[bool] = False
@@ -162,6 +163,7 @@ class NiftiDataset(SplitDataset):
         "normalize": "none",  # none | minmax | percentile
         "shape": (0,),  # crop/pad every image to this shape; (0,): keep
         "validate": True,  # read every subject before training to catch bad files early
+        "pairs": "",  # file of 'fixed,moving' subject ids: pairwise test pairs instead of an atlas
     }
 
     def __init__(self, **options: Any) -> None:
@@ -173,6 +175,9 @@ class NiftiDataset(SplitDataset):
         if not self.files:
             raise DataError(f"dataset {self.name!r}: no subjects found in {self.root}")
         self._labels = self._select_labels(self.label_names())
+        self._pair_list = self._read_pairs(self.options.get("pairs", ""))
+        if self._pair_list:
+            self.pairwise = True
         ids = list(self.files)
         atlas = self.options["atlas"] or (None if self.pairwise else ids[0])
         if atlas is not None and atlas not in self.files:
@@ -195,12 +200,33 @@ class NiftiDataset(SplitDataset):
     def label_names(self) -> dict[int, str]:
         """Label id -> name (background excluded)."""
 
+    def _read_pairs(self, path: str) -> list[Pair]:
+        if not path:
+            return []
+        listing = require_file(Path(path).expanduser(), f"dataset {self.name!r}: pairs")
+        pairs = []
+        for number, line in enumerate(listing.read_text().splitlines(), start=1):
+            ids = [part.strip() for part in line.replace(",", " ").split()]
+            if not ids or ids == ["fixed", "moving"]:
+                continue
+            if len(ids) != 2 or any(sid not in self.files for sid in ids):
+                raise DataError(f"{listing}, line {number}: expected 'FIXED,MOVING' subject ids of {self.name!r}, got {line!r}")
+            pairs.append(Pair(fixed_id=ids[0], moving_id=ids[1]))
+        if not pairs:
+            raise DataError(f"{listing} lists no pairs")
+        return pairs
+
     def held_out(self) -> set[str]:
-        """Subjects kept out of the train/test split (e.g. those of fixed test pairs)."""
-        return set()
+        """Subjects kept out of training: those of fixed test pairs."""
+        return {sid for pair in self._pair_list for sid in (pair.fixed_id, pair.moving_id)}
 
     def split(self, ids: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        if self._pair_list:
+            return tuple(ids), tuple(sorted(self.held_out()))
         return split_train_test(ids, self.options["test_fraction"], self.options["seed"])
+
+    def test_pairs(self) -> list[Pair]:
+        return list(self._pair_list) if self._pair_list else super().test_pairs()
 
     def _select_labels(self, names: dict[int, str]) -> dict[int, str]:
         wanted = [int(label) for label in self.options["labels"] if int(label) != 0]

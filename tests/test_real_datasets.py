@@ -190,3 +190,17 @@ def test_wrong_dimensionality(tmp_path):
     save(np.zeros((8, 8, 8), np.float32), root / "OASIS_OAS1_0002_MR1" / "slice_norm.nii.gz")
     with pytest.raises(DataError, match=r"slice_norm.nii.gz has shape \(8, 8, 8\); expected a 2D image"):
         Oasis2d(data_dir=str(root)).validate()
+
+
+def test_pairwise_from_a_pair_list(tmp_path):
+    root = neurite_oasis(tmp_path / "n", ndim=3, n=8)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("fixed,moving\nOASIS_OAS1_0007_MR1,OASIS_OAS1_0008_MR1\nOASIS_OAS1_0008_MR1,OASIS_OAS1_0006_MR1\n")
+    dataset = Oasis3d(data_dir=str(root), pairs=str(pairs))
+    assert dataset.atlas_id is None
+    assert [p.id for p in dataset.test_pairs()] == ["OASIS_OAS1_0008_MR1->OASIS_OAS1_0007_MR1",
+                                                     "OASIS_OAS1_0006_MR1->OASIS_OAS1_0008_MR1"]
+    assert set(dataset.train_ids) == {f"OASIS_OAS1_{i:04d}_MR1" for i in range(1, 6)}  # never a test subject
+    pairs.write_text("OASIS_OAS1_0007_MR1,nobody\n")
+    with pytest.raises(DataError, match=r"pairs.csv, line 1: expected 'FIXED,MOVING' subject ids"):
+        Oasis3d(data_dir=str(root), pairs=str(pairs))

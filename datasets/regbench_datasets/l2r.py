@@ -80,14 +80,8 @@ class L2rOasis(NiftiDataset):
                                     f"which is not among its 'training' subjects")
         return pairs
 
-    def held_out(self) -> set[str]:
-        return {sid for pair in self._val_pairs() for sid in (pair.fixed_id, pair.moving_id)}
-
-    def split(self, ids: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        return tuple(ids), tuple(sorted(self.held_out()))
-
-    def test_pairs(self) -> list[Pair]:
-        return self._val_pairs()
+    def _read_pairs(self, path: str) -> list[Pair]:
+        return super()._read_pairs(path) or self._val_pairs()
 
 
 @hookimpl

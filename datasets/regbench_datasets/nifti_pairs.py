@@ -43,7 +43,7 @@ class NiftiPairs(NiftiDataset):
             options["data_dir"] = str(Path(manifest).expanduser().parent)
         self.ndim = int(options.get("ndim", 3))
         self.pairwise = bool(manifest)
-        self._pairs: list[Pair] = []
+        self._manifest_pairs: list[Pair] = []
         super().__init__(**options)
 
     def list_subjects(self) -> list[SubjectFiles]:
@@ -79,7 +79,7 @@ class NiftiPairs(NiftiDataset):
         for row, values in enumerate(table.to_dict("records"), start=2):
             fixed = subject(values["fixed"], values.get("fixed_seg", ""), row)
             moving = subject(values["moving"], values.get("moving_seg", ""), row)
-            self._pairs.append(Pair(fixed_id=fixed, moving_id=moving))
+            self._manifest_pairs.append(Pair(fixed_id=fixed, moving_id=moving))
         return list(subjects.values())
 
     def label_names(self) -> dict[int, str]:
@@ -89,16 +89,8 @@ class NiftiPairs(NiftiDataset):
             return {}
         return {int(label): f"label {label}" for label in np.unique(read_labels(labelled.seg, self.ndim)) if label != 0}
 
-    def held_out(self) -> set[str]:
-        return {sid for pair in self._pairs for sid in (pair.fixed_id, pair.moving_id)}
-
-    def split(self, ids: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        if self.pairwise:
-            return tuple(ids), tuple(sorted(self.held_out()))
-        return super().split(ids)
-
-    def test_pairs(self) -> list[Pair]:
-        return list(self._pairs) if self.pairwise else super().test_pairs()
+    def _read_pairs(self, path: str) -> list[Pair]:
+        return super()._read_pairs(path) or self._manifest_pairs  # the manifest's rows are the pairs
 
 
 @hookimpl
