@@ -93,7 +93,7 @@ class Dataset(abc.ABC):
     def test_pairs(self) -> list[Pair]:
         """Atlas-based pairs: every test subject onto the atlas."""
         if self.atlas_id is None:
-            raise NotImplementedError(f"dataset {self.name!r} has no atlas and must list its test pairs")
+            raise ValueError(f"dataset {self.name!r} has no atlas, so it must list its test pairs (override test_pairs)")
         return [Pair(fixed_id=self.atlas_id, moving_id=sid) for sid in self.test_ids]
 
     def validate(self, progress: bool = False) -> None:  # noqa: B027 - optional hook

@@ -11,6 +11,7 @@ every subject in :meth:`NiftiDataset.validate` before any training starts.
 from __future__ import annotations
 
 import abc
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -239,8 +240,9 @@ class NiftiDataset(SplitDataset):
     def labels(self) -> Mapping[int, str]:
         return self._labels
 
-    @property
+    @functools.cached_property
     def spacing(self) -> tuple[float, ...]:
+        """From the first subject's header, read once (every pair asks for it)."""
         zooms = _open(self.files[next(iter(self.files))].image).header.get_zooms()
         return tuple(float(z) for z in zooms[: self.ndim])
 
