@@ -29,7 +29,7 @@ def _train_cell(row: pd.Series) -> str:
     seconds = row.get("train_seconds")
     if pd.isna(seconds):
         return "-"
-    return f"{seconds:.1f}" + (" (cached)" if row.get("train_cached") is True else "")
+    return f"{seconds:.1f}" + (" (cached)" if row.get("train_cached") == True else "")  # noqa: E712 - numpy bools too
 
 
 def table1(results: pd.DataFrame) -> pd.DataFrame:

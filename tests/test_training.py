@@ -87,7 +87,8 @@ def test_train_then_run_from_the_command_line(tmp_path, capsys):
     assert (results["parameters"] > 0).all() and (results["train_seconds"] > 0).all()
     curves = pd.read_csv(tmp_path / "out" / "training.csv")
     assert curves.groupby("method")["step"].max().to_dict() == {"eca-unet": 12, "vxm1": 12}
-    assert "train s" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "train s" in printed and "(cached)" in printed
 
 
 def test_image_sizes_the_network_cannot_pool_are_a_clear_error(tmp_path):
