@@ -17,19 +17,28 @@ import numpy as np
 
 from regbench.dataset import Subject
 from regbench.metrics import jacobian_determinant
+from regbench.warp import warp_image, warp_labels
 
 
 @dataclass(frozen=True)
 class PairOutcome:
-    """One registered pair: the inputs, the method's field and what the harness warped."""
+    """One registered pair: the inputs and the method's field. What the harness derives
+    from them (warped image, warped labels, Jacobian) is computed on first use and
+    shared, so a metric selection that needs none of it costs nothing."""
 
     fixed: Subject
     moving: Subject
     displacement: np.ndarray  # (ndim, *spatial), voxel units, pull-back
-    warped_image: np.ndarray
-    warped_seg: np.ndarray | None
     labels: Mapping[int, str]  # scored labels (background excluded)
     spacing: tuple[float, ...]
+
+    @functools.cached_property
+    def warped_image(self) -> np.ndarray:
+        return warp_image(self.moving.image, self.displacement)
+
+    @functools.cached_property
+    def warped_seg(self) -> np.ndarray | None:
+        return warp_labels(self.moving.seg, self.displacement) if self.moving.seg is not None else None
 
     @functools.cached_property
     def jacobian(self) -> np.ndarray:

@@ -175,7 +175,10 @@ class NiftiDataset(SplitDataset):
         self.files = {files.id: files for files in self.list_subjects()}
         if not self.files:
             raise DataError(f"dataset {self.name!r}: no subjects found in {self.root}")
-        self._labels = self._select_labels(self.label_names())
+        names = self.label_names()
+        self._labels = self._select_labels(names)
+        # With a label subset, other labels become background when a subject is loaded.
+        self._keep_labels = list(self._labels) if len(self._labels) < len(names) else None
         self._pair_list = self._read_pairs(self.options.get("pairs", ""))
         if self._pair_list:
             self.pairwise = True
@@ -259,8 +262,8 @@ class NiftiDataset(SplitDataset):
         if seg is not None and seg.shape != image.shape:
             raise DataError(f"{files.seg} has shape {seg.shape} but its image {files.image} has {image.shape}; expected equal shapes")
         image = normalize(image, self.options["normalize"])
-        if seg is not None and len(self.options["labels"]) and any(int(label) for label in self.options["labels"]):
-            seg = np.where(np.isin(seg, list(self._labels)), seg, 0)
+        if seg is not None and self._keep_labels is not None:
+            seg = np.where(np.isin(seg, self._keep_labels), seg, 0)
         if self._shape is not None:
             image, offsets = crop_or_pad(image, self._shape)
             seg = crop_or_pad(seg, self._shape)[0] if seg is not None else None
@@ -277,10 +280,11 @@ class NiftiDataset(SplitDataset):
             if files.seg is not None and header_shape(files.seg, self.ndim) != shapes[files.id]:
                 raise DataError(f"{files.seg} has shape {header_shape(files.seg, self.ndim)} but its image "
                                 f"{files.image} has {shapes[files.id]}; expected equal shapes")
-        if self._shape is None and len(set(shapes.values())) > 1:
-            first, other = next(iter(shapes.items())), next((i, s) for i, s in shapes.items() if s != next(iter(shapes.values())))
-            raise DataError(f"dataset {self.name!r}: subjects differ in shape ({first[0]}: {first[1]}, {other[0]}: {other[1]}); "
-                            f"expected one shape, or set the shape option to crop/pad them")
+        first_id, first_shape = next(iter(shapes.items()))
+        other = next((item for item in shapes.items() if item[1] != first_shape), None)
+        if self._shape is None and other is not None:
+            raise DataError(f"dataset {self.name!r}: subjects differ in shape ({first_id}: {first_shape}, "
+                            f"{other[0]}: {other[1]}); expected one shape, or set the shape option to crop/pad them")
         if self.options["validate"]:
             for subject_id in tqdm(self.files, desc=f"check {self.name}", unit="subject", disable=not progress, leave=False):
                 self.load(subject_id)

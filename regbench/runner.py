@@ -1,9 +1,10 @@
 """Runs methods over a dataset's test pairs and measures every pair the same way.
 
 For each pair the method only produces a displacement field; the runner times that
-(and its peak memory), checks the field, warps the moving image and labels itself
-(:mod:`regbench.warp`) and hands the outcome to every metric plugin. A method that fails to start, or fails on one pair,
-gets ``failed`` rows with the error; every other method and pair still runs.
+(and its peak memory), checks the field and hands the outcome to every metric plugin;
+the outcome warps the moving image and labels with :mod:`regbench.warp` when a metric
+asks. A method that fails to start, or fails on one pair, gets ``failed`` rows with the
+error; every other method and pair still runs.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from regbench.metrics import mean_std
 from regbench.profiling import PeakRSS
 from regbench.reference import reference_seconds
 from regbench.registry import Entry
-from regbench.warp import warp_image, warp_labels
 
 
 @dataclass
@@ -123,7 +123,7 @@ def _score(metrics: Sequence[Metric], outcome: PairOutcome, row: dict[str, Any])
     ``metric_errors``; the others still count."""
     per_label: dict[str, np.ndarray] = {}
     errors = []
-    has_labels = outcome.fixed.seg is not None and outcome.warped_seg is not None
+    has_labels = outcome.fixed.seg is not None and outcome.moving.seg is not None
     for metric in metrics:
         if metric.needs_labels and not has_labels:
             continue
@@ -171,15 +171,8 @@ def _evaluate(
         row["rss_increase_mb"] = rss.increase_mb
         row["peak_cuda_mb"] = devices.peak_memory_mb(method.device_type)
         displacement = check_displacement(method.name, result.displacement, fixed.image)
-        outcome = PairOutcome(
-            fixed=fixed,
-            moving=moving,
-            displacement=displacement,
-            warped_image=warp_image(moving.image, displacement),
-            warped_seg=warp_labels(moving.seg, displacement) if moving.seg is not None else None,
-            labels=dataset.labels,
-            spacing=dataset.spacing,
-        )
+        outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement,
+                              labels=dataset.labels, spacing=dataset.spacing)
         per_label = _score(metrics, outcome, row)
         for observe in observers:
             observe(method.name, pair, outcome)

@@ -51,7 +51,8 @@ class NiftiPairs(NiftiDataset):
             return self._from_manifest(Path(self.options["manifest"]).expanduser())
         images = sorted(p for p in self.root.glob(self.options["images"]) if p.is_file())
         segs = sorted(p for p in self.root.glob(self.options["segs"]) if p.is_file()) if self.options["segs"] else []
-        images = [p for p in images if p not in set(segs)]
+        label_maps = set(segs)
+        images = [p for p in images if p not in label_maps]
         if segs and len(segs) != len(images):
             raise DataError(f"{self.root}: {len(images)} images match {self.options['images']!r} but {len(segs)} "
                             f"label maps match {self.options['segs']!r}; expected one label map per image")
