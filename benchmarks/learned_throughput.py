@@ -23,7 +23,7 @@ from regbench_datasets.mni2d import Mni2d
 from regbench_methods.eca_unet import EcaUNetMethod
 from regbench_methods.vxm import Vxm1, Vxm2
 
-from regbench import devices, training
+from regbench import devices, profiles
 from regbench.method import TrainingContext
 
 METHODS = (Vxm1, Vxm2, EcaUNetMethod)
@@ -32,7 +32,7 @@ METHODS = (Vxm1, Vxm2, EcaUNetMethod)
 def measure(method_class, dataset, profile_name: str, pairs: int, cache_dir: str) -> dict[str, object]:
     method = method_class(seed=0)
     context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=0,
-                              profile=profile_name, cache_dir=cache_dir)
+                              profile=profiles.PROFILES[profile_name], cache_dir=cache_dir)
     method.prepare(context)
     report = method.training
     atlas = dataset.load(dataset.atlas_id)
@@ -45,7 +45,7 @@ def measure(method_class, dataset, profile_name: str, pairs: int, cache_dir: str
         method.register(atlas.image, moving)
         devices.synchronize(method.device_type)
         times.append(time.perf_counter() - started)
-    batch = training.PROFILES[profile_name].batch_size
+    batch = profiles.PROFILES[profile_name].batch_size
     return {
         "method": method.name,
         "device": method.device,
@@ -65,9 +65,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="train this many steps instead of epochs")
     parser.add_argument("--pairs", type=int, default=20, help="test pairs timed for inference")
     args = parser.parse_args()
-    paper = training.PROFILES["paper"]
+    paper = profiles.PROFILES["paper"]
     length = {"epochs": None, "steps": args.steps} if args.steps else {"epochs": args.epochs, "steps": None}
-    training.PROFILES["throughput"] = dataclasses.replace(paper, name="throughput", **length)
+    profiles.PROFILES["throughput"] = dataclasses.replace(paper, name="throughput", **length)
     dataset = Mni2d()
     with tempfile.TemporaryDirectory() as cache_dir:
         rows = [measure(method, dataset, "throughput", args.pairs, cache_dir) for method in METHODS]

@@ -10,7 +10,7 @@ import pytest
 from regbench_datasets.mni2d import Mni2d
 from regbench_datasets.synthetic import Synthetic
 
-from regbench import training
+from regbench import profiles
 from regbench.deformations import random_smooth_field
 from regbench.manager import collect, plugin_manager
 from regbench.method import TrainingContext
@@ -68,12 +68,11 @@ def _installed_methods():
 
 @pytest.fixture(scope="module")
 def mni2d_pair(tmp_path_factory):
-    training.PROFILES["one-step"] = training.Profile("one-step", batch_size=2, lr=1e-3, steps=1)
+    one_step = profiles.Profile("one-step", batch_size=2, lr=1e-3, steps=1)
     dataset = Mni2d(n_subjects=20)
-    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=0, profile="one-step",
+    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=0, profile=one_step,
                               cache_dir=tmp_path_factory.mktemp("weights"))
-    yield dataset.load(dataset.atlas_id), dataset.load(dataset.test_ids[0]), context
-    del training.PROFILES["one-step"]
+    return dataset.load(dataset.atlas_id), dataset.load(dataset.test_ids[0]), context
 
 
 @pytest.mark.parametrize("entry", _installed_methods(), ids=lambda entry: entry.name)

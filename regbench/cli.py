@@ -16,11 +16,13 @@ from regbench.compare import Thresholds, compare, has_regression, read_results
 from regbench.dataset import Dataset
 from regbench.manager import Catalog, collect, plugin_manager
 from regbench.method import Method, TrainingContext
-from regbench.outputs import NiftiWriter, QualitativeSnapshot
+from regbench.isolation import InProcessWorker, IsolatedWorker, WorkerFailure
+from regbench.profiles import PROFILES
 from regbench.registry import Entry, Registry
-from regbench.runner import prepare_methods, run_benchmark
-from regbench.training import PROFILES
+from regbench.runner import Timeouts, run_benchmark
+from regbench.store import ResultStore
 from regbench.tables import console_table, write_run
+from regbench.worker import MethodJob
 
 USAGE_ERROR = 2
 
@@ -50,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     shared.add_argument("--cache-dir", type=Path, default=None,
                         help="where trained weights are kept (default: $REGBENCH_CACHE or ~/.cache/regbench)")
     shared.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    shared.add_argument("--prepare-timeout", type=float, default=None, metavar="SECONDS",
+                        help="kill a method whose training (or loading) takes longer (default: no limit)")
+    shared.add_argument("--no-isolation", action="store_true",
+                        help="run methods in this process (for a debugger): no timeouts, a crash ends the run")
     run = commands.add_parser("run", parents=[shared],
                               help="register a dataset's test pairs with each method and compare")
     run.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
@@ -59,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="write warped images, warped labels and displacement fields as NIfTI into OUT/warped/")
     run.add_argument("--figure-pair", default=None, metavar="PAIR",
                      help="pair shown in the report's qualitative figure (default: the first test pair)")
+    run.add_argument("--timeout", action="append", default=[], metavar="[METHOD=]SECONDS",
+                     help=f"kill a method that takes longer on one pair and record the pair as failed "
+                          f"(default {Timeouts.pair:g} s; METHOD=SECONDS for one method; repeatable)")
+    run.add_argument("--fresh", action="store_true",
+                     help="discard results stored in OUT by an earlier run (default: reuse them and compute the rest)")
     commands.add_parser("train", parents=[shared], help="train (and cache) learning methods without evaluating")
     report = commands.add_parser("report", help="Markdown and HTML report (tables, plots, statistics) of a results folder")
     report.add_argument("results", type=Path, help="a folder written by `regbench run`")
@@ -139,15 +150,40 @@ def _setup(args: argparse.Namespace, catalog: Catalog) -> tuple[Dataset, list[En
     return dataset, methods, params
 
 
+def _timeouts(args: argparse.Namespace, methods: Sequence[Entry[Method]]) -> Timeouts:
+    """``--timeout SECONDS`` for every method, ``--timeout METHOD=SECONDS`` for one."""
+    pair, by_method = Timeouts.pair, {}
+    names = {entry.name for entry in methods}
+    for item in args.timeout:
+        method, _, seconds = item.rpartition("=")
+        try:
+            value = float(seconds)
+        except ValueError:
+            raise UsageError(f"--timeout expects SECONDS or METHOD=SECONDS, got {item!r}") from None
+        if value <= 0:
+            raise UsageError(f"--timeout must be positive, got {item!r}")
+        if method and method not in names:
+            raise UsageError(f"--timeout names method {method!r}, which is not in this run ({', '.join(sorted(names))})")
+        if method:
+            by_method[method] = value
+        else:
+            pair = value
+    return Timeouts(pair=pair, prepare=args.prepare_timeout, by_method=by_method)
+
+
 def _run(args: argparse.Namespace, catalog: Catalog) -> int:
     dataset, methods, params = _setup(args, catalog)
     metrics = [entry.cls() for entry in _select_many(catalog.metrics, "metric", args.metrics)]
-    snapshot = QualitativeSnapshot(args.figure_pair)
-    observers = [snapshot, NiftiWriter(args.out)] if args.save_warped else [snapshot]
+    timeouts = _timeouts(args, methods)
+    store = ResultStore(args.out / "progress")
+    if args.fresh:
+        store.clear()
     started = time.perf_counter()
-    output = run_benchmark(methods, dataset, seed=args.seed, params=params, metrics=metrics, observers=observers,
-                           max_pairs=args.max_pairs, profile=args.profile, cache_dir=args.cache_dir,
-                           progress=not args.no_progress)
+    output = run_benchmark(methods, dataset, store, seed=args.seed, params=params, metrics=metrics,
+                           max_pairs=args.max_pairs, profile=PROFILES[args.profile], cache_dir=args.cache_dir,
+                           progress=not args.no_progress, figure_pair=args.figure_pair,
+                           warped_out=args.out if args.save_warped else None, timeouts=timeouts,
+                           isolate=not args.no_isolation)
     run_info = {
         "command": "regbench " + " ".join(sys.argv[1:]),
         "dataset": dataset.name,
@@ -157,35 +193,47 @@ def _run(args: argparse.Namespace, catalog: Catalog) -> int:
         "seed": args.seed,
         "profile": args.profile,
         "seconds": round(time.perf_counter() - started, 3),
+        "reused_results": output.reused,
     }
     write_run(args.out, output, run_info)
-    snapshot.save(args.out)
     n_pairs = output.results["pair"].nunique()
     print(f"\nDice (mean ± std over labels) on {dataset.name}, {n_pairs} test pairs:\n")
     print(console_table(output.results))
     failures = output.results[output.results["status"] != "ok"]
     for method, rows in failures.groupby("method", sort=False):
         print(f"\n{method}: {len(rows)} failed pair(s); first error: {rows['error'].iloc[0]}", file=sys.stderr)
+    if output.reused:
+        print(f"\n{output.reused} result(s) reused from {args.out / 'progress'} (--fresh recomputes them)")
     print(f"\nresults written to {args.out}/ in {run_info['seconds']:.0f} s")
     return 0
 
 
 def _train(args: argparse.Namespace, catalog: Catalog) -> int:
     dataset, methods, params = _setup(args, catalog)
-    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=args.seed,
-                              profile=args.profile, cache_dir=args.cache_dir, progress=not args.no_progress)
-    ready, errors = prepare_methods(methods, context, params)
-    for name, method in ready.items():
-        report = method.training
-        if report is None:
-            print(f"{name}: nothing to train")
-        else:
-            state = "cached" if report.cached else "trained"
-            print(f"{name}: {state}, {report.steps} steps, {report.seconds:.1f} s on {report.device}, "
-                  f"final loss {report.losses[-1]:.5g}")
-    for name, error in errors.items():
-        print(f"{name}: failed: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    start_worker = InProcessWorker if args.no_isolation else IsolatedWorker
+    failed = 0
+    for entry in methods:
+        job = MethodJob(method=entry.cls, params=params.get(entry.name, {}), dataset=dataset, seed=args.seed,
+                        profile=PROFILES[args.profile], cache_dir=args.cache_dir, progress=not args.no_progress)
+        worker = None
+        try:
+            worker = start_worker(job)
+            info = worker.prepare(args.prepare_timeout)
+        except WorkerFailure as error:
+            print(f"{entry.name}: failed: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        finally:
+            if worker is not None:
+                worker.close()
+        if not info.losses:
+            print(f"{entry.name}: nothing to train")
+            continue
+        columns = info.columns
+        state = "cached" if columns["train_cached"] else "trained"
+        print(f"{entry.name}: {state}, {columns['train_steps']} steps, {columns['train_seconds']:.1f} s "
+              f"on {columns['device']}, final loss {info.losses[-1]:.5g}")
+    return 1 if failed else 0
 
 
 def _report(args: argparse.Namespace) -> int:

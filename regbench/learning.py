@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,26 +25,14 @@ import torch
 from torch import nn
 
 from regbench import devices, training
+from regbench.atomic import atomic_write, atomic_write_text
+from regbench.fingerprint import code_version, digest
 from regbench.method import Method, RegistrationResult, TrainingContext
 
 
 def default_cache_dir() -> Path:
     """``$REGBENCH_CACHE``, else ``~/.cache/regbench``."""
     return Path(os.environ.get("REGBENCH_CACHE", Path.home() / ".cache" / "regbench"))
-
-
-def code_version(*modules: str) -> str:
-    """Hash of the source files of ``modules`` (e.g. the network's and the trainer's)."""
-    digest = hashlib.sha256()
-    for name in modules:
-        digest.update(Path(sys.modules[name].__file__).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    partial = path.with_name(path.name + ".partial")
-    write(partial)
-    os.replace(partial, path)
 
 
 class LearnedMethod(Method):
@@ -57,6 +43,7 @@ class LearnedMethod(Method):
         "reg_weight": 0.01,  # σ of the diffusion term; VoxelMorph recommends 1.0 with ncc
     }
 
+    learns = True
     # Image sizes must be multiples of this (2**number of poolings) for skips to line up.
     size_multiple: ClassVar[int] = 16
 
@@ -64,6 +51,10 @@ class LearnedMethod(Method):
         super().__init__(seed=seed, **params)
         self._device = devices.pick_device()
         self.network: nn.Module | None = None
+
+    @classmethod
+    def code_modules(cls) -> tuple[str, ...]:
+        return (*super().code_modules(), training.__name__)
 
     @abc.abstractmethod
     def build_network(self, ndim: int) -> nn.Module:
@@ -85,13 +76,12 @@ class LearnedMethod(Method):
             "params": self.params,
             "dataset": context.dataset.name,
             "dataset_options": context.dataset.options,
-            "train_ids": hashlib.sha256("\n".join(context.train_ids).encode()).hexdigest(),
-            "profile": dataclasses.asdict(training.PROFILES[context.profile]),
+            "train_ids": digest(context.train_ids),
+            "profile": dataclasses.asdict(context.profile),
             "seed": self.seed,
-            "code": code_version(type(self).__module__, training.__name__, __name__),
+            "code": code_version(self.code_modules()),
         }
-        text = json.dumps(material, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:20]
+        return digest(material)
 
     def prepare(self, context: TrainingContext) -> None:
         if not context.train_ids:
@@ -116,7 +106,7 @@ class LearnedMethod(Method):
                 self.network,
                 context.dataset,
                 context.train_ids,
-                profile=training.PROFILES[context.profile],
+                profile=context.profile,
                 similarity=self.params["similarity"],
                 reg_weight=self.params["reg_weight"],
                 seed=self.seed,
@@ -125,9 +115,8 @@ class LearnedMethod(Method):
                 description=f"train {self.name}",
             )
             weights.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(weights, lambda path: torch.save(self.network.state_dict(), path))
-            report = json.dumps(dataclasses.asdict(self.training))
-            _atomic_write(report_file, lambda path: path.write_text(report))
+            atomic_write(weights, lambda path: torch.save(self.network.state_dict(), path))
+            atomic_write_text(report_file, json.dumps(dataclasses.asdict(self.training)))
         self.network.eval()
 
     def register(self, fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:

@@ -19,6 +19,7 @@ import numpy as np
 
 from regbench import options
 from regbench.dataset import Dataset
+from regbench.profiles import PROFILES, Profile
 
 if TYPE_CHECKING:
     from regbench.training import TrainingReport
@@ -45,14 +46,14 @@ class TrainingContext:
 
     ``dataset`` streams subjects with ``dataset.load(subject_id)`` and names the atlas
     (``dataset.atlas_id``), the fixed image of every pair; ``train_ids`` are the
-    subjects a method may train on (never the test subjects). ``profile`` names how
+    subjects a method may train on (never the test subjects). ``profile`` says how
     long to train, ``cache_dir`` where trained weights are kept.
     """
 
     dataset: Dataset
     train_ids: tuple[str, ...]
     seed: int
-    profile: str = "quick"  # a key of regbench.training.PROFILES
+    profile: Profile = PROFILES["quick"]  # how long to train (regbench.profiles)
     cache_dir: Path | None = None  # where learned weights are kept (None: the default)
     progress: bool = False
 
@@ -68,11 +69,20 @@ class Method(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     default_params: ClassVar[Mapping[str, Any]] = {}
+    # True when results depend on the training profile (the method learns in prepare()).
+    learns: ClassVar[bool] = False
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         self.seed = seed
         self.training: TrainingReport | None = None  # set by prepare() when a method trains
         self.params: dict[str, Any] = options.resolve(f"method {self.name!r}", self.default_params, params)
+
+    @classmethod
+    def code_modules(cls) -> tuple[str, ...]:
+        """Modules whose source decides this method's results: by default those that
+        define the class and its bases. Stored results (and trained weights) are
+        recomputed when one of them changes."""
+        return tuple(dict.fromkeys(k.__module__ for k in cls.__mro__ if k.__module__ not in ("builtins", "abc")))
 
     @property
     def device(self) -> str:

@@ -1,18 +1,21 @@
-"""Runs methods over a dataset's test pairs and measures every pair the same way.
+"""Runs methods over a dataset's test pairs, keeping every result as it comes.
 
-For each pair the method only produces a displacement field; the runner times that
-(and its peak memory), checks the field and hands the outcome to every metric plugin;
-the outcome warps the moving image and labels with :mod:`regbench.warp` when a metric
-asks. A method that fails to start, or fails on one pair, gets ``failed`` rows with the
-error; every other method and pair still runs.
+For each method the runner computes a result key (a hash of everything that decides
+its numbers), reads back the results already stored under that key, and hands the
+pairs still missing, or failed before, to a worker (:mod:`regbench.worker`): by
+default in a child process with hard timeouts (:mod:`regbench.isolation`). A method
+that fails to start, or that fails, crashes or hangs on a pair, gets ``failed`` rows
+with the reason; every other method and pair still runs, and everything finished is
+already on disk, so the same command run again after an interruption (Ctrl-C,
+``kill -9``, a reboot) only computes what is missing. The tables are assembled from
+the store in the order of an uninterrupted run.
 """
 
 from __future__ import annotations
 
-import time
-import traceback
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +23,22 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from regbench import devices, environment
-from regbench.dataset import Dataset, Pair, Subject
-from regbench.method import Method, TrainingContext
-from regbench.metric import Metric, PairOutcome
-from regbench.metrics import mean_std
-from regbench.profiling import PeakRSS
+from regbench import options
+from regbench.dataset import Dataset, Pair
+from regbench.fingerprint import code_version, digest
+from regbench.isolation import InProcessWorker, IsolatedWorker, Worker, WorkerFailure
+from regbench.method import Method
+from regbench.metric import Metric
+from regbench.outputs import NiftiWriter
+from regbench.profiles import PROFILES, Profile
 from regbench.reference import reference_seconds
 from regbench.registry import Entry
+from regbench.store import MethodInfo, PairRecord, ResultStore
+from regbench.worker import MethodJob, environment_columns, pair_row
+
+# The code that turns a field into numbers, shared by every method.
+MEASURING_MODULES = ("regbench.warp", "regbench.metric", "regbench.metrics")
+DEFAULT_PAIR_TIMEOUT = 3600.0  # seconds; ANTs SyN on a 3D OASIS pair takes minutes
 
 
 @dataclass
@@ -37,210 +48,176 @@ class RunOutput:
 
     results: pd.DataFrame
     label_metrics: pd.DataFrame
-    training: pd.DataFrame  # loss curves: one row per method × training step
+    training: pd.DataFrame
+    figure_pair: str | None = None
+    snapshots: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # method -> figure arrays
+    reused: int = 0  # results read back from an earlier, interrupted or identical run
 
 
-def check_displacement(method: str, displacement: Any, fixed: np.ndarray) -> np.ndarray:
-    """The field a method returned, or a clear error saying what was expected."""
-    expected = (fixed.ndim, *fixed.shape)
-    if not isinstance(displacement, np.ndarray):
-        raise TypeError(f"method {method!r} returned a displacement of type {type(displacement).__name__}; "
-                        f"expected a numpy array of shape {expected}")
-    if displacement.shape != expected:
-        raise ValueError(f"method {method!r} returned a displacement of shape {displacement.shape}; "
-                         f"expected {expected} (ndim, *spatial)")
-    if not np.issubdtype(displacement.dtype, np.floating):
-        raise TypeError(f"method {method!r} returned a displacement of dtype {displacement.dtype}; expected floats")
-    if not np.isfinite(displacement).all():
-        raise ValueError(f"method {method!r} returned a displacement with NaN or infinite values")
-    return displacement
+@dataclass(frozen=True)
+class Timeouts:
+    """Hard limits in seconds (None: no limit). ``pair`` bounds one registration and
+    its scoring, ``by_method`` overrides it for named methods; ``prepare`` bounds
+    training (or loading) a method."""
+
+    pair: float | None = DEFAULT_PAIR_TIMEOUT
+    prepare: float | None = None
+    by_method: Mapping[str, float | None] = field(default_factory=dict)
+
+    def for_pair(self, method: str) -> float | None:
+        return self.by_method.get(method, self.pair)
 
 
-def _error_text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+StartWorker = Callable[[MethodJob], Worker]
 
 
-class _PairLoader:
-    """Loads pairs one at a time, keeping only the last fixed image (the atlas)."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-        self._fixed: Subject | None = None
-
-    def __call__(self, pair: Pair) -> tuple[Subject, Subject]:
-        if self._fixed is None or self._fixed.id != pair.fixed_id:
-            self._fixed = self.dataset.load(pair.fixed_id)
-        return self._fixed, self.dataset.load(pair.moving_id)
-
-
-def prepare_methods(
-    entries: Sequence[Entry[Method]],
-    context: TrainingContext,
-    params: Mapping[str, Mapping[str, Any]],
-) -> tuple[dict[str, Method], dict[str, str]]:
-    """Instantiate and prepare (train) each method: the ready ones, and the errors of the others."""
-    methods: dict[str, Method] = {}
-    errors: dict[str, str] = {}
-    for entry in entries:
-        try:
-            method = entry.cls(seed=context.seed, **params.get(entry.name, {}))
-            method.prepare(context)
-            methods[entry.name] = method
-        except Exception as error:  # one method failing to start never stops the others
-            errors[entry.name] = _error_text(error)
-    return methods, errors
-
-
-def _training_columns(method: Method | None) -> dict[str, Any]:
-    report = method.training if method is not None else None
-    return {
-        "parameters": method.parameter_count if method is not None else None,
-        "train_seconds": report.seconds if report else np.nan,
-        "train_steps": report.steps if report else np.nan,
-        "train_cached": report.cached if report else np.nan,
-        "train_peak_rss_mb": report.peak_rss_mb if report else np.nan,
-        "train_peak_cuda_mb": report.peak_cuda_mb if report else np.nan,
+def result_key(job: MethodJob) -> str:
+    """What decides a method's numbers: its name, parameters, code and seed; the
+    dataset and its options; the metrics and the measuring code; and, for methods that
+    learn, the training profile."""
+    method = job.method
+    material = {
+        "method": method.name,
+        "params": options.resolve(f"method {method.name!r}", method.default_params, job.params),
+        "method_code": code_version(method.code_modules()),
+        "seed": job.seed,
+        "profile": dataclasses.asdict(job.profile) if method.learns else None,
+        "dataset": job.dataset.name,
+        "dataset_options": job.dataset.options,
+        "metrics": sorted(metric.name for metric in job.metrics),
+        "measuring_code": code_version([*MEASURING_MODULES, *(type(m).__module__ for m in job.metrics)]),
     }
+    return digest(material)
 
 
-def training_curves(methods: Mapping[str, Method]) -> pd.DataFrame:
-    """The loss of every training step, one row per method × step."""
-    rows = [
-        {"method": name, "step": step, "loss": loss}
-        for name, method in methods.items() if method.training is not None
-        for step, loss in enumerate(method.training.losses, start=1)
-    ]
-    return pd.DataFrame(rows, columns=["method", "step", "loss"])
+def failed_record(job: MethodJob, pair: Pair, reason: str, info: MethodInfo | None) -> PairRecord:
+    """The row of a pair whose worker could not answer."""
+    row = {**pair_row(job, pair), "error": reason}
+    row.update(info.columns if info is not None else environment_columns(job))
+    return PairRecord(row=row)
 
 
-Observer = Callable[[str, Pair, PairOutcome], None]
-"""Called with (method name, pair, outcome) after each successful registration."""
-
-
-def _score(metrics: Sequence[Metric], outcome: PairOutcome, row: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Run every metric on one outcome: scalars into ``row``, per-label arrays returned
-    (and summarised into ``row`` as NAME_mean / NAME_std). A failing metric is noted in
-    ``metric_errors``; the others still count."""
-    per_label: dict[str, np.ndarray] = {}
-    errors = []
-    has_labels = outcome.fixed.seg is not None and outcome.moving.seg is not None
-    for metric in metrics:
-        if metric.needs_labels and not has_labels:
-            continue
-        try:
-            values = metric.compute(outcome)
-            for key, value in values.items():
-                if np.ndim(value) == 0:
-                    row[key] = float(value)
-                    continue
-                array = np.asarray(value, dtype=float)
-                if array.shape != (len(outcome.labels),):
-                    raise ValueError(f"{key!r} has shape {array.shape}; expected one value per label ({len(outcome.labels)})")
-                per_label[key] = array
-                row[f"{key}_mean"], row[f"{key}_std"] = mean_std(array)
-        except Exception as error:  # one metric failing never loses the others
-            errors.append(f"{metric.name}: {_error_text(error)}")
-    if errors:
-        row["metric_errors"] = "; ".join(errors)
-    return per_label
-
-
-def _evaluate(
-    method: Method,
-    metrics: Sequence[Metric],
-    pair: Pair,
-    fixed: Subject,
-    moving: Subject,
-    dataset: Dataset,
-    row: dict[str, Any],
-    observers: Sequence[Observer],
-) -> list[dict[str, Any]]:
-    """Register one pair with one method, filling ``row``; returns the per-label rows.
-
-    Only ``register`` is timed (synchronised on a GPU) and profiled; warping and scoring
-    are the harness's job, the same for every method.
-    """
+def evaluate_pairs(job: MethodJob, key: str, pairs: Sequence[Pair], store: ResultStore, timeouts: Timeouts,
+                   start_worker: StartWorker, advance: Callable[[int], object] = lambda n: None) -> None:
+    """Evaluate ``pairs`` with one method, storing each record as soon as it exists.
+    A worker that dies or times out is replaced by a fresh one for the next pair."""
+    worker: Worker | None = None
+    info: MethodInfo | None = None
     try:
-        devices.reset_peak_memory(method.device_type)
-        with PeakRSS() as rss:
-            started = time.perf_counter()
-            result = method.register(fixed.image, moving.image)
-            devices.synchronize(method.device_type)
-            row["seconds"] = time.perf_counter() - started
-        row["peak_rss_mb"] = rss.mb
-        row["rss_increase_mb"] = rss.increase_mb
-        row["peak_cuda_mb"] = devices.peak_memory_mb(method.device_type)
-        displacement = check_displacement(method.name, result.displacement, fixed.image)
-        outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement,
-                              labels=dataset.labels, spacing=dataset.spacing)
-        per_label = _score(metrics, outcome, row)
-        for observe in observers:
-            observe(method.name, pair, outcome)
-        row["status"], row["error"] = "ok", ""
-    except Exception as error:  # one pair failing never loses the others
-        row["error"] = _error_text(error)
-        row["traceback"] = traceback.format_exc(limit=5)
-        return []
-    return [
-        {"method": method.name, "pair": pair.id, "label_id": label, "label": name,
-         **{key: values[index] for key, values in per_label.items()}}
-        for index, (label, name) in enumerate(dataset.labels.items())
-    ] if per_label else []
+        for index, pair in enumerate(pairs):
+            if worker is None:
+                try:
+                    worker = start_worker(job)
+                    info = worker.prepare(timeouts.prepare)
+                    store.save_info(job.name, key, info)
+                except WorkerFailure as failure:
+                    for rest in pairs[index:]:
+                        store.save(job.name, key, failed_record(job, rest, str(failure), info))
+                    advance(len(pairs) - index)
+                    return
+            try:
+                record = worker.evaluate(pair, timeouts.for_pair(job.name))
+            except WorkerFailure as failure:
+                record = failed_record(job, pair, str(failure), info)
+                worker.close()
+                worker = None
+            store.save(job.name, key, record)
+            advance(1)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+@dataclass
+class _Plan:
+    job: MethodJob
+    key: str
+    pending: list[Pair]
+
+
+def _pending(job: MethodJob, key: str, pairs: Sequence[Pair], store: ResultStore) -> list[Pair]:
+    """Pairs without a stored success (or, for the figure pair, without its arrays;
+    with --save-warped, without their NIfTI files)."""
+    stored = store.records(job.name, key)
+    nifti = NiftiWriter(job.warped_dir) if job.warped_dir is not None else None
+    def done(pair: Pair) -> bool:
+        record = stored.get(pair.id)
+        return (record is not None and record.ok
+                and (pair.id != job.figure_pair or bool(record.arrays))
+                and (nifti is None or nifti.has(pair)))
+    return [pair for pair in pairs if not done(pair)]
+
+
+def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore) -> RunOutput:
+    """The run's tables from the store, pair by pair then method by method, with the
+    figure pair's arrays of each method."""
+    results, labels, curves, snapshots = [], [], [], {}
+    stored = [store.records(plan.job.name, plan.key) for plan in plans]
+    for pair in pairs:
+        for plan, records in zip(plans, stored, strict=True):
+            record = records.get(pair.id)
+            if record is None:
+                continue
+            results.append(record.row)
+            labels.extend(record.labels)
+            if record.ok and record.arrays:
+                snapshots[plan.job.name] = record.arrays
+    for plan in plans:
+        info = store.info(plan.job.name, plan.key)
+        if info is not None:
+            curves.extend({"method": plan.job.name, "step": step, "loss": loss}
+                          for step, loss in enumerate(info.losses, start=1))
+    return RunOutput(results=pd.DataFrame(results), label_metrics=pd.DataFrame(labels),
+                     training=pd.DataFrame(curves, columns=["method", "step", "loss"]), snapshots=snapshots)
 
 
 def run_benchmark(
     entries: Sequence[Entry[Method]],
     dataset: Dataset,
+    store: ResultStore,
     *,
     seed: int = 0,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     metrics: Sequence[Metric] = (),
-    observers: Sequence[Observer] = (),
     max_pairs: int | None = None,
-    profile: str = "quick",
+    profile: Profile = PROFILES["quick"],
     cache_dir: Path | None = None,
     progress: bool = True,
+    figure_pair: str | None = None,
+    warped_out: Path | None = None,
+    timeouts: Timeouts = Timeouts(),
+    isolate: bool = True,
 ) -> RunOutput:
-    """Evaluate every method in ``entries`` on ``dataset``'s test pairs (learning
-    methods train first, or load their cached weights)."""
-    pairs = dataset.test_pairs()[:max_pairs]
-    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=seed,
-                              profile=profile, cache_dir=cache_dir, progress=progress)
-    methods, start_errors = prepare_methods(entries, context, params or {})
+    """Evaluate every method in ``entries`` on ``dataset``'s test pairs, reusing what
+    ``store`` holds (learning methods train first, or load their cached weights).
 
-    env = environment.describe()
-    versions = {entry.name: environment.module_versions(entry.requires) for entry in entries}
+    ``figure_pair`` (default: the first test pair) is kept as arrays for the report's
+    figure. ``warped_out``: write warped images and
+    fields as NIfTI under ``warped_out/warped/<method>/``. ``isolate=False`` runs
+    methods in this process (for debuggers): no timeouts, no protection from crashes.
+    """
+    pairs = dataset.test_pairs()[:max_pairs]
+    figure_pair = figure_pair or (pairs[0].id if pairs else None)
     reference_before = reference_seconds()
-    rows: list[dict[str, Any]] = []
-    label_rows: list[dict[str, Any]] = []
-    load = _PairLoader(dataset)
-    bar = tqdm(total=len(pairs) * len(entries), desc=f"{dataset.name}", unit="reg", disable=not progress)
-    for pair in pairs:
-        fixed, moving = load(pair)
-        for entry in entries:
-            bar.set_postfix_str(entry.name)
-            row: dict[str, Any] = {
-                "method": entry.name,
-                "dataset": dataset.name,
-                "pair": pair.id,
-                "fixed": pair.fixed_id,
-                "moving": pair.moving_id,
-                "seed": seed,
-                "status": "failed",
-                "error": start_errors.get(entry.name, ""),
-                "seconds": np.nan,
-            }
-            method = methods.get(entry.name)
-            if method is not None:
-                label_rows.extend(_evaluate(method, metrics, pair, fixed, moving, dataset, row, observers))
-                row["device"] = method.device
-            row["method_versions"] = versions[entry.name]
-            rows.append({**row, **_training_columns(method), **env})
-            bar.update()
-    bar.close()
-    results = pd.DataFrame(rows)
+    plans = []
+    for entry in entries:
+        job = MethodJob(method=entry.cls, params=dict((params or {}).get(entry.name, {})), dataset=dataset,
+                        seed=seed, profile=profile, metrics=tuple(metrics), cache_dir=cache_dir,
+                        progress=progress, figure_pair=figure_pair, requires=entry.requires)
+        key = result_key(job)
+        if warped_out is not None:
+            job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, entry.name, key))
+        plans.append(_Plan(job, key, _pending(job, key, pairs, store)))
+    total = len(pairs) * len(plans)
+    reused = total - sum(len(plan.pending) for plan in plans)
+    start_worker: StartWorker = IsolatedWorker if isolate else InProcessWorker
+    with tqdm(total=total, initial=reused, desc=dataset.name, unit="reg", disable=not progress) as bar:
+        for plan in plans:
+            bar.set_postfix_str(plan.job.name)
+            evaluate_pairs(plan.job, plan.key, plan.pending, store, timeouts, start_worker, bar.update)
+    output = _assemble(plans, pairs, store)
+    output.figure_pair, output.reused = figure_pair, reused
     # The reference workload, timed before and after the pairs, makes speeds comparable
     # across runs and machines as ratios (regbench compare).
-    results["reference_seconds"] = (reference_before + reference_seconds()) / 2
-    return RunOutput(results=results, label_metrics=pd.DataFrame(label_rows),
-                     training=training_curves(methods))
+    output.results["reference_seconds"] = (reference_before + reference_seconds()) / 2
+    return output

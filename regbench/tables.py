@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from regbench.outputs import write_snapshot
 from regbench.runner import RunOutput
 
 RESULTS_FILE = "results.csv"
@@ -78,7 +79,8 @@ def console_table(results: pd.DataFrame, max_pair_rows: int = 20) -> str:
 
 
 def write_run(out_dir: Path, output: RunOutput, run_info: dict[str, object]) -> list[Path]:
-    """Write the tidy CSVs, the Markdown table and ``run.json`` (how the run was made)."""
+    """Write the tidy CSVs, the Markdown table, ``run.json`` (how the run was made) and
+    the figure pair's arrays (``qualitative.npz``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / RESULTS_FILE, out_dir / LABEL_METRICS_FILE, out_dir / TRAINING_FILE,
              out_dir / TABLE_FILE, out_dir / "run.json"]
@@ -87,4 +89,7 @@ def write_run(out_dir: Path, output: RunOutput, run_info: dict[str, object]) -> 
     output.training.to_csv(paths[2], index=False)
     paths[3].write_text(table1(output.results).to_markdown(tablefmt="github") + "\n", encoding="utf-8")
     paths[4].write_text(json.dumps(run_info, indent=2, default=str) + "\n", encoding="utf-8")
+    if output.figure_pair is not None:
+        snapshot = write_snapshot(out_dir, output.figure_pair, output.snapshots)
+        paths += [snapshot] if snapshot else []
     return paths

@@ -12,7 +12,6 @@ scores every method.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,37 +23,10 @@ from tqdm.auto import tqdm
 
 from regbench import devices
 from regbench.dataset import Dataset
+from regbench.profiles import Profile
 from regbench.profiling import PeakRSS
 from regbench.warp import warp_tensor
 
-
-@dataclass(frozen=True)
-class Profile:
-    """How long and how fast to train. Exactly one of ``epochs`` and ``steps`` is set;
-    an epoch is one pass over the training subjects."""
-
-    name: str
-    batch_size: int
-    lr: float
-    epochs: int | None = None
-    steps: int | None = None
-
-    def total_steps(self, n_train: int) -> int:
-        if self.steps is not None:
-            return self.steps
-        assert self.epochs is not None
-        return self.epochs * math.ceil(n_train / self.batch_size)
-
-
-PROFILES = {
-    # As published: 2000 epochs, batch 8, Adam at 1e-4 (hours on a GPU).
-    "paper": Profile("paper", batch_size=8, lr=1e-4, epochs=2000),
-    # Fits a 2-core CPU budget; at 1e-4 a few hundred steps barely move the network
-    # (DESIGN.md §9), so the learning rate is raised.
-    "quick": Profile("quick", batch_size=8, lr=1e-3, steps=250),
-    # Two minutes on a CPU: for CI's regression gate and for checking a set-up, not for results.
-    "smoke": Profile("smoke", batch_size=8, lr=1e-3, steps=80),
-}
 
 # σ recommended by VoxelMorph for each similarity (DESIGN.md §3).
 DEFAULT_REG_WEIGHT = {"mse": 0.01, "ncc": 1.0}

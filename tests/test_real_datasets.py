@@ -15,7 +15,7 @@ from regbench_datasets.l2r import L2rOasis
 from regbench_datasets.nifti_pairs import NiftiPairs
 from regbench_datasets.oasis import Oasis2d, Oasis3d
 
-from regbench import training
+from regbench import profiles
 from regbench.cli import main
 from regbench.nifti import DataError
 
@@ -23,7 +23,7 @@ from regbench.nifti import DataError
 
 @pytest.fixture(autouse=True)
 def tiny_profile(monkeypatch):
-    monkeypatch.setitem(training.PROFILES, "tiny", training.Profile("tiny", batch_size=2, lr=1e-3, steps=3))
+    monkeypatch.setitem(profiles.PROFILES, "tiny", profiles.Profile("tiny", batch_size=2, lr=1e-3, steps=3))
 
 
 def run(tmp_path, dataset, data_dir, methods, *extra):

@@ -9,16 +9,16 @@ import torch
 from regbench_datasets.synthetic import Synthetic
 from regbench_methods.vxm import Vxm1
 
-from regbench import training
+from regbench import profiles
 from regbench.cli import main
 from regbench.method import TrainingContext
 
-TINY_PROFILE = training.Profile("tiny", batch_size=2, lr=1e-3, steps=12)
+TINY_PROFILE = profiles.Profile("tiny", batch_size=2, lr=1e-3, steps=12)
 
 
 @pytest.fixture(autouse=True)
 def tiny_profile(monkeypatch):
-    monkeypatch.setitem(training.PROFILES, "tiny", TINY_PROFILE)
+    monkeypatch.setitem(profiles.PROFILES, "tiny", TINY_PROFILE)
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def dataset():
 
 
 def context(dataset, tmp_path, seed=0):
-    return TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=seed, profile="tiny", cache_dir=tmp_path)
+    return TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=seed, profile=TINY_PROFILE, cache_dir=tmp_path)
 
 
 def test_training_lowers_the_loss_and_repeats_for_a_seed(dataset, tmp_path):
@@ -60,7 +60,7 @@ def test_the_cache_key_follows_everything_that_changes_the_weights(dataset, tmp_
     assert Vxm1(reg_weight=0.1).cache_key(context(dataset, tmp_path)) != base
     assert Vxm1(seed=1).cache_key(context(dataset, tmp_path, seed=1)) != base
     assert Vxm1().cache_key(context(Synthetic(shape=(32, 32), n_subjects=10, seed=1), tmp_path)) != base
-    other_profile = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=0, profile="quick")
+    other_profile = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=0, profile=profiles.PROFILES["quick"])
     assert Vxm1().cache_key(other_profile) != base
 
 

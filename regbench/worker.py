@@ -1,0 +1,270 @@
+"""Where a method meets the data: one method, prepared once, registering pairs one by one.
+
+A :class:`MethodWorker` holds one prepared method. For each pair it times only the
+method's ``register`` call (synchronised on a GPU) and its peak memory, checks the
+field, and scores it with every metric; warping and scoring are the harness's job,
+the same for every method. A pair that fails gives a ``failed`` row with the error.
+
+By default a worker runs in a process of its own (``python -m regbench.worker``,
+driven by :mod:`regbench.isolation`), so that a method that crashes, hangs or is
+killed for memory loses only the pair it was on.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from regbench import devices, environment
+from regbench.dataset import Dataset, Pair, Subject
+from regbench.method import Method, TrainingContext
+from regbench.metric import Metric, PairOutcome
+from regbench.metrics import mean_std
+from regbench.outputs import NiftiWriter, snapshot_arrays
+from regbench.profiles import Profile
+from regbench.profiling import PeakRSS
+from regbench.store import MethodInfo, PairRecord
+
+
+@dataclass(frozen=True)
+class MethodJob:
+    """Everything a worker needs to prepare one method and evaluate pairs with it.
+
+    It is pickled to the worker process, so the method, dataset and metric classes
+    must be defined at the top level of an importable module (as plugins are).
+    """
+
+    method: type[Method]
+    params: Mapping[str, Any]
+    dataset: Dataset
+    seed: int
+    profile: Profile
+    metrics: tuple[Metric, ...] = ()
+    cache_dir: Path | None = None
+    progress: bool = False
+    figure_pair: str | None = None  # keep this pair's arrays for the report's figure
+    warped_dir: Path | None = None  # write warped images and fields as NIfTI here
+    requires: tuple[str, ...] = ()  # modules whose versions go into every row
+
+    @property
+    def name(self) -> str:
+        return self.method.name
+
+
+def error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def pair_row(job: MethodJob, pair: Pair) -> dict[str, Any]:
+    """The columns every row starts with; ``status`` stays ``failed`` until a pair succeeds."""
+    return {
+        "method": job.name,
+        "dataset": job.dataset.name,
+        "pair": pair.id,
+        "fixed": pair.fixed_id,
+        "moving": pair.moving_id,
+        "seed": job.seed,
+        "status": "failed",
+        "error": "",
+        "seconds": np.nan,
+    }
+
+
+def environment_columns(job: MethodJob) -> dict[str, Any]:
+    """Where and with what a row was measured."""
+    return {"method_versions": environment.module_versions(job.requires), **environment.describe()}
+
+
+def check_displacement(method: str, displacement: Any, fixed: np.ndarray) -> np.ndarray:
+    """The field a method returned, or a clear error saying what was expected."""
+    expected = (fixed.ndim, *fixed.shape)
+    if not isinstance(displacement, np.ndarray):
+        raise TypeError(f"method {method!r} returned a displacement of type {type(displacement).__name__}; "
+                        f"expected a numpy array of shape {expected}")
+    if displacement.shape != expected:
+        raise ValueError(f"method {method!r} returned a displacement of shape {displacement.shape}; "
+                         f"expected {expected} (ndim, *spatial)")
+    if not np.issubdtype(displacement.dtype, np.floating):
+        raise TypeError(f"method {method!r} returned a displacement of dtype {displacement.dtype}; expected floats")
+    if not np.isfinite(displacement).all():
+        raise ValueError(f"method {method!r} returned a displacement with NaN or infinite values")
+    return displacement
+
+
+def score(metrics: Sequence[Metric], outcome: PairOutcome, row: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Run every metric on one outcome: scalars into ``row``, per-label arrays returned
+    (and summarised into ``row`` as NAME_mean / NAME_std). A failing metric is noted in
+    ``metric_errors``; the others still count."""
+    per_label: dict[str, np.ndarray] = {}
+    errors = []
+    has_labels = outcome.fixed.seg is not None and outcome.moving.seg is not None
+    for metric in metrics:
+        if metric.needs_labels and not has_labels:
+            continue
+        try:
+            values = metric.compute(outcome)
+            for key, value in values.items():
+                if np.ndim(value) == 0:
+                    row[key] = float(value)
+                    continue
+                array = np.asarray(value, dtype=float)
+                if array.shape != (len(outcome.labels),):
+                    raise ValueError(f"{key!r} has shape {array.shape}; expected one value per label ({len(outcome.labels)})")
+                per_label[key] = array
+                row[f"{key}_mean"], row[f"{key}_std"] = mean_std(array)
+        except Exception as error:  # one metric failing never loses the others
+            errors.append(f"{metric.name}: {error_text(error)}")
+    if errors:
+        row["metric_errors"] = "; ".join(errors)
+    return per_label
+
+
+class _PairLoader:
+    """Loads pairs one at a time, keeping only the last fixed image (the atlas)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._fixed: Subject | None = None
+
+    def __call__(self, pair: Pair) -> tuple[Subject, Subject]:
+        if self._fixed is None or self._fixed.id != pair.fixed_id:
+            self._fixed = self.dataset.load(pair.fixed_id)
+        return self._fixed, self.dataset.load(pair.moving_id)
+
+
+def _training_columns(method: Method) -> dict[str, Any]:
+    report = method.training
+    return {
+        "device": method.device,
+        "parameters": method.parameter_count,
+        "train_seconds": report.seconds if report else np.nan,
+        "train_steps": report.steps if report else np.nan,
+        "train_cached": report.cached if report else np.nan,
+        "train_peak_rss_mb": report.peak_rss_mb if report else np.nan,
+        "train_peak_cuda_mb": report.peak_cuda_mb if report else np.nan,
+    }
+
+
+class MethodWorker:
+    """Prepares one method, then evaluates pairs with it (see module doc)."""
+
+    def __init__(self, job: MethodJob) -> None:
+        self.job = job
+        self.method: Method | None = None
+        self.info: MethodInfo | None = None
+        self._load = _PairLoader(job.dataset)
+        self._nifti = NiftiWriter(job.warped_dir) if job.warped_dir is not None else None
+
+    def prepare(self) -> MethodInfo:
+        """Instantiate and prepare (train, or load cached weights); errors propagate."""
+        job = self.job
+        method = job.method(seed=job.seed, **job.params)
+        method.prepare(TrainingContext(dataset=job.dataset, train_ids=job.dataset.train_ids, seed=job.seed,
+                                       profile=job.profile, cache_dir=job.cache_dir, progress=job.progress))
+        self.method = method
+        losses = list(method.training.losses) if method.training is not None else []
+        self.info = MethodInfo(columns={**_training_columns(method), **environment_columns(job)}, losses=losses)
+        return self.info
+
+    def evaluate(self, pair: Pair) -> PairRecord:
+        """Register and score one pair; any error becomes a ``failed`` row."""
+        if self.method is None or self.info is None:
+            raise RuntimeError(f"method {self.job.name!r} must be prepared before it evaluates pairs")
+        record = PairRecord(row=pair_row(self.job, pair))
+        try:
+            self._evaluate(pair, record)
+            record.row["status"] = "ok"
+        except Exception as error:  # one pair failing never loses the others
+            record.row["error"] = error_text(error)
+            record.row["traceback"] = traceback.format_exc(limit=5)
+            record.labels, record.arrays = [], {}
+        record.row.update(self.info.columns)
+        return record
+
+    def _evaluate(self, pair: Pair, record: PairRecord) -> None:
+        method, row, dataset = self.method, record.row, self.job.dataset
+        assert method is not None
+        fixed, moving = self._load(pair)
+        devices.reset_peak_memory(method.device_type)
+        with PeakRSS() as rss:
+            started = time.perf_counter()
+            result = method.register(fixed.image, moving.image)
+            devices.synchronize(method.device_type)
+            row["seconds"] = time.perf_counter() - started
+        row["peak_rss_mb"] = rss.mb
+        row["rss_increase_mb"] = rss.increase_mb
+        row["peak_cuda_mb"] = devices.peak_memory_mb(method.device_type)
+        displacement = check_displacement(method.name, result.displacement, fixed.image)
+        outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement,
+                              labels=dataset.labels, spacing=dataset.spacing)
+        per_label = score(self.job.metrics, outcome, row)
+        if pair.id == self.job.figure_pair:
+            record.arrays = snapshot_arrays(outcome)
+        if self._nifti is not None:
+            self._nifti(pair, outcome)
+        if per_label:
+            record.labels = [
+                {"method": method.name, "pair": pair.id, "label_id": label, "label": name,
+                 **{key: float(values[index]) for key, values in per_label.items()}}
+                for index, (label, name) in enumerate(dataset.labels.items())
+            ]
+
+
+# --- the worker process -------------------------------------------------------------
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when the regbench run that started it dies (even
+    by ``kill -9``), so no orphaned worker keeps training or registering."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def serve(connection: Connection) -> None:
+    """Answer requests until the parent sends ``None``: ``("prepare", job)`` and
+    ``("evaluate", pair)``, each answered with ``("ok", result)`` or ``("error", text)``."""
+    worker: MethodWorker | None = None
+    while True:
+        try:
+            request = connection.recv()
+        except EOFError:  # the parent is gone
+            return
+        except Exception as error:  # e.g. a class that cannot be imported here
+            connection.send(("error", f"the worker process could not load its task: {error_text(error)}"))
+            continue
+        if request is None:
+            return
+        try:
+            if request[0] == "prepare":
+                worker = MethodWorker(request[1])
+                connection.send(("ok", worker.prepare()))
+            else:
+                assert worker is not None, "evaluate before prepare"
+                connection.send(("ok", worker.evaluate(request[1])))
+        except Exception as error:
+            connection.send(("error", error_text(error)))
+
+
+def main(argv: Sequence[str]) -> None:
+    """``python -m regbench.worker FD``: serve on the socket inherited as file descriptor FD."""
+    import socket  # noqa: PLC0415 - only the worker process needs it
+
+    _die_with_parent()
+    sock = socket.socket(fileno=int(argv[0]))
+    serve(Connection(sock.detach()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
