@@ -265,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         catalog = collect(plugin_manager(args.plugins))
+        for problem in catalog.problems:
+            print(f"regbench: warning: {problem}; its methods, datasets and metrics are skipped", file=sys.stderr)
         if args.command == "list":
             _print_registry("methods", catalog.methods)
             _print_registry("datasets", catalog.datasets)

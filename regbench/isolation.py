@@ -42,7 +42,11 @@ class Worker(Protocol):
 
     def evaluate(self, pair: Pair, timeout: float | None) -> PairRecord: ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the worker once its work is done."""
+
+    def kill(self) -> None:
+        """Stop the worker now, whatever it is doing."""
 
 
 def describe_exit(returncode: int) -> str:
@@ -148,3 +152,6 @@ class InProcessWorker:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def kill(self) -> None:
+        """Nothing to stop: an interrupt already stopped this process's method."""

@@ -6,14 +6,20 @@ Plugins come from three places, in this order:
 2. module names in the ``REGBENCH_PLUGINS`` variable (comma-separated);
 3. module names given with ``regbench -p MODULE``.
 ``-p no:NAME`` blocks the plugin registered under NAME (an entry-point name).
+
+An installed plugin that fails to import, or raises while registering, is reported
+(``Catalog.problems``, shown by ``regbench list`` and before a run) and skipped: the
+other plugins' methods still run.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pluggy
 
@@ -31,6 +37,35 @@ class Catalog:
     methods: Registry[Method]
     datasets: Registry[Dataset]
     metrics: Registry[Metric]
+    problems: tuple[str, ...] = ()  # plugins that failed to import or to register
+
+
+class PluginImportError(Exception):
+    """An installed plugin could not be imported."""
+
+
+class _BrokenPlugin:
+    """Stands in for an installed plugin that failed to import, so that ``collect``
+    reports it with the others' problems."""
+
+    def __init__(self, name: str, error: BaseException) -> None:
+        self.message = f"plugin {name!r} failed to import: {type(error).__name__}: {error}"
+
+    @hookspecs.hookimpl
+    def regbench_register_methods(self, register: Registry[Method]) -> None:
+        raise PluginImportError(self.message)
+
+
+def _load_entry_points(manager: pluggy.PluginManager) -> None:
+    """pluggy's entry-point loading, one plugin at a time, so one that fails to import
+    does not stop the rest."""
+    names = sorted({point.name for point in importlib.metadata.entry_points(group=hookspecs.PROJECT)})
+    for name in names:
+        try:
+            manager.load_setuptools_entrypoints(hookspecs.PROJECT, name=name)
+        except Exception as error:
+            if not manager.has_plugin(name):
+                manager.register(_BrokenPlugin(name, error), name=name)
 
 
 def plugin_manager(plugins: Sequence[str] = ()) -> pluggy.PluginManager:
@@ -42,7 +77,7 @@ def plugin_manager(plugins: Sequence[str] = ()) -> pluggy.PluginManager:
     for name in requested:
         if name.startswith("no:"):
             manager.set_blocked(name[3:])
-    manager.load_setuptools_entrypoints(hookspecs.PROJECT)
+    _load_entry_points(manager)
     for name in requested:
         if name.startswith("no:") or manager.is_blocked(name) or manager.has_plugin(name):
             continue
@@ -54,12 +89,26 @@ def plugin_manager(plugins: Sequence[str] = ()) -> pluggy.PluginManager:
     return manager
 
 
+def _register_each(hook: Any, registry: Registry[Any], problems: list[str]) -> None:
+    """Call one hook plugin by plugin (not through pluggy's single call, which stops at
+    the first exception), noting each plugin that raises."""
+    for implementation in reversed(hook.get_hookimpls()):  # pluggy's order: last registered first
+        try:
+            implementation.function(register=registry)
+        except PluginImportError as error:
+            problems.append(str(error))
+        except Exception as error:
+            problems.append(f"plugin {implementation.plugin_name!r} failed to register its {registry.kind}s: "
+                            f"{type(error).__name__}: {error}")
+
+
 def collect(manager: pluggy.PluginManager) -> Catalog:
     """Ask every plugin to register its methods, datasets and metrics."""
     methods: Registry[Method] = Registry("method")
     datasets: Registry[Dataset] = Registry("dataset")
     metrics: Registry[Metric] = Registry("metric")
-    manager.hook.regbench_register_methods(register=methods)
-    manager.hook.regbench_register_datasets(register=datasets)
-    manager.hook.regbench_register_metrics(register=metrics)
-    return Catalog(methods=methods, datasets=datasets, metrics=metrics)
+    problems: list[str] = []
+    _register_each(manager.hook.regbench_register_methods, methods, problems)
+    _register_each(manager.hook.regbench_register_datasets, datasets, problems)
+    _register_each(manager.hook.regbench_register_metrics, metrics, problems)
+    return Catalog(methods=methods, datasets=datasets, metrics=metrics, problems=tuple(problems))

@@ -123,9 +123,12 @@ def evaluate_pairs(job: MethodJob, key: str, pairs: Sequence[Pair], store: Resul
                 worker = None
             store.save(job.name, key, record)
             advance(1)
-    finally:
+    except BaseException:  # Ctrl-C: do not wait for the pair in progress
         if worker is not None:
-            worker.close()
+            worker.kill()
+        raise
+    if worker is not None:
+        worker.close()
 
 
 @dataclass

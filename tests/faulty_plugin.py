@@ -1,0 +1,146 @@
+"""A plugin of methods that misbehave in every way the fault tests need.
+
+It is a real module on the test path (``-p faulty_plugin``), not classes made inside
+a test, because the methods run in worker processes that import it. Faults that
+should hit only the first pair use a marker file in ``$FAULTY_MARKERS``: the first
+worker to get there creates it and fails; later pairs, in fresh workers, succeed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+
+import regbench
+from regbench_methods.identity import Identity
+
+
+def _zeros(fixed: np.ndarray, dtype: type = np.float32) -> regbench.RegistrationResult:
+    return regbench.RegistrationResult(np.zeros((fixed.ndim, *fixed.shape), dtype))
+
+
+def _first_time(name: str) -> bool:
+    """True for the first call in this test (across processes), False afterwards."""
+    marker = Path(os.environ["FAULTY_MARKERS"]) / name
+    if marker.exists():
+        return False
+    marker.touch()
+    return True
+
+
+class Raises(Identity):
+    name = "raises"
+
+    def register(self, fixed, moving):
+        raise RuntimeError("the solver diverged")
+
+
+class Segfaults(Identity):
+    name = "segfaults"
+
+    def register(self, fixed, moving):
+        ctypes.string_at(0)  # reads address 0: a real segmentation fault
+        return _zeros(fixed)
+
+
+class SegfaultsOnce(Identity):
+    name = "segfaults-once"
+
+    def register(self, fixed, moving):
+        if _first_time(self.name):
+            ctypes.string_at(0)
+        return _zeros(fixed)
+
+
+class KilledForMemory(Identity):
+    """What the kernel's out-of-memory killer does to a process: SIGKILL."""
+
+    name = "oom-killed"
+
+    def register(self, fixed, moving):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Exits(Identity):
+    name = "exits"
+
+    def register(self, fixed, moving):
+        os._exit(3)  # a library calling exit() deep inside
+
+
+class Hangs(Identity):
+    name = "hangs"
+
+    def register(self, fixed, moving):
+        while True:  # busy, never checks a flag: only a kill stops it
+            time.sleep(0.01)
+
+
+class HangsPreparing(Identity):
+    name = "hangs-preparing"
+
+    def prepare(self, context):
+        time.sleep(3600)
+
+
+class RunsOutOfMemory(Identity):
+    name = "memory-error"
+
+    def register(self, fixed, moving):
+        np.ones(2**62, dtype=np.uint8)  # a real allocation failure (4 EiB)
+        return _zeros(fixed)
+
+
+class NaNField(Identity):
+    name = "nan-field"
+
+    def register(self, fixed, moving):
+        field = _zeros(fixed).displacement
+        field[0, 0, 0] = np.nan
+        return regbench.RegistrationResult(field)
+
+
+class WrongShape(Identity):
+    name = "wrong-shape"
+
+    def register(self, fixed, moving):
+        return regbench.RegistrationResult(np.zeros(fixed.shape, np.float32))
+
+
+class WrongDtype(Identity):
+    name = "wrong-dtype"
+
+    def register(self, fixed, moving):
+        return _zeros(fixed, np.int64)
+
+
+class NotAnArray(Identity):
+    name = "not-an-array"
+
+    def register(self, fixed, moving):
+        return regbench.RegistrationResult(_zeros(fixed).displacement.tolist())
+
+
+class Slow(Identity):
+    """Identity at a fixed pace, so a test can kill a run in its middle."""
+
+    name = "slow"
+
+    def register(self, fixed, moving):
+        time.sleep(0.25)
+        return _zeros(fixed)
+
+
+METHODS = (Raises, Segfaults, SegfaultsOnce, KilledForMemory, Exits, Hangs, HangsPreparing, RunsOutOfMemory,
+           NaNField, WrongShape, WrongDtype, NotAnArray, Slow)
+
+
+@regbench.hookimpl
+def regbench_register_methods(register):
+    for method in METHODS:
+        register(method)

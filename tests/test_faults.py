@@ -1,0 +1,275 @@
+"""Runs that survive faults: methods that raise, crash, are killed, hang or return bad
+fields; runs killed with SIGKILL or Ctrl-C and resumed; results reused exactly when
+nothing that decides them changed. The misbehaving methods are in faulty_plugin.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+from regbench_datasets.synthetic import Synthetic
+
+import regbench
+from regbench.cli import main
+from regbench.registry import Registry
+from regbench.runner import run_benchmark
+from regbench.store import ResultStore
+
+TESTS = Path(__file__).resolve().parent
+TINY = ["--dataset", "synthetic", "--dataset-option", "shape=24,28", "--dataset-option", "n_subjects=10", "--no-progress"]
+# 20 subjects -> 4 test pairs; 32×32 fits the learned methods' multiple of 16.
+SMALL = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset-option", "n_subjects=20",
+         "--profile", "smoke", "--no-progress"]
+
+
+@pytest.fixture
+def markers(tmp_path, monkeypatch):
+    folder = tmp_path / "markers"
+    folder.mkdir()
+    monkeypatch.setenv("FAULTY_MARKERS", str(folder))
+    return folder
+
+
+def read(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "results.csv")
+
+
+def errors_by_method(results: pd.DataFrame) -> dict[str, list[str]]:
+    return results.fillna({"error": ""}).groupby("method", sort=False)["error"].apply(list).to_dict()
+
+
+EXPECTED_ERRORS = {
+    "raises": r"^RuntimeError: the solver diverged$",
+    "segfaults": r"^the worker process crashed \(SIGSEGV: segmentation fault\) while registering pair ",
+    "oom-killed": r"^the worker process was killed \(SIGKILL; the kernel's out-of-memory killer sends it\) while registering",
+    "exits": r"^the worker process exited with status 3 while registering pair ",
+    "hangs": r"^timed out after 1 s while registering pair .*; the worker process was killed$",
+    "memory-error": r"^MemoryError: ",
+    "nan-field": r"^ValueError: method 'nan-field' returned a displacement with NaN or infinite values$",
+    "wrong-shape": r"^ValueError: method 'wrong-shape' returned a displacement of shape \(24, 28\); expected \(2, 24, 28\)",
+    "wrong-dtype": r"^TypeError: method 'wrong-dtype' returned a displacement of dtype int64; expected floats$",
+    "not-an-array": r"^TypeError: method 'not-an-array' returned a displacement of type list; expected a numpy array",
+}
+
+
+def test_every_fault_gives_failed_rows_with_the_reason_and_the_others_complete(tmp_path, markers):
+    methods = ",".join(["identity", *EXPECTED_ERRORS, "segfaults-once"])
+    code = main(["-p", "faulty_plugin", "run", "--methods", methods, *TINY, "--timeout", "1",
+                 "--timeout", "identity=60", "--out", str(tmp_path)])
+    assert code == 0
+    results = read(tmp_path)
+    assert len(results) == 2 * (len(EXPECTED_ERRORS) + 2)  # every method × pair has a row
+    status = results.groupby("method")["status"].apply(list).to_dict()
+    assert status["identity"] == ["ok", "ok"]
+    assert status["segfaults-once"] == ["failed", "ok"]  # a fresh worker took the next pair
+    errors = errors_by_method(results)
+    for method, pattern in EXPECTED_ERRORS.items():
+        assert status[method] == ["failed", "failed"], method
+        for error in errors[method]:
+            assert pd.Series([error]).str.contains(pattern, regex=True).all(), (method, error)
+    assert (tmp_path / "qualitative.npz").is_file()
+
+
+def test_a_method_that_hangs_while_preparing_is_killed_at_its_timeout(tmp_path):
+    started = time.perf_counter()
+    code = main(["-p", "faulty_plugin", "run", "--methods", "hangs-preparing,identity", *TINY,
+                 "--prepare-timeout", "2", "--out", str(tmp_path)])
+    assert code == 0 and time.perf_counter() - started < 60
+    errors = errors_by_method(read(tmp_path))
+    assert errors["hangs-preparing"] == ["timed out after 2 s while preparing (training or loading); "
+                                         "the worker process was killed"] * 2
+    assert errors["identity"] == ["", ""]
+
+
+def test_a_failed_pair_is_tried_again_on_resume_and_nothing_else_is(tmp_path, markers):
+    args = ["-p", "faulty_plugin", "run", "--methods", "segfaults-once,identity", *TINY, "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert read(tmp_path)["status"].tolist() == ["failed", "ok", "ok", "ok"]
+    stored = {path: path.stat().st_mtime_ns for path in (tmp_path / "progress").rglob("*.json")}
+    assert main(args) == 0
+    assert read(tmp_path)["status"].tolist() == ["ok"] * 4
+    rewritten = [path for path, mtime in stored.items() if path.stat().st_mtime_ns != mtime]
+    assert len(rewritten) == 2  # the failed pair's row and its method's info (a new worker started)
+    assert json.loads((tmp_path / "run.json").read_text())["reused_results"] == 3
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_the_others_run(tmp_path, monkeypatch, capsys):
+    """An installed distribution (a .dist-info on sys.path) whose plugin module raises."""
+    site = tmp_path / "site"
+    dist_info = site / "broken_plugin-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text("[regbench]\nbroken = outside_broken_plugin\n")
+    (site / "outside_broken_plugin.py").write_text("import numpy\nraise RuntimeError('missing CUDA library libfoo.so')\n")
+    monkeypatch.syspath_prepend(str(site))
+    assert main(["list"]) == 0
+    captured = capsys.readouterr()
+    assert ("plugin 'broken' failed to import: RuntimeError: missing CUDA library libfoo.so; its methods, "
+            "datasets and metrics are skipped") in captured.err
+    assert "ants-syn" in captured.out and "identity" in captured.out
+    assert main(["run", "--methods", "identity", *TINY, "--out", str(tmp_path / "out")]) == 0
+    assert read(tmp_path / "out")["status"].tolist() == ["ok", "ok"]
+
+
+def test_a_plugin_that_raises_while_registering_is_reported_and_the_others_register(tmp_path, monkeypatch, capsys):
+    (tmp_path / "outside_bad_register.py").write_text(textwrap.dedent("""
+        import regbench
+
+        @regbench.hookimpl
+        def regbench_register_methods(register):
+            register(object)
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["-p", "outside_bad_register", "list"]) == 0
+    captured = capsys.readouterr()
+    assert "plugin 'outside_bad_register' failed to register its methods: TypeError: method " in captured.err
+    assert "identity" in captured.out
+
+
+def test_a_method_a_worker_cannot_import_fails_with_advice(tmp_path):
+    class Local(regbench.Method):  # defined in a function: no worker process can import it
+        name = "local"
+
+        def register(self, fixed, moving):
+            raise AssertionError("never called")
+
+    registry = Registry("method")
+    registry(Local)
+    output = run_benchmark([registry["local"]], Synthetic(shape=(24, 28), n_subjects=10), ResultStore(tmp_path),
+                           progress=False)
+    assert output.results["status"].tolist() == ["failed", "failed"]
+    assert output.results["error"].iloc[0].startswith("method 'local' cannot be sent to a worker process (")
+    assert "run with --no-isolation" in output.results["error"].iloc[0]
+
+
+# --- results reused exactly when nothing that decides them changed ---------------------
+
+
+def _folders(out: Path) -> set[str]:
+    return {path.name for path in (out / "progress").iterdir()}
+
+
+def _reused(out: Path) -> int:
+    return json.loads((out / "run.json").read_text())["reused_results"]
+
+
+def test_changing_parameters_seed_dataset_or_code_recomputes_exactly_the_affected_results(tmp_path, monkeypatch):
+    plugin = tmp_path / "outside_shift.py"
+    source = textwrap.dedent("""
+        import numpy as np
+        import regbench
+
+        class Shift(regbench.Method):
+            name = "shift"
+            default_params = {"by": 1.0}
+            def register(self, fixed, moving):
+                return regbench.RegistrationResult(np.full((fixed.ndim, *fixed.shape), self.params["by"], np.float32))
+
+        @regbench.hookimpl
+        def regbench_register_methods(register):
+            register(Shift)
+    """)
+    plugin.write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "out"
+
+    def run(*extra: str) -> int:
+        assert main(["-p", "outside_shift", "run", "--methods", "shift,identity", *TINY, "--out", str(out), *extra]) == 0
+        return _reused(out)
+
+    assert run() == 0
+    first = _folders(out)
+    assert run() == 4  # nothing changed: everything reused
+    assert run("--param", "shift.by=2") == 2  # identity's results still hold
+    assert run("--param", "shift.by=1") == 4  # back to the first settings: stored, so reused
+    assert run("--seed", "1") == 0
+    assert run("--dataset-option", "seed=3") == 0  # another dataset split
+    plugin.write_text(source.replace("self.params[\"by\"]", "self.params[\"by\"] * 2"))
+    assert run() == 2  # shift's code changed, identity's did not
+    assert first < _folders(out)
+    assert run("--fresh") == 0
+
+
+# --- the whole command killed, then resumed -------------------------------------------
+
+
+def _command(out: Path, cache: Path) -> list[str]:
+    return [sys.executable, "-m", "regbench.cli", "-p", "faulty_plugin", "run", "--methods",
+            "vxm1,slow,ants-affine,identity", *SMALL, "--cache-dir", str(cache), "--out", str(out)]
+
+
+ENVIRONMENT = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("uninterrupted")
+    subprocess.run(_command(out, out / "cache"), env=ENVIRONMENT, check=True, capture_output=True)
+    return out
+
+
+def _wait_for_rows(out: Path, process: subprocess.Popen, count: int) -> None:
+    deadline = time.monotonic() + 300
+    while len(list((out / "progress").glob("slow-*/*-*.json"))) < count:
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def _comparable(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    measured = ["seconds", "peak_rss_mb", "rss_increase_mb", "reference_seconds", "train_seconds", "train_cached",
+                "train_peak_rss_mb", "traceback"]
+    results = read(out).drop(columns=measured, errors="ignore")
+    return results, pd.read_csv(out / "label_metrics.csv")
+
+
+@pytest.mark.parametrize("interrupt", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_a_run_killed_midway_resumes_to_the_table_of_an_uninterrupted_run(tmp_path, uninterrupted, interrupt):
+    out, cache = tmp_path / "resumed", tmp_path / "cache"
+    process = subprocess.Popen(_command(out, cache), env=ENVIRONMENT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _wait_for_rows(out, process, 2)  # vxm1 is trained and stored, slow is half-way
+    workers = psutil.Process(process.pid).children(recursive=True)
+    assert workers, "the method should run in a worker process"
+    process.send_signal(interrupt)
+    process.wait(60)
+    assert not (out / "results.csv").exists()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, "worker processes outlived the run"
+
+    stored = {path: path.stat().st_mtime_ns for path in (out / "progress").rglob("*-*.json")}  # results, not method.json
+    weights = {path: path.stat().st_mtime_ns for path in cache.rglob("*.pt")}
+    assert stored and weights
+    finished = subprocess.run(_command(out, cache), env=ENVIRONMENT, check=True, capture_output=True, text=True)
+    assert f"{len(stored)} result(s) reused" in finished.stdout
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in stored.items()), "stored results were recomputed"
+    assert {path: path.stat().st_mtime_ns for path in cache.rglob("*.pt")} == weights, "weights were trained again"
+
+    expected_results, expected_labels = _comparable(uninterrupted)
+    results, labels = _comparable(out)
+    pd.testing.assert_frame_equal(results, expected_results)
+    pd.testing.assert_frame_equal(labels, expected_labels)
+    assert (out / "table.md").read_text().split("| s / pair")[0] == \
+        (uninterrupted / "table.md").read_text().split("| s / pair")[0]
+
+
+def test_the_same_seed_gives_identical_dice_for_every_method(tmp_path):
+    """On CPU, two runs from scratch (no shared weights) agree exactly, ANTs included."""
+    runs = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        assert main(["run", "--methods", "all", *SMALL, "--seed", "7", "--cache-dir", str(tmp_path / f"cache-{name}"),
+                     "--out", str(out)]) == 0
+        runs.append(read(out).set_index(["method", "pair"])[["status", "dice_mean", "dice_std"]])
+    assert set(runs[0]["status"]) == {"ok"}
+    assert set(runs[0].index.get_level_values("method")) >= {"ants-affine", "ants-syn", "vxm1", "vxm2", "eca-unet"}
+    pd.testing.assert_frame_equal(runs[0], runs[1], check_exact=True)
