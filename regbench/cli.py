@@ -14,9 +14,9 @@ from typing import Any
 from regbench import options
 from regbench.compare import Thresholds, compare, has_regression, read_results
 from regbench.dataset import Dataset
-from regbench.manager import Catalog, collect, plugin_manager
-from regbench.method import Method, TrainingContext
 from regbench.isolation import InProcessWorker, IsolatedWorker, WorkerFailure
+from regbench.manager import Catalog, collect, plugin_manager
+from regbench.method import Method
 from regbench.profiles import PROFILES
 from regbench.registry import Entry, Registry
 from regbench.runner import Timeouts, run_benchmark

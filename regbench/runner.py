@@ -111,6 +111,9 @@ def evaluate_pairs(job: MethodJob, key: str, pairs: Sequence[Pair], store: Resul
                     info = worker.prepare(timeouts.prepare)
                     store.save_info(job.name, key, info)
                 except WorkerFailure as failure:
+                    if worker is not None:
+                        worker.kill()
+                        worker = None
                     for rest in pairs[index:]:
                         store.save(job.name, key, failed_record(job, rest, str(failure), info))
                     advance(len(pairs) - index)
@@ -143,12 +146,15 @@ def _pending(job: MethodJob, key: str, pairs: Sequence[Pair], store: ResultStore
     with --save-warped, without their NIfTI files)."""
     stored = store.records(job.name, key)
     nifti = NiftiWriter(job.warped_dir) if job.warped_dir is not None else None
-    def done(pair: Pair) -> bool:
+    pending = []
+    for pair in pairs:
         record = stored.get(pair.id)
-        return (record is not None and record.ok
+        done = (record is not None and record.ok
                 and (pair.id != job.figure_pair or bool(record.arrays))
                 and (nifti is None or nifti.has(pair)))
-    return [pair for pair in pairs if not done(pair)]
+        if not done:
+            pending.append(pair)
+    return pending
 
 
 def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore) -> RunOutput:

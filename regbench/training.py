@@ -27,7 +27,6 @@ from regbench.profiles import Profile
 from regbench.profiling import PeakRSS
 from regbench.warp import warp_tensor
 
-
 # σ recommended by VoxelMorph for each similarity (DESIGN.md §3).
 DEFAULT_REG_WEIGHT = {"mse": 0.01, "ncc": 1.0}
 

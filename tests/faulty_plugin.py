@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from regbench_methods.identity import Identity
 
 import regbench
-from regbench_methods.identity import Identity
 
 
 def _zeros(fixed: np.ndarray, dtype: type = np.float32) -> regbench.RegistrationResult:

@@ -20,7 +20,6 @@ from regbench.cli import main
 from regbench.nifti import DataError
 
 
-
 @pytest.fixture(autouse=True)
 def tiny_profile(monkeypatch):
     monkeypatch.setitem(profiles.PROFILES, "tiny", profiles.Profile("tiny", batch_size=2, lr=1e-3, steps=3))
