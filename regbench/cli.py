@@ -14,14 +14,15 @@ from typing import Any
 from regbench import options
 from regbench.compare import Thresholds, compare, has_regression, read_results
 from regbench.dataset import Dataset
-from regbench.isolation import InProcessWorker, IsolatedWorker, WorkerFailure
+from regbench.executors import DaskExecutor, Executor, LocalPool
 from regbench.manager import Catalog, collect, plugin_manager
 from regbench.method import Method
 from regbench.profiles import PROFILES
 from regbench.registry import Entry, Registry
-from regbench.runner import Timeouts, run_benchmark
+from regbench.runner import run_benchmark
 from regbench.store import ResultStore
 from regbench.tables import console_table, write_run
+from regbench.tasks import Task, Timeouts, run_task
 from regbench.worker import MethodJob
 
 USAGE_ERROR = 2
@@ -68,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", action="append", default=[], metavar="[METHOD=]SECONDS",
                      help=f"kill a method that takes longer on one pair and record the pair as failed "
                           f"(default {Timeouts.pair:g} s; METHOD=SECONDS for one method; repeatable)")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="evaluate with N worker processes at once (default 1; methods side by side share the cores, "
+                          "so compare speeds from runs with one); with --scheduler local, the Dask workers started")
+    run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                     help="run on this Dask cluster, or 'local' for a Dask LocalCluster of --workers workers "
+                          "(needs pip install 'regbench[dask]')")
     run.add_argument("--fresh", action="store_true",
                      help="discard results stored in OUT by an earlier run (default: reuse them and compute the rest)")
     commands.add_parser("train", parents=[shared], help="train (and cache) learning methods without evaluating")
@@ -171,6 +178,22 @@ def _timeouts(args: argparse.Namespace, methods: Sequence[Entry[Method]]) -> Tim
     return Timeouts(pair=pair, prepare=args.prepare_timeout, by_method=by_method)
 
 
+def _executor(args: argparse.Namespace) -> Executor:
+    """A local pool of ``--workers`` processes, or the Dask cluster ``--scheduler`` names."""
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if args.no_isolation and (args.workers > 1 or args.scheduler):
+        raise UsageError("--no-isolation runs one method at a time in this process; drop --workers and --scheduler")
+    if args.scheduler is None:
+        return LocalPool(args.workers)
+    try:
+        return DaskExecutor(args.scheduler, args.workers)
+    except ImportError:
+        raise UsageError("--scheduler needs Dask's distributed scheduler: pip install 'regbench[dask]'") from None
+    except OSError as error:
+        raise UsageError(f"could not reach the Dask scheduler {args.scheduler!r}: {error}") from None
+
+
 def _run(args: argparse.Namespace, catalog: Catalog) -> int:
     dataset, methods, params = _setup(args, catalog)
     metrics = [entry.cls() for entry in _select_many(catalog.metrics, "metric", args.metrics)]
@@ -179,11 +202,15 @@ def _run(args: argparse.Namespace, catalog: Catalog) -> int:
     if args.fresh:
         store.clear()
     started = time.perf_counter()
-    output = run_benchmark(methods, dataset, store, seed=args.seed, params=params, metrics=metrics,
-                           max_pairs=args.max_pairs, profile=PROFILES[args.profile], cache_dir=args.cache_dir,
-                           progress=not args.no_progress, figure_pair=args.figure_pair,
-                           warped_out=args.out if args.save_warped else None, timeouts=timeouts,
-                           isolate=not args.no_isolation)
+    executor = _executor(args)
+    try:
+        output = run_benchmark(methods, dataset, store, seed=args.seed, params=params, metrics=metrics,
+                               max_pairs=args.max_pairs, profile=PROFILES[args.profile], cache_dir=args.cache_dir,
+                               progress=not args.no_progress, figure_pair=args.figure_pair,
+                               warped_out=args.out if args.save_warped else None, timeouts=timeouts,
+                               isolate=not args.no_isolation, executor=executor)
+    finally:
+        executor.close()
     run_info = {
         "command": "regbench " + " ".join(sys.argv[1:]),
         "dataset": dataset.name,
@@ -194,6 +221,8 @@ def _run(args: argparse.Namespace, catalog: Catalog) -> int:
         "profile": args.profile,
         "seconds": round(time.perf_counter() - started, 3),
         "reused_results": output.reused,
+        "workers": executor.workers,
+        "scheduler": args.scheduler,
     }
     write_run(args.out, output, run_info)
     n_pairs = output.results["pair"].nunique()
@@ -210,29 +239,22 @@ def _run(args: argparse.Namespace, catalog: Catalog) -> int:
 
 def _train(args: argparse.Namespace, catalog: Catalog) -> int:
     dataset, methods, params = _setup(args, catalog)
-    start_worker = InProcessWorker if args.no_isolation else IsolatedWorker
     failed = 0
     for entry in methods:
         job = MethodJob(method=entry.cls, params=params.get(entry.name, {}), dataset=dataset, seed=args.seed,
                         profile=PROFILES[args.profile], cache_dir=args.cache_dir, progress=not args.no_progress)
-        worker = None
-        try:
-            worker = start_worker(job)
-            info = worker.prepare(args.prepare_timeout)
-        except WorkerFailure as error:
-            print(f"{entry.name}: failed: {error}", file=sys.stderr)
+        outcome = run_task(Task(job, key="", timeouts=Timeouts(prepare=args.prepare_timeout),
+                                isolate=not args.no_isolation))
+        if outcome.info is None:
+            print(f"{entry.name}: failed: {outcome.error}", file=sys.stderr)
             failed += 1
-            continue
-        finally:
-            if worker is not None:
-                worker.close()
-        if not info.losses:
+        elif not outcome.info.losses:
             print(f"{entry.name}: nothing to train")
-            continue
-        columns = info.columns
-        state = "cached" if columns["train_cached"] else "trained"
-        print(f"{entry.name}: {state}, {columns['train_steps']} steps, {columns['train_seconds']:.1f} s "
-              f"on {columns['device']}, final loss {info.losses[-1]:.5g}")
+        else:
+            columns = outcome.info.columns
+            state = "cached" if columns["train_cached"] else "trained"
+            print(f"{entry.name}: {state}, {columns['train_steps']} steps, {columns['train_seconds']:.1f} s, "
+                  f"final loss {outcome.info.losses[-1]:.5g}")
     return 1 if failed else 0
 
 

@@ -1,20 +1,23 @@
 """Runs methods over a dataset's test pairs, keeping every result as it comes.
 
 For each method the runner computes a result key (a hash of everything that decides
-its numbers), reads back the results already stored under that key, and hands the
-pairs still missing, or failed before, to a worker (:mod:`regbench.worker`): by
-default in a child process with hard timeouts (:mod:`regbench.isolation`). A method
-that fails to start, or that fails, crashes or hangs on a pair, gets ``failed`` rows
-with the reason; every other method and pair still runs, and everything finished is
-already on disk, so the same command run again after an interruption (Ctrl-C,
-``kill -9``, a reboot) only computes what is missing. The tables are assembled from
-the store in the order of an uninterrupted run.
+its numbers), reads back the results already stored under that key, and cuts the
+pairs still missing, or failed before, into tasks (:mod:`regbench.tasks`): first one
+task per learning method that trains it, then each method's pairs in as many chunks
+as the executor has workers (:mod:`regbench.executors`: a local pool of worker
+processes by default, or a Dask cluster). Each task drives a worker in a child
+process with hard timeouts, so a method that fails to start, or that fails, crashes
+or hangs on a pair, gets ``failed`` rows with the reason while every other method
+and pair still runs. Every record is stored as soon as it arrives, so the same
+command run again after an interruption (Ctrl-C, ``kill -9``, a reboot) only
+computes what is missing. The tables are assembled from the store in the order of
+an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,20 +28,20 @@ from tqdm.auto import tqdm
 
 from regbench import options
 from regbench.dataset import Dataset, Pair
+from regbench.executors import Executor, LocalPool
 from regbench.fingerprint import code_version, digest
-from regbench.isolation import InProcessWorker, IsolatedWorker, Worker, WorkerFailure
 from regbench.method import Method
 from regbench.metric import Metric
 from regbench.outputs import NiftiWriter
 from regbench.profiles import PROFILES, Profile
 from regbench.reference import reference_seconds
 from regbench.registry import Entry
-from regbench.store import MethodInfo, PairRecord, ResultStore
-from regbench.worker import MethodJob, environment_columns, pair_row
+from regbench.store import PairRecord, ResultStore
+from regbench.tasks import Task, TaskOutcome, Timeouts
+from regbench.worker import MethodJob
 
 # The code that turns a field into numbers, shared by every method.
 MEASURING_MODULES = ("regbench.warp", "regbench.metric", "regbench.metrics")
-DEFAULT_PAIR_TIMEOUT = 3600.0  # seconds; ANTs SyN on a 3D OASIS pair takes minutes
 
 
 @dataclass
@@ -52,23 +55,6 @@ class RunOutput:
     figure_pair: str | None = None
     snapshots: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # method -> figure arrays
     reused: int = 0  # results read back from an earlier, interrupted or identical run
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Hard limits in seconds (None: no limit). ``pair`` bounds one registration and
-    its scoring, ``by_method`` overrides it for named methods; ``prepare`` bounds
-    training (or loading) a method."""
-
-    pair: float | None = DEFAULT_PAIR_TIMEOUT
-    prepare: float | None = None
-    by_method: Mapping[str, float | None] = field(default_factory=dict)
-
-    def for_pair(self, method: str) -> float | None:
-        return self.by_method.get(method, self.pair)
-
-
-StartWorker = Callable[[MethodJob], Worker]
 
 
 def result_key(job: MethodJob) -> str:
@@ -88,50 +74,6 @@ def result_key(job: MethodJob) -> str:
         "measuring_code": code_version([*MEASURING_MODULES, *(type(m).__module__ for m in job.metrics)]),
     }
     return digest(material)
-
-
-def failed_record(job: MethodJob, pair: Pair, reason: str, info: MethodInfo | None) -> PairRecord:
-    """The row of a pair whose worker could not answer."""
-    row = {**pair_row(job, pair), "error": reason}
-    row.update(info.columns if info is not None else environment_columns(job))
-    return PairRecord(row=row)
-
-
-def evaluate_pairs(job: MethodJob, key: str, pairs: Sequence[Pair], store: ResultStore, timeouts: Timeouts,
-                   start_worker: StartWorker, advance: Callable[[int], object] = lambda n: None) -> None:
-    """Evaluate ``pairs`` with one method, storing each record as soon as it exists.
-    A worker that dies or times out is replaced by a fresh one for the next pair."""
-    worker: Worker | None = None
-    info: MethodInfo | None = None
-    try:
-        for index, pair in enumerate(pairs):
-            if worker is None:
-                try:
-                    worker = start_worker(job)
-                    info = worker.prepare(timeouts.prepare)
-                    store.save_info(job.name, key, info)
-                except WorkerFailure as failure:
-                    if worker is not None:
-                        worker.kill()
-                        worker = None
-                    for rest in pairs[index:]:
-                        store.save(job.name, key, failed_record(job, rest, str(failure), info))
-                    advance(len(pairs) - index)
-                    return
-            try:
-                record = worker.evaluate(pair, timeouts.for_pair(job.name))
-            except WorkerFailure as failure:
-                record = failed_record(job, pair, str(failure), info)
-                worker.close()
-                worker = None
-            store.save(job.name, key, record)
-            advance(1)
-    except BaseException:  # Ctrl-C: do not wait for the pair in progress
-        if worker is not None:
-            worker.kill()
-        raise
-    if worker is not None:
-        worker.close()
 
 
 @dataclass
@@ -157,25 +99,43 @@ def _pending(job: MethodJob, key: str, pairs: Sequence[Pair], store: ResultStore
     return pending
 
 
+def _chunks(pairs: Sequence[Pair], count: int) -> list[tuple[Pair, ...]]:
+    """``pairs`` cut into at most ``count`` consecutive chunks of near-equal size."""
+    if not pairs:
+        return []
+    size = -(-len(pairs) // max(count, 1))
+    return [tuple(pairs[start : start + size]) for start in range(0, len(pairs), size)]
+
+
+def _tasks(plans: Sequence[_Plan], workers: int, timeouts: Timeouts, isolate: bool) -> tuple[list[Task], list[Task]]:
+    """Training tasks (with several workers, each learning method trains once before its
+    pairs are spread over them) and evaluation tasks (each method's pairs in chunks)."""
+    training = [Task(plan.job, plan.key, (), timeouts, isolate)
+                for plan in plans if plan.pending and plan.job.method.learns and workers > 1]
+    evaluation = [Task(plan.job, plan.key, chunk, timeouts, isolate)
+                  for plan in plans for chunk in _chunks(plan.pending, workers)]
+    return training, evaluation
+
+
 def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore) -> RunOutput:
     """The run's tables from the store, pair by pair then method by method, with the
     figure pair's arrays of each method."""
     results, labels, curves, snapshots = [], [], [], {}
     stored = [store.records(plan.job.name, plan.key) for plan in plans]
+    infos = {plan.job.name: store.info(plan.job.name, plan.key) for plan in plans}
+    columns = {name: info.columns if info is not None else {} for name, info in infos.items()}
     for pair in pairs:
         for plan, records in zip(plans, stored, strict=True):
             record = records.get(pair.id)
             if record is None:
                 continue
-            results.append(record.row)
+            results.append({**record.row, **columns[plan.job.name]})
             labels.extend(record.labels)
             if record.ok and record.arrays:
                 snapshots[plan.job.name] = record.arrays
-    for plan in plans:
-        info = store.info(plan.job.name, plan.key)
+    for name, info in infos.items():
         if info is not None:
-            curves.extend({"method": plan.job.name, "step": step, "loss": loss}
-                          for step, loss in enumerate(info.losses, start=1))
+            curves.extend({"method": name, "step": step, "loss": loss} for step, loss in enumerate(info.losses, start=1))
     return RunOutput(results=pd.DataFrame(results), label_metrics=pd.DataFrame(labels),
                      training=pd.DataFrame(curves, columns=["method", "step", "loss"]), snapshots=snapshots)
 
@@ -196,14 +156,16 @@ def run_benchmark(
     warped_out: Path | None = None,
     timeouts: Timeouts = Timeouts(),
     isolate: bool = True,
+    executor: Executor | None = None,
 ) -> RunOutput:
     """Evaluate every method in ``entries`` on ``dataset``'s test pairs, reusing what
     ``store`` holds (learning methods train first, or load their cached weights).
 
     ``figure_pair`` (default: the first test pair) is kept as arrays for the report's
-    figure. ``warped_out``: write warped images and
-    fields as NIfTI under ``warped_out/warped/<method>/``. ``isolate=False`` runs
-    methods in this process (for debuggers): no timeouts, no protection from crashes.
+    figure. ``warped_out``: write warped images and fields as NIfTI under
+    ``warped_out/warped/<method>/``. ``isolate=False`` runs methods in this process
+    (for debuggers): no timeouts, no protection from crashes. ``executor``: where tasks
+    run (default: a local pool of one worker).
     """
     pairs = dataset.test_pairs()[:max_pairs]
     figure_pair = figure_pair or (pairs[0].id if pairs else None)
@@ -219,11 +181,21 @@ def run_benchmark(
         plans.append(_Plan(job, key, _pending(job, key, pairs, store)))
     total = len(pairs) * len(plans)
     reused = total - sum(len(plan.pending) for plan in plans)
-    start_worker: StartWorker = IsolatedWorker if isolate else InProcessWorker
+    executor = executor or LocalPool()
+
+    def on_outcome(outcome: TaskOutcome) -> None:
+        info, job, key = outcome.info, outcome.task.job, outcome.task.key
+        if info is not None and (info.trained or store.info(job.name, key) is None):  # keep how it was trained
+            store.save_info(job.name, key, info)
+
     with tqdm(total=total, initial=reused, desc=dataset.name, unit="reg", disable=not progress) as bar:
-        for plan in plans:
-            bar.set_postfix_str(plan.job.name)
-            evaluate_pairs(plan.job, plan.key, plan.pending, store, timeouts, start_worker, bar.update)
+        def on_record(task: Task, record: PairRecord) -> None:
+            store.save(task.job.name, task.key, record)
+            bar.update()
+
+        training, evaluation = _tasks(plans, executor.workers, timeouts, isolate)
+        executor.run(training, on_record, on_outcome)
+        executor.run(evaluation, on_record, on_outcome)
     output = _assemble(plans, pairs, store)
     output.figure_pair, output.reused = figure_pair, reused
     # The reference workload, timed before and after the pairs, makes speeds comparable

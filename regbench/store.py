@@ -51,6 +51,11 @@ class MethodInfo:
     columns: dict[str, Any]
     losses: list[float] = field(default_factory=list)
 
+    @property
+    def trained(self) -> bool:
+        """Whether preparing trained the method (rather than loading cached weights)."""
+        return self.columns.get("train_cached") is False
+
 
 def _plain(value: Any) -> Any:
     """numpy scalars as Python ones, for JSON."""

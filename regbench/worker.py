@@ -142,10 +142,10 @@ class _PairLoader:
         return self._fixed, self.dataset.load(pair.moving_id)
 
 
-def _training_columns(method: Method) -> dict[str, Any]:
+def _method_columns(method: Method) -> dict[str, Any]:
+    """Columns that describe the prepared method, the same for all its rows."""
     report = method.training
     return {
-        "device": method.device,
         "parameters": method.parameter_count,
         "train_seconds": report.seconds if report else np.nan,
         "train_steps": report.steps if report else np.nan,
@@ -162,6 +162,7 @@ class MethodWorker:
         self.job = job
         self.method: Method | None = None
         self.info: MethodInfo | None = None
+        self._where: dict[str, Any] = {}  # the device and environment, for every row
         self._load = _PairLoader(job.dataset)
         self._nifti = NiftiWriter(job.warped_dir) if job.warped_dir is not None else None
 
@@ -173,7 +174,8 @@ class MethodWorker:
                                        profile=job.profile, cache_dir=job.cache_dir, progress=job.progress))
         self.method = method
         losses = list(method.training.losses) if method.training is not None else []
-        self.info = MethodInfo(columns={**_training_columns(method), **environment_columns(job)}, losses=losses)
+        self.info = MethodInfo(columns=_method_columns(method), losses=losses)
+        self._where = {"device": method.device, **environment_columns(job)}
         return self.info
 
     def evaluate(self, pair: Pair) -> PairRecord:
@@ -188,7 +190,7 @@ class MethodWorker:
             record.row["error"] = error_text(error)
             record.row["traceback"] = traceback.format_exc(limit=5)
             record.labels, record.arrays = [], {}
-        record.row.update(self.info.columns)
+        record.row.update(self._where)
         return record
 
     def _evaluate(self, pair: Pair, record: PairRecord) -> None:
