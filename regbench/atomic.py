@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
-PARTIAL_FOLDER = ".partial"  # beside the final file: a rename within one file system
+PARTIAL_PREFIX = ".partial-"  # readers skip these: a write in progress, or cut short by a kill
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(partial_path)``, then rename the partial file onto ``path``.
 
-    A rename within one folder is atomic on POSIX file systems, so a reader (or a run
-    resumed after ``kill -9``) sees the old file or the new one, never half of one.
+    The partial file sits beside ``path`` (a rename within one folder is atomic on
+    POSIX file systems) with the same extension (for writers that choose the format
+    from it), named per process and thread; so a reader, or a run resumed after
+    ``kill -9``, sees the old file or the new one, never half of one.
     """
-    partial = path.parent / PARTIAL_FOLDER / f"{os.getpid()}-{path.name}"  # same extension, for writers that need it
-    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{PARTIAL_PREFIX}{os.getpid()}-{threading.get_ident()}-{path.name}")
     try:
         write(partial)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):  # still in use by another writer
-            partial.parent.rmdir()
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                      help="run on this Dask cluster, or 'local' for a Dask LocalCluster of --workers workers "
                           "(needs pip install 'regbench[dask]')")
+    run.add_argument("--threads", type=int, default=None, metavar="N",
+                     help="CPU threads of every worker, wherever it runs (default: this machine's cores); "
+                          "learned methods train to the same weights only with the same count")
     run.add_argument("--fresh", action="store_true",
                      help="discard results stored in OUT by an earlier run (default: reuse them and compute the rest)")
     commands.add_parser("train", parents=[shared], help="train (and cache) learning methods without evaluating")
@@ -182,6 +185,8 @@ def _executor(args: argparse.Namespace) -> Executor:
     """A local pool of ``--workers`` processes, or the Dask cluster ``--scheduler`` names."""
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
     if args.no_isolation and (args.workers > 1 or args.scheduler):
         raise UsageError("--no-isolation runs one method at a time in this process; drop --workers and --scheduler")
     if args.scheduler is None:
@@ -208,7 +213,7 @@ def _run(args: argparse.Namespace, catalog: Catalog) -> int:
                                max_pairs=args.max_pairs, profile=PROFILES[args.profile], cache_dir=args.cache_dir,
                                progress=not args.no_progress, figure_pair=args.figure_pair,
                                warped_out=args.out if args.save_warped else None, timeouts=timeouts,
-                               isolate=not args.no_isolation, executor=executor)
+                               isolate=not args.no_isolation, executor=executor, threads=args.threads)
     finally:
         executor.close()
     run_info = {

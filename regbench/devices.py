@@ -38,3 +38,11 @@ def peak_memory_mb(device: torch.device | str) -> float | None:
     if torch.device(device).type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return None
+
+
+def use_threads(count: int | None) -> None:
+    """Run torch's CPU work on ``count`` threads (None: torch's default). Results of
+    training depend on it (sums are split differently), so every worker of a run uses
+    the same count, wherever it runs."""
+    if count is not None:
+        torch.set_num_threads(count)

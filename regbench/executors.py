@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from regbench.store import PairRecord
 from regbench.tasks import Task, TaskOutcome, failed_record, run_task
 
+CONNECT_SECONDS = 10  # how long to try reaching a scheduler
 RecordHandler = Callable[[Task, PairRecord], object]
 OutcomeHandler = Callable[[TaskOutcome], object]
 
@@ -77,7 +78,7 @@ class DaskExecutor:
                                         host="127.0.0.1", dashboard_address=None)
             self.client = Client(self.cluster)
         else:
-            self.client = Client(scheduler)
+            self.client = Client(scheduler, timeout=CONNECT_SECONDS)
         self.workers = max(1, sum(self.client.nthreads().values()))
 
     def run(self, tasks: Sequence[Task], on_record: RecordHandler, on_outcome: OutcomeHandler) -> None:

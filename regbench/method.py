@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from regbench import options
+from regbench import devices, options
 from regbench.dataset import Dataset
 from regbench.profiles import PROFILES, Profile
 
@@ -93,6 +93,19 @@ class Method(abc.ABC):
     def device_type(self) -> str:
         """``cpu`` or ``cuda``: what timing must synchronise with."""
         return self.device.split(":")[0]
+
+    def reset_peak_memory(self) -> None:
+        """Start measuring peak accelerator memory (torch's CUDA allocator by default;
+        methods of another framework override the three memory and timing hooks)."""
+        devices.reset_peak_memory(self.device_type)
+
+    def peak_memory_mb(self) -> float | None:
+        """Peak accelerator memory since :meth:`reset_peak_memory`, in MiB; None on the CPU."""
+        return devices.peak_memory_mb(self.device_type)
+
+    def synchronize(self) -> None:
+        """Wait for work queued on the accelerator, so that timings are complete."""
+        devices.synchronize(self.device_type)
 
     @property
     def parameter_count(self) -> int | None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
 from regbench import options
@@ -157,6 +158,7 @@ def run_benchmark(
     timeouts: Timeouts = Timeouts(),
     isolate: bool = True,
     executor: Executor | None = None,
+    threads: int | None = None,
 ) -> RunOutput:
     """Evaluate every method in ``entries`` on ``dataset``'s test pairs, reusing what
     ``store`` holds (learning methods train first, or load their cached weights).
@@ -165,7 +167,8 @@ def run_benchmark(
     figure. ``warped_out``: write warped images and fields as NIfTI under
     ``warped_out/warped/<method>/``. ``isolate=False`` runs methods in this process
     (for debuggers): no timeouts, no protection from crashes. ``executor``: where tasks
-    run (default: a local pool of one worker).
+    run (default: a local pool of one worker). ``threads``: torch CPU threads of every
+    worker (default: this process's count), the same wherever a worker runs.
     """
     pairs = dataset.test_pairs()[:max_pairs]
     figure_pair = figure_pair or (pairs[0].id if pairs else None)
@@ -174,7 +177,8 @@ def run_benchmark(
     for entry in entries:
         job = MethodJob(method=entry.cls, params=dict((params or {}).get(entry.name, {})), dataset=dataset,
                         seed=seed, profile=profile, metrics=tuple(metrics), cache_dir=cache_dir,
-                        progress=progress, figure_pair=figure_pair, requires=entry.requires)
+                        progress=progress, figure_pair=figure_pair, requires=entry.requires,
+                        threads=threads or torch.get_num_threads())
         key = result_key(job)
         if warped_out is not None:
             job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, entry.name, key))

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from regbench.atomic import atomic_write, atomic_write_text
+from regbench.atomic import PARTIAL_PREFIX, atomic_write, atomic_write_text
 
 INFO_FILE = "method.json"
 
@@ -98,7 +98,7 @@ class ResultStore:
         """Stored records of ``method`` under ``key``, by pair id."""
         records = {}
         for path in sorted(self.folder(method, key).glob("*.json")):
-            if path.name == INFO_FILE:
+            if path.name == INFO_FILE or path.name.startswith(PARTIAL_PREFIX):
                 continue
             try:
                 stored = json.loads(path.read_text(encoding="utf-8"))

@@ -55,6 +55,7 @@ class MethodJob:
     figure_pair: str | None = None  # keep this pair's arrays for the report's figure
     warped_dir: Path | None = None  # write warped images and fields as NIfTI here
     requires: tuple[str, ...] = ()  # modules whose versions go into every row
+    threads: int | None = None  # torch CPU threads (None: torch's default); see devices.use_threads
 
     @property
     def name(self) -> str:
@@ -81,8 +82,12 @@ def pair_row(job: MethodJob, pair: Pair) -> dict[str, Any]:
 
 
 def environment_columns(job: MethodJob) -> dict[str, Any]:
-    """Where and with what a row was measured."""
-    return {"method_versions": environment.module_versions(job.requires), **environment.describe()}
+    """Where and with what a row was measured (with the job's thread count, also for
+    rows made outside a worker)."""
+    columns = {"method_versions": environment.module_versions(job.requires), **environment.describe()}
+    if job.threads is not None:
+        columns["torch_threads"] = job.threads
+    return columns
 
 
 def check_displacement(method: str, displacement: Any, fixed: np.ndarray) -> np.ndarray:
@@ -169,6 +174,7 @@ class MethodWorker:
     def prepare(self) -> MethodInfo:
         """Instantiate and prepare (train, or load cached weights); errors propagate."""
         job = self.job
+        devices.use_threads(job.threads)
         method = job.method(seed=job.seed, **job.params)
         method.prepare(TrainingContext(dataset=job.dataset, train_ids=job.dataset.train_ids, seed=job.seed,
                                        profile=job.profile, cache_dir=job.cache_dir, progress=job.progress))
@@ -197,15 +203,15 @@ class MethodWorker:
         method, row, dataset = self.method, record.row, self.job.dataset
         assert method is not None
         fixed, moving = self._load(pair)
-        devices.reset_peak_memory(method.device_type)
+        method.reset_peak_memory()
         with PeakRSS() as rss:
             started = time.perf_counter()
             result = method.register(fixed.image, moving.image)
-            devices.synchronize(method.device_type)
+            method.synchronize()
             row["seconds"] = time.perf_counter() - started
         row["peak_rss_mb"] = rss.mb
         row["rss_increase_mb"] = rss.increase_mb
-        row["peak_cuda_mb"] = devices.peak_memory_mb(method.device_type)
+        row["peak_cuda_mb"] = method.peak_memory_mb()
         displacement = check_displacement(method.name, result.displacement, fixed.image)
         outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement,
                               labels=dataset.labels, spacing=dataset.spacing)
