@@ -8,6 +8,7 @@ regbench compute them again, and changing nothing reuses them.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import sys
 from collections.abc import Iterable
@@ -16,10 +17,14 @@ from typing import Any
 
 
 def code_version(modules: Iterable[str]) -> str:
-    """Hash of the source files of the (imported) ``modules``."""
+    """Hash of the source files of ``modules`` (found, not imported: hashing the code of
+    a TensorFlow method does not start TensorFlow)."""
     digest = hashlib.sha256()
     for name in modules:
-        digest.update(Path(sys.modules[name].__file__).read_bytes())
+        spec = sys.modules[name].__spec__ if name in sys.modules else importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ValueError(f"no source file found for module {name!r}")
+        digest.update(Path(spec.origin).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 import json
-import os
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,26 +24,17 @@ from torch import nn
 
 from regbench import devices, training
 from regbench.atomic import atomic_write, atomic_write_text
-from regbench.fingerprint import code_version, digest
-from regbench.method import Method, RegistrationResult, TrainingContext
+from regbench.method import RegistrationResult, TrainingContext
+from regbench.weights import CachedWeights
 
 
-def default_cache_dir() -> Path:
-    """``$REGBENCH_CACHE``, else ``~/.cache/regbench``."""
-    return Path(os.environ.get("REGBENCH_CACHE", Path.home() / ".cache" / "regbench"))
-
-
-class LearnedMethod(Method):
+class LearnedMethod(CachedWeights):
     """A network trained by :func:`regbench.training.train`."""
 
     default_params: ClassVar[dict[str, Any]] = {
         "similarity": "mse",  # or "ncc" (window 9)
         "reg_weight": 0.01,  # σ of the diffusion term; VoxelMorph recommends 1.0 with ncc
     }
-
-    learns = True
-    # Image sizes must be multiples of this (2**number of poolings) for skips to line up.
-    size_multiple: ClassVar[int] = 16
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         super().__init__(seed=seed, **params)
@@ -70,32 +59,11 @@ class LearnedMethod(Method):
             return None
         return sum(p.numel() for p in self.network.parameters())
 
-    def cache_key(self, context: TrainingContext) -> str:
-        material = {
-            "method": self.name,
-            "params": self.params,
-            "dataset": context.dataset.name,
-            "dataset_options": context.dataset.options,
-            "train_ids": digest(context.train_ids),
-            "profile": dataclasses.asdict(context.profile),
-            "seed": self.seed,
-            "code": code_version(self.code_modules()),
-        }
-        return digest(material)
-
     def prepare(self, context: TrainingContext) -> None:
-        if not context.train_ids:
-            raise ValueError(f"method {self.name!r} learns from training subjects; dataset {context.dataset.name!r} has none")
-        shape = context.dataset.load(context.dataset.atlas_id or context.train_ids[0]).image.shape
-        if any(size % self.size_multiple for size in shape):
-            raise ValueError(
-                f"method {self.name!r} needs image sizes that are multiples of {self.size_multiple}; "
-                f"dataset {context.dataset.name!r} has images of shape {shape}"
-            )
+        shape = self.image_shape(context)
         torch.manual_seed(self.seed)
         self.network = self.build_network(len(shape)).to(self._device)
-        cache_dir = Path(context.cache_dir) if context.cache_dir else default_cache_dir()
-        stem = cache_dir / "weights" / f"{self.name}-{self.cache_key(context)}"
+        stem = self.weights_stem(context)
         weights, report_file = stem.with_suffix(".pt"), stem.with_suffix(".json")
         if weights.is_file() and report_file.is_file():
             state = torch.load(weights, map_location=self._device, weights_only=True)

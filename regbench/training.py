@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from regbench import devices
+from regbench.batches import TrainingBatches
 from regbench.dataset import Dataset
 from regbench.profiles import Profile
 from regbench.profiling import PeakRSS
@@ -63,26 +63,6 @@ def diffusion_loss() -> Callable[[torch.Tensor], torch.Tensor]:
     return ne.nn.modules.SpatialGradient(penalty="l2")
 
 
-class _ImageCache:
-    """Training images kept in memory while they fit in ``max_bytes``; beyond that they
-    are loaded again when drawn, so 3D datasets stream instead of filling memory."""
-
-    def __init__(self, dataset: Dataset, max_bytes: int = 2**30) -> None:
-        self.dataset = dataset
-        self.max_bytes = max_bytes
-        self._images: dict[str, np.ndarray] = {}
-        self._bytes = 0
-
-    def __call__(self, subject_id: str) -> np.ndarray:
-        image = self._images.get(subject_id)
-        if image is None:
-            image = self.dataset.load(subject_id).image
-            if self._bytes + image.nbytes <= self.max_bytes:
-                self._images[subject_id] = image
-                self._bytes += image.nbytes
-        return image
-
-
 def train(
     network: nn.Module,
     dataset: Dataset,
@@ -99,14 +79,11 @@ def train(
     """Train ``network`` (``(moving, fixed) -> displacement``) on moving images from
     ``train_ids`` registered to the dataset's atlas, or, for a dataset without atlas,
     to another training subject drawn at random."""
-    if len(train_ids) < (1 if dataset.atlas_id is not None else 2):
-        raise ValueError(f"dataset {dataset.name!r} has too few training subjects ({len(train_ids)}) to train on")
     weight = DEFAULT_REG_WEIGHT[similarity] if reg_weight is None else reg_weight
     sim, smooth = similarity_loss(similarity), diffusion_loss()
-    rng = np.random.default_rng(seed)
-    images = _ImageCache(dataset)
-    if dataset.atlas_id is not None:
-        atlas = torch.from_numpy(dataset.load(dataset.atlas_id).image)[None, None].to(device)
+    batches = TrainingBatches(dataset, train_ids, profile.batch_size, seed)
+    if batches.atlas is not None:  # on the device once, not with every batch
+        atlas = torch.from_numpy(batches.atlas)[None, None].to(device)
         atlas_batch = atlas.expand(profile.batch_size, *atlas.shape[1:])
     optimizer = torch.optim.Adam(network.parameters(), lr=profile.lr)
     n_steps = profile.total_steps(len(train_ids))
@@ -114,22 +91,13 @@ def train(
     network.train()
     devices.reset_peak_memory(device)
     losses: list[float] = []
-    order: list[int] = []
     bar = tqdm(range(n_steps), desc=description, unit="step", disable=not progress, leave=False)
     with PeakRSS() as rss:
         started = time.perf_counter()
         for _ in bar:
-            while len(order) < profile.batch_size:  # epochs: fresh permutations of the subjects
-                order.extend(rng.permutation(len(train_ids)).tolist())
-            batch_ids = [train_ids[i] for i in order[: profile.batch_size]]
-            del order[: profile.batch_size]
-            moving = torch.from_numpy(np.stack([images(sid) for sid in batch_ids]))[:, None].to(device)
-            if dataset.atlas_id is not None:
-                fixed = atlas_batch
-            else:  # pairwise: each moving image meets another training subject
-                partners = [train_ids[(i + 1 + rng.integers(len(train_ids) - 1)) % len(train_ids)]
-                            for i in (train_ids.index(sid) for sid in batch_ids)]
-                fixed = torch.from_numpy(np.stack([images(sid) for sid in partners]))[:, None].to(device)
+            moving_images, fixed_images = batches.next()
+            moving = torch.from_numpy(moving_images)[:, None].to(device)
+            fixed = atlas_batch if fixed_images is None else torch.from_numpy(fixed_images)[:, None].to(device)
             displacement = network(moving, fixed)
             loss = sim(fixed, warp_tensor(moving, displacement)) + weight * smooth(displacement)
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,104 @@
+"""``keras-vxm1`` and ``keras-vxm2``: the Keras twins of ``vxm1`` and ``vxm2``.
+
+TensorFlow is imported when a method is prepared, not when the plugin is listed.
+Weights are cached as ``.weights.h5`` under the same kind of key as the PyTorch
+methods' (:class:`regbench.weights.CachedWeights`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, ClassVar
+
+import numpy as np
+
+from regbench.atomic import atomic_write, atomic_write_text
+from regbench.method import RegistrationResult, TrainingContext
+from regbench.training import TrainingReport
+from regbench.weights import CachedWeights
+from regbench_methods.vxm import ENCODER, VXM1_DECODER, VXM2_DECODER
+
+
+class KerasVxm(CachedWeights):
+    decoder: ClassVar[tuple[int, ...]]
+    default_params: ClassVar[dict[str, Any]] = {
+        "reg_weight": 0.01,  # σ of the diffusion term (loss: MSE + σ·diffusion, as the paper)
+    }
+
+    def __init__(self, *, seed: int = 0, **params: Any) -> None:
+        super().__init__(seed=seed, **params)
+        self.model: Any = None
+        self._forward: Any = None
+
+    @classmethod
+    def code_modules(cls) -> tuple[str, ...]:
+        return (*super().code_modules(), "regbench_keras.network", "regbench_keras.training", "regbench.batches")
+
+    @property
+    def device(self) -> str:
+        from regbench_keras import devices  # noqa: PLC0415 - TensorFlow only once a method runs
+
+        return devices.name()
+
+    @property
+    def parameter_count(self) -> int | None:
+        return None if self.model is None else int(self.model.count_params())
+
+    def reset_peak_memory(self) -> None:
+        from regbench_keras import devices  # noqa: PLC0415
+
+        devices.reset_peak_memory()
+
+    def peak_memory_mb(self) -> float | None:
+        from regbench_keras import devices  # noqa: PLC0415
+
+        return devices.peak_memory_mb()
+
+    def synchronize(self) -> None:
+        from regbench_keras import devices  # noqa: PLC0415
+
+        devices.synchronize()
+
+    def prepare(self, context: TrainingContext) -> None:
+        import keras  # noqa: PLC0415
+        import tensorflow as tf  # noqa: PLC0415
+
+        from regbench_keras import network, training  # noqa: PLC0415
+
+        shape = self.image_shape(context)
+        keras.utils.set_random_seed(self.seed)
+        tf.config.experimental.enable_op_determinism()
+        self.model = network.vxm_model(len(shape), ENCODER, self.decoder)
+        self._forward = tf.function(lambda moving, fixed: self.model([moving, fixed], training=False))  # one graph, not eager
+        stem = self.weights_stem(context)
+        weights, report_file = stem.with_suffix(".weights.h5"), stem.with_suffix(".json")
+        if weights.is_file() and report_file.is_file():
+            self.model.load_weights(weights)
+            self.training = TrainingReport(**{**json.loads(report_file.read_text()), "cached": True})
+            return
+        self.training = training.train(self.model, context.dataset, context.train_ids, profile=context.profile,
+                                       reg_weight=float(self.params["reg_weight"]), seed=self.seed,
+                                       progress=context.progress, description=f"train {self.name}")
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(weights, self.model.save_weights)
+        atomic_write_text(report_file, json.dumps(dataclasses.asdict(self.training)))
+
+    def register(self, fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:
+        if self.model is None:
+            raise RuntimeError(f"method {self.name!r} must be prepared (trained) before it registers")
+        batch = lambda image: np.ascontiguousarray(image, np.float32)[None, ..., None]  # noqa: E731
+        flow = self._forward(batch(moving), batch(fixed)).numpy()[0]
+        return RegistrationResult(np.moveaxis(flow, -1, 0))
+
+
+class KerasVxm1(KerasVxm):
+    name = "keras-vxm1"
+    description = "VoxelMorph Vxm-1 in TensorFlow/Keras (the twin of vxm1)"
+    decoder = VXM1_DECODER
+
+
+class KerasVxm2(KerasVxm):
+    name = "keras-vxm2"
+    description = "VoxelMorph Vxm-2 in TensorFlow/Keras (the twin of vxm2)"
+    decoder = VXM2_DECODER

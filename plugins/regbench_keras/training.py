@@ -1,0 +1,75 @@
+"""The Keras twin of :func:`regbench.training.train`: the same batches
+(:class:`regbench.batches.TrainingBatches`), the same loss (MSE + ``reg_weight`` ×
+diffusion, VoxelMorph's ``Grad('l2')``), Adam at the profile's learning rate, in a
+``tf.GradientTape`` loop. The moving image is warped with Keras'
+``map_coordinates`` (linear, zeros outside), as regbench's own warp does."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from regbench.batches import TrainingBatches
+from regbench.dataset import Dataset
+from regbench.profiles import Profile
+from regbench.profiling import PeakRSS
+from regbench.training import TrainingReport
+from regbench_keras import devices
+
+
+def warp(moving: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
+    """``moving(x + flow(x))`` for channels-last batches ``(B, *S, 1)`` and ``(B, *S, ndim)``."""
+    ndim = flow.shape[-1]
+    axes = [tf.range(size, dtype=flow.dtype) for size in flow.shape[1:-1]]
+    grid = tf.stack(tf.meshgrid(*axes, indexing="ij"))  # (ndim, *S)
+
+    def one(pair: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+        image, field = pair
+        coordinates = grid + tf.transpose(field, [ndim, *range(ndim)])
+        return keras.ops.image.map_coordinates(image[..., 0], coordinates, order=1, fill_mode="constant")
+
+    return tf.map_fn(one, (moving, flow), fn_output_signature=moving.dtype)[..., None]
+
+
+def diffusion(flow: tf.Tensor) -> tf.Tensor:
+    """Mean squared forward differences of the field, averaged over spatial axes."""
+    ndim = flow.shape[-1]
+    terms = [tf.reduce_mean(tf.square(tf.experimental.numpy.diff(flow, axis=axis))) for axis in range(1, ndim + 1)]
+    return tf.add_n(terms) / ndim
+
+
+def train(model: keras.Model, dataset: Dataset, train_ids: tuple[str, ...], *, profile: Profile, reg_weight: float,
+          seed: int, progress: bool = False, description: str = "train") -> TrainingReport:
+    """Train ``model`` (``[moving, fixed] -> flow``) unsupervised, as the PyTorch trainer does."""
+    batches = TrainingBatches(dataset, train_ids, profile.batch_size, seed)
+    atlas = (np.broadcast_to(batches.atlas, (profile.batch_size, *batches.atlas.shape))[..., None]
+             if batches.atlas is not None else None)
+    optimizer = keras.optimizers.Adam(learning_rate=profile.lr)
+
+    @tf.function
+    def step(moving: tf.Tensor, fixed: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            flow = model([moving, fixed], training=True)
+            loss = tf.reduce_mean(tf.square(fixed - warp(moving, flow))) + reg_weight * diffusion(flow)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return loss
+
+    n_steps = profile.total_steps(len(train_ids))
+    devices.reset_peak_memory()
+    losses: list[float] = []
+    bar = tqdm(range(n_steps), desc=description, unit="step", disable=not progress, leave=False)
+    with PeakRSS() as rss:
+        started = time.perf_counter()
+        for _ in bar:
+            moving, fixed = batches.next()
+            fixed_batch = atlas if fixed is None else fixed[..., None]
+            losses.append(float(step(tf.constant(moving[..., None]), tf.constant(fixed_batch))))
+            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+        seconds = time.perf_counter() - started
+    return TrainingReport(seconds=seconds, steps=n_steps, losses=losses, device=devices.name(),
+                          peak_cuda_mb=devices.peak_memory_mb(), peak_rss_mb=rss.mb)
