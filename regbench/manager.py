@@ -85,7 +85,8 @@ def plugin_manager(plugins: Sequence[str] = ()) -> pluggy.PluginManager:
             module = importlib.import_module(name)
         except ImportError as error:
             raise ImportError(f"regbench plugin module {name!r} could not be imported: {error}") from error
-        manager.register(module, name=name)
+        if not manager.is_registered(module):  # e.g. a built-in plugin named again with -p
+            manager.register(module, name=name)
     return manager
 
 

@@ -9,15 +9,16 @@ import torch
 
 pytest.importorskip("tensorflow", reason="the Keras plugin needs pip install 'regbench[tensorflow]'")
 
-import tensorflow as tf  # noqa: E402
 from regbench_datasets.synthetic import Synthetic  # noqa: E402
 from regbench_keras import network  # noqa: E402
 from regbench_keras import training as keras_training  # noqa: E402
+from regbench_keras.backend import tf  # noqa: E402
 from regbench_keras.method import KerasVxm1  # noqa: E402
 from regbench_methods.vxm import ENCODER, VXM1_DECODER, VXM2_DECODER, VxmNetwork  # noqa: E402
 
 from regbench import profiles, training  # noqa: E402
 from regbench.method import TrainingContext  # noqa: E402
+from regbench.testing import MethodConformance  # noqa: E402
 from regbench.warp import warp_tensor  # noqa: E402
 
 # float32 through ~10 convolutions, summed in different orders by the two frameworks:
@@ -94,3 +95,8 @@ def test_parameter_counts_match_the_pytorch_twins():
     for decoder in (VXM1_DECODER, VXM2_DECODER):
         torch_net, keras_net = twins(2, decoder)
         assert keras_net.count_params() == sum(p.numel() for p in torch_net.parameters())
+
+
+class TestKerasVxm1Conformance(MethodConformance):
+    method = KerasVxm1
+    plugin = "regbench_keras"

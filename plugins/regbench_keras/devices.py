@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
+from regbench_keras.backend import tf
 
 
 def _gpu() -> str | None:

@@ -12,12 +12,12 @@ import json
 from typing import Any, ClassVar
 
 import numpy as np
+from regbench_methods.vxm import ENCODER, VXM1_DECODER, VXM2_DECODER
 
 from regbench.atomic import atomic_write, atomic_write_text
 from regbench.method import RegistrationResult, TrainingContext
 from regbench.training import TrainingReport
 from regbench.weights import CachedWeights
-from regbench_methods.vxm import ENCODER, VXM1_DECODER, VXM2_DECODER
 
 
 class KerasVxm(CachedWeights):
@@ -33,7 +33,8 @@ class KerasVxm(CachedWeights):
 
     @classmethod
     def code_modules(cls) -> tuple[str, ...]:
-        return (*super().code_modules(), "regbench_keras.network", "regbench_keras.training", "regbench.batches")
+        return (*super().code_modules(), "regbench_keras.network", "regbench_keras.training",
+                "regbench.batches")
 
     @property
     def device(self) -> str:
@@ -61,10 +62,8 @@ class KerasVxm(CachedWeights):
         devices.synchronize()
 
     def prepare(self, context: TrainingContext) -> None:
-        import keras  # noqa: PLC0415
-        import tensorflow as tf  # noqa: PLC0415
-
         from regbench_keras import network, training  # noqa: PLC0415
+        from regbench_keras.backend import keras, tf  # noqa: PLC0415
 
         shape = self.image_shape(context)
         keras.utils.set_random_seed(self.seed)

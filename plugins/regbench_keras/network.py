@@ -10,16 +10,13 @@ convention, as the PyTorch network's channel ``d``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # this plugin's loops are TensorFlow's
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+from regbench_keras.backend import keras
 
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
+layers = keras.layers
 
 
 def vxm_model(ndim: int, encoder: Sequence[int], decoder: Sequence[int]) -> keras.Model:

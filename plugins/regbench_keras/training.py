@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import time
 
-import keras
 import numpy as np
-import tensorflow as tf
 from tqdm.auto import tqdm
 
 from regbench.batches import TrainingBatches
@@ -19,6 +17,7 @@ from regbench.profiles import Profile
 from regbench.profiling import PeakRSS
 from regbench.training import TrainingReport
 from regbench_keras import devices
+from regbench_keras.backend import keras, tf
 
 
 def warp(moving: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:

@@ -1,0 +1,11 @@
+"""The plugin passes regbench's conformance suite (regbench.testing)."""
+
+from regbench_demons import Demons
+
+from regbench.testing import MethodConformance
+
+
+class TestDemons(MethodConformance):
+    method = Demons
+    plugin = "regbench_demons"
+    params = {"iterations": 10}

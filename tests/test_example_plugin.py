@@ -1,0 +1,31 @@
+"""The example plugin package under examples/ passes the conformance suite, run as
+its own CI would, and runs in regbench."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from regbench.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "regbench-demons"
+
+
+def test_the_example_plugin_passes_the_conformance_suite():
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLE / "src"), *sys.path])}
+    finished = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
+                              env=environment, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert " passed" in finished.stdout and " failed" not in finished.stdout
+
+
+def test_the_example_method_improves_on_identity(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLE / "src"))
+    assert main(["-p", "regbench_demons", "run", "--methods", "demons,identity", "--dataset", "mni2d",
+                 "--dataset-option", "n_subjects=20", "--max-pairs", "3", "--no-progress", "--out", str(tmp_path)]) == 0
+    dice = pd.read_csv(tmp_path / "results.csv").groupby("method")["dice_mean"].mean()
+    assert dice["demons"] > dice["identity"] + 0.05
