@@ -1,10 +1,11 @@
 """On a GPU machine: learned methods in CUDA worker processes, a run killed with
-SIGKILL mid-way and resumed, compared with an uninterrupted run.
+SIGKILL mid-way and resumed, and a run on two workers sharing the GPU, each compared
+with an uninterrupted run.
 
     python benchmarks/gpu_resume_check.py --out FOLDER
 
-Both runs share one weight cache (trained by the first), so the comparison checks
-resuming, not the run-to-run variation of CUDA training. Prints, and writes to
+All runs share one weight cache (trained by the first), so the comparisons check
+resuming and sharing, not the run-to-run variation of CUDA training. Prints, and writes to
 FOLDER/gpu_resume_check.json: the device, seconds of each run, training seconds and
 seconds per pair per method, whether workers (and their GPU memory) outlived the
 kill, how many results the resumed run reused, and the largest Dice difference.
@@ -73,11 +74,19 @@ def main() -> None:
     summary["stored_before_resume"] = stored
     summary["resume_says"] = [line for line in finished.stdout.splitlines() if "reused" in line]
 
-    first = pd.read_csv(folder / "uninterrupted" / "results.csv").set_index(["method", "pair"]).sort_index()
-    second = pd.read_csv(resumed / "results.csv").set_index(["method", "pair"]).sort_index()
-    summary["same_rows"] = first.index.equals(second.index)
-    summary["all_ok"] = bool((first["status"] == "ok").all() and (second["status"] == "ok").all())
-    summary["max_dice_difference"] = float((first["dice_mean"] - second["dice_mean"]).abs().max())
+    started = time.perf_counter()
+    subprocess.run([*command(folder / "two-workers", cache), "--workers", "2"], check=True, capture_output=True)
+    summary["two_workers_seconds"] = round(time.perf_counter() - started, 1)
+
+    def table(name: str) -> pd.DataFrame:
+        return pd.read_csv(folder / name / "results.csv").set_index(["method", "pair"]).sort_index()
+
+    first = table("uninterrupted")
+    for name in ("resumed", "two-workers"):
+        other = table(name)
+        summary[f"{name}_same_rows"] = first.index.equals(other.index)
+        summary[f"{name}_all_ok"] = bool((other["status"] == "ok").all())
+        summary[f"{name}_max_dice_difference"] = float((first["dice_mean"] - other["dice_mean"]).abs().max())
     per_method = first.groupby("method").agg(device=("device", "first"), train_seconds=("train_seconds", "first"),
                                              seconds_per_pair=("seconds", "mean"),
                                              peak_cuda_mb=("peak_cuda_mb", "max"), dice=("dice_mean", "mean"))
