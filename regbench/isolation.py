@@ -29,6 +29,7 @@ from regbench.store import MethodInfo, PairRecord
 from regbench.worker import MethodJob, MethodWorker, error_text
 
 CLOSE_GRACE_SECONDS = 10.0
+START_SECONDS = 300.0  # for a worker process to import Python, regbench and torch
 
 
 class WorkerFailure(Exception):
@@ -93,14 +94,17 @@ class IsolatedWorker:
         self.connection = Connection(ours.detach())
 
     def prepare(self, timeout: float | None) -> MethodInfo:
+        self._call(None, START_SECONDS, "starting")  # timeouts count from a started worker
         return self._call(("prepare", self.job), timeout, "preparing (training or loading)")
 
     def evaluate(self, pair: Pair, timeout: float | None) -> PairRecord:
         return self._call(("evaluate", pair), timeout, f"registering pair {pair.id}")
 
-    def _call(self, request: tuple[Any, ...], timeout: float | None, doing: str) -> Any:
+    def _call(self, request: tuple[Any, ...] | None, timeout: float | None, doing: str) -> Any:
+        """Send ``request`` (None: only wait for the next answer) and wait for the answer."""
         try:
-            self.connection.send(request)
+            if request is not None:
+                self.connection.send(request)
             answered = self.connection.poll(timeout)
         except OSError:  # the worker died before it could read the request
             answered = True

@@ -241,9 +241,11 @@ def _die_with_parent() -> None:
 
 
 def serve(connection: Connection) -> None:
-    """Answer requests until the parent sends ``None``: ``("prepare", job)`` and
-    ``("evaluate", pair)``, each answered with ``("ok", result)`` or ``("error", text)``."""
+    """Say ``("ok", "ready")`` once started, then answer requests until the parent sends
+    ``None``: ``("prepare", job)`` and ``("evaluate", pair)``, each answered with
+    ``("ok", result)`` or ``("error", text)``."""
     worker: MethodWorker | None = None
+    connection.send(("ok", "ready"))  # start-up (Python, regbench, torch) is not the method's time
     while True:
         try:
             request = connection.recv()

@@ -82,7 +82,7 @@ def test_missing_dependency_is_listed_as_not_installed(plugin_dir, capsys, tmp_p
     assert "needs-missing  not installed (pip install 'regbench[missing]')" in capsys.readouterr().out
     assert main(["-p", plugin, "run", "--methods", "needs-missing", *TINY, "--out", str(tmp_path)]) == 2
     assert "not installed" in capsys.readouterr().err
-    blocked = ["-p", "no:ants", "-p", "no:vxm", "-p", "no:eca-unet"]
+    blocked = ["-p", "no:ants", "-p", "no:vxm", "-p", "no:eca-unet", "-p", "no:keras"]
     assert main(["-p", plugin, *blocked, "run", "--methods", "all", *TINY, "--out", str(tmp_path)]) == 0
     assert "skipping method needs-missing" in capsys.readouterr().err
     assert set(pd.read_csv(tmp_path / "results.csv")["method"]) == {"identity"}

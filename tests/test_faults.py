@@ -16,9 +16,11 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+from layouts import neurite_oasis
 from regbench_datasets.synthetic import Synthetic
 
 import regbench
+from regbench import profiles
 from regbench.cli import main
 from regbench.registry import Registry
 from regbench.runner import run_benchmark
@@ -102,6 +104,30 @@ def test_a_failed_pair_is_tried_again_on_resume_and_nothing_else_is(tmp_path, ma
     assert json.loads((tmp_path / "run.json").read_text())["reused_results"] == 3
 
 
+def test_a_damaged_stored_result_is_computed_again(tmp_path, capsys):
+    args = ["run", "--methods", "identity", *TINY, "--out", str(tmp_path)]
+    assert main(args) == 0
+    damaged = sorted((tmp_path / "progress").rglob("*-*.json"))[0]
+    damaged.write_text('{"row": {"pair": ')  # e.g. a disk that filled up under another writer
+    assert main(args) == 0
+    assert f"ignoring unreadable stored result {damaged}" in capsys.readouterr().err
+    assert json.loads((tmp_path / "run.json").read_text())["reused_results"] == 1
+    assert read(tmp_path)["status"].tolist() == ["ok", "ok"]
+
+
+def test_a_corrupt_data_file_stops_the_run_by_name_and_loses_nothing_stored(tmp_path, capsys):
+    root = neurite_oasis(tmp_path / "data", ndim=2, n=6)
+    args = ["run", "--methods", "identity", "--dataset", "oasis2d", "--data-dir", str(root), "--no-progress",
+            "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    stored = {path: path.read_bytes() for path in (tmp_path / "out" / "progress").rglob("*.json")}
+    image = root / "OASIS_OAS1_0002_MR1" / "slice_norm.nii.gz"
+    image.write_bytes(image.read_bytes()[:40])  # a download cut short
+    assert main(args) == 2
+    assert f"{image} is not a readable NIfTI file" in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in (tmp_path / "out" / "progress").rglob("*.json")} == stored
+
+
 def test_a_plugin_that_fails_to_import_is_reported_and_the_others_run(tmp_path, monkeypatch, capsys):
     """An installed distribution (a .dist-info on sys.path) whose plugin module raises."""
     site = tmp_path / "site"
@@ -182,8 +208,9 @@ def test_changing_parameters_seed_dataset_or_code_recomputes_exactly_the_affecte
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "out"
 
-    def run(*extra: str) -> int:
-        assert main(["-p", "outside_shift", "run", "--methods", "shift,identity", *TINY, "--out", str(out), *extra]) == 0
+    def run(*extra: str) -> int:  # in this process: the keys are the point here, not the isolation
+        assert main(["-p", "outside_shift", "run", "--methods", "shift,identity", *TINY, "--no-isolation",
+                     "--out", str(out), *extra]) == 0
         return _reused(out)
 
     assert run() == 0
@@ -262,14 +289,17 @@ def test_a_run_killed_midway_resumes_to_the_table_of_an_uninterrupted_run(tmp_pa
         (uninterrupted / "table.md").read_text().split("| s / pair")[0]
 
 
-def test_the_same_seed_gives_identical_dice_for_every_method(tmp_path):
-    """On CPU, two runs from scratch (no shared weights) agree exactly, ANTs included."""
+def test_the_same_seed_gives_identical_dice_for_every_method(tmp_path, monkeypatch):
+    """On CPU, two runs from scratch (no shared weights) agree exactly, ANTs and Keras included."""
+    monkeypatch.setitem(profiles.PROFILES, "tiny", profiles.Profile("tiny", batch_size=2, lr=1e-3, steps=10))
+    methods = "ants-affine,ants-syn,vxm1,eca-unet,keras-vxm1,identity"
+    data = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset-option", "n_subjects=10"]
     runs = []
     for name in ("first", "second"):
         out = tmp_path / name
-        assert main(["run", "--methods", "all", *SMALL, "--seed", "7", "--cache-dir", str(tmp_path / f"cache-{name}"),
-                     "--out", str(out)]) == 0
-        runs.append(read(out).set_index(["method", "pair"])[["status", "dice_mean", "dice_std"]])
-    assert set(runs[0]["status"]) == {"ok"}
-    assert set(runs[0].index.get_level_values("method")) >= {"ants-affine", "ants-syn", "vxm1", "vxm2", "eca-unet"}
+        assert main(["run", "--methods", methods, *data, "--profile", "tiny", "--seed", "7", "--no-progress",
+                     "--cache-dir", str(tmp_path / f"cache-{name}"), "--out", str(out)]) == 0
+        runs.append(read(out).set_index(["method", "pair"])[["status", "dice_mean", "dice_std", "train_cached"]])
+    assert set(runs[0]["status"]) == {"ok"} and len(runs[0]) == 2 * 6
+    assert runs[1]["train_cached"].dropna().eq(False).all()  # the second run trained again
     pd.testing.assert_frame_equal(runs[0], runs[1], check_exact=True)
