@@ -52,7 +52,7 @@ def test_identical_weights_give_the_same_field(ndim, shape, decoder):
     moving, fixed = images(shape, seed=ndim)
     with torch.no_grad():
         expected = torch_net(torch.from_numpy(moving)[None, None], torch.from_numpy(fixed)[None, None])[0].numpy()
-    field = np.moveaxis(np.asarray(keras_net([moving[None, ..., None], fixed[None, ..., None]])[0]), -1, 0)
+    field = np.moveaxis(keras_net([moving[None, ..., None], fixed[None, ..., None]])[0].numpy(), -1, 0)
     largest = np.abs(expected).max()
     assert largest > 0.1  # a field worth comparing, not the near-zero of a fresh head
     difference = np.abs(field - expected).max()
