@@ -1,4 +1,5 @@
-"""The training data every trainer draws, as plain numpy batches.
+"""The training data every trainer draws, as plain numpy batches, and the loop that
+feeds them to a framework's training step.
 
 Unsupervised and atlas-based, as in the reference paper: each batch holds moving
 images from the training subjects, drawn epoch by epoch in a seeded order, and the
@@ -9,9 +10,14 @@ PyTorch trainer and the Keras one see the very same batches.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import numpy as np
+from tqdm.auto import tqdm
 
 from regbench.dataset import Dataset
+from regbench.profiling import PeakRSS
 
 
 class _ImageCache:
@@ -59,3 +65,24 @@ class TrainingBatches:
         n = len(self.train_ids)  # pairwise: each moving image meets another training subject
         partners = [(i + 1 + self._rng.integers(n - 1)) % n for i in indices]
         return moving, np.stack([self._images(self.train_ids[i]) for i in partners])
+
+
+Step = Callable[[np.ndarray, "np.ndarray | None"], float]
+"""One optimisation step on (moving, fixed) images (fixed None: the atlas); returns the loss."""
+
+
+def run_steps(step: Step, batches: TrainingBatches, n_steps: int, *, progress: bool = False,
+              description: str = "train", synchronize: Callable[[], object] = lambda: None,
+              ) -> tuple[list[float], float, float | None]:
+    """Run ``step`` on ``n_steps`` batches with the loss in a progress bar; returns the
+    losses, the seconds (after ``synchronize``, for accelerators) and the peak RSS in MB."""
+    losses: list[float] = []
+    bar = tqdm(range(n_steps), desc=description, unit="step", disable=not progress, leave=False)
+    with PeakRSS() as rss:
+        started = time.perf_counter()
+        for _ in bar:
+            losses.append(step(*batches.next()))
+            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+        synchronize()
+        seconds = time.perf_counter() - started
+    return losses, seconds, rss.mb

@@ -12,19 +12,17 @@ scores every method.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from regbench import devices
-from regbench.batches import TrainingBatches
+from regbench.batches import TrainingBatches, run_steps
 from regbench.dataset import Dataset
 from regbench.profiles import Profile
-from regbench.profiling import PeakRSS
 from regbench.warp import warp_tensor
 
 # σ recommended by VoxelMorph for each similarity (DESIGN.md §3).
@@ -88,25 +86,20 @@ def train(
     optimizer = torch.optim.Adam(network.parameters(), lr=profile.lr)
     n_steps = profile.total_steps(len(train_ids))
 
+    def step(moving_images: np.ndarray, fixed_images: np.ndarray | None) -> float:
+        moving = torch.from_numpy(moving_images)[:, None].to(device)
+        fixed = atlas_batch if fixed_images is None else torch.from_numpy(fixed_images)[:, None].to(device)
+        displacement = network(moving, fixed)
+        loss = sim(fixed, warp_tensor(moving, displacement)) + weight * smooth(displacement)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
     network.train()
     devices.reset_peak_memory(device)
-    losses: list[float] = []
-    bar = tqdm(range(n_steps), desc=description, unit="step", disable=not progress, leave=False)
-    with PeakRSS() as rss:
-        started = time.perf_counter()
-        for _ in bar:
-            moving_images, fixed_images = batches.next()
-            moving = torch.from_numpy(moving_images)[:, None].to(device)
-            fixed = atlas_batch if fixed_images is None else torch.from_numpy(fixed_images)[:, None].to(device)
-            displacement = network(moving, fixed)
-            loss = sim(fixed, warp_tensor(moving, displacement)) + weight * smooth(displacement)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{losses[-1]:.4g}")
-        devices.synchronize(device)
-        seconds = time.perf_counter() - started
+    losses, seconds, peak_rss_mb = run_steps(step, batches, n_steps, progress=progress, description=description,
+                                             synchronize=lambda: devices.synchronize(device))
     network.eval()
     return TrainingReport(
         seconds=seconds,
@@ -114,5 +107,5 @@ def train(
         losses=losses,
         device=devices.device_name(device),
         peak_cuda_mb=devices.peak_memory_mb(device),
-        peak_rss_mb=rss.mb,
+        peak_rss_mb=peak_rss_mb,
     )

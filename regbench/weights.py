@@ -33,7 +33,8 @@ class CachedWeights(Method):
     def image_shape(self, context: TrainingContext) -> tuple[int, ...]:
         """The dataset's image shape, checked against what the network can take."""
         if not context.train_ids:
-            raise ValueError(f"method {self.name!r} learns from training subjects; dataset {context.dataset.name!r} has none")
+            raise ValueError(f"method {self.name!r} learns from training subjects; "
+                             f"dataset {context.dataset.name!r} has none")
         shape = context.dataset.load(context.dataset.atlas_id or context.train_ids[0]).image.shape
         if any(size % self.size_multiple for size in shape):
             raise ValueError(

@@ -124,7 +124,8 @@ def score(metrics: Sequence[Metric], outcome: PairOutcome, row: dict[str, Any]) 
                     continue
                 array = np.asarray(value, dtype=float)
                 if array.shape != (len(outcome.labels),):
-                    raise ValueError(f"{key!r} has shape {array.shape}; expected one value per label ({len(outcome.labels)})")
+                    raise ValueError(f"{key!r} has shape {array.shape}; "
+                                     f"expected one value per label ({len(outcome.labels)})")
                 per_label[key] = array
                 row[f"{key}_mean"], row[f"{key}_std"] = mean_std(array)
         except Exception as error:  # one metric failing never loses the others

@@ -69,7 +69,8 @@ class KerasVxm(CachedWeights):
         keras.utils.set_random_seed(self.seed)
         tf.config.experimental.enable_op_determinism()
         self.model = network.vxm_model(len(shape), ENCODER, self.decoder)
-        self._forward = tf.function(lambda moving, fixed: self.model([moving, fixed], training=False))  # one graph, not eager
+        # One traced graph for registration, not eager layer-by-layer calls.
+        self._forward = tf.function(lambda moving, fixed: self.model([moving, fixed], training=False))
         stem = self.weights_stem(context)
         weights, report_file = stem.with_suffix(".weights.h5"), stem.with_suffix(".json")
         if weights.is_file() and report_file.is_file():

@@ -6,15 +6,11 @@ diffusion, VoxelMorph's ``Grad('l2')``), Adam at the profile's learning rate, in
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-from tqdm.auto import tqdm
 
-from regbench.batches import TrainingBatches
+from regbench.batches import TrainingBatches, run_steps
 from regbench.dataset import Dataset
 from regbench.profiles import Profile
-from regbench.profiling import PeakRSS
 from regbench.training import TrainingReport
 from regbench_keras import devices
 from regbench_keras.backend import keras, tf
@@ -58,17 +54,11 @@ def train(model: keras.Model, dataset: Dataset, train_ids: tuple[str, ...], *, p
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         return loss
 
-    n_steps = profile.total_steps(len(train_ids))
+    def run(moving: np.ndarray, fixed: np.ndarray | None) -> float:
+        return float(step(tf.constant(moving[..., None]), tf.constant(atlas if fixed is None else fixed[..., None])))
+
     devices.reset_peak_memory()
-    losses: list[float] = []
-    bar = tqdm(range(n_steps), desc=description, unit="step", disable=not progress, leave=False)
-    with PeakRSS() as rss:
-        started = time.perf_counter()
-        for _ in bar:
-            moving, fixed = batches.next()
-            fixed_batch = atlas if fixed is None else fixed[..., None]
-            losses.append(float(step(tf.constant(moving[..., None]), tf.constant(fixed_batch))))
-            bar.set_postfix(loss=f"{losses[-1]:.4g}")
-        seconds = time.perf_counter() - started
-    return TrainingReport(seconds=seconds, steps=n_steps, losses=losses, device=devices.name(),
-                          peak_cuda_mb=devices.peak_memory_mb(), peak_rss_mb=rss.mb)
+    losses, seconds, peak_rss_mb = run_steps(run, batches, profile.total_steps(len(train_ids)), progress=progress,
+                                             description=description, synchronize=devices.synchronize)
+    return TrainingReport(seconds=seconds, steps=len(losses), losses=losses, device=devices.name(),
+                          peak_cuda_mb=devices.peak_memory_mb(), peak_rss_mb=peak_rss_mb)
