@@ -1,9 +1,9 @@
 """``regbench compare CURRENT BASELINE``: the CI gate for accuracy and speed.
 
 For every method of the baseline it compares the mean Dice over pairs and the speed
-ratio, i.e. median seconds per pair divided by the reference workload's seconds measured in
-the same run (:mod:`regbench.reference`), so that a slower or busier machine does not
-read as a slower method. A method regresses when its Dice drops by more than
+ratio, i.e. median seconds per pair divided by the reference workload's seconds, timed by
+the same worker process just before its pairs (:mod:`regbench.reference`), so that a
+slower or busier machine does not read as a slower method. A method regresses when its Dice drops by more than
 ``dice_tolerance``, when its speed ratio grows by more than ``speed_factor``, when it
 fails pairs the baseline did not, or when it is missing.
 """
@@ -48,7 +48,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         rows[method] = {
             "dice": ok["dice_mean"].mean() if len(ok) and "dice_mean" in ok else np.nan,
             "seconds": seconds,
-            "speed_ratio": seconds / group["reference_seconds"].iloc[0],
+            "speed_ratio": seconds / ok["reference_seconds"].median() if len(ok) else np.nan,
             "failed": int((group["status"] != "ok").sum()),
         }
     return pd.DataFrame(rows).T

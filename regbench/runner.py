@@ -35,7 +35,6 @@ from regbench.method import Method
 from regbench.metric import Metric
 from regbench.outputs import NiftiWriter
 from regbench.profiles import PROFILES, Profile
-from regbench.reference import reference_seconds
 from regbench.registry import Entry
 from regbench.store import PairRecord, ResultStore
 from regbench.tasks import Task, TaskOutcome, Timeouts
@@ -172,7 +171,6 @@ def run_benchmark(
     """
     pairs = dataset.test_pairs()[:max_pairs]
     figure_pair = figure_pair or (pairs[0].id if pairs else None)
-    reference_before = reference_seconds()
     plans = []
     for entry in entries:
         job = MethodJob(method=entry.cls, params=dict((params or {}).get(entry.name, {})), dataset=dataset,
@@ -202,7 +200,4 @@ def run_benchmark(
         executor.run(evaluation, on_record, on_outcome)
     output = _assemble(plans, pairs, store)
     output.figure_pair, output.reused = figure_pair, reused
-    # The reference workload, timed before and after the pairs, makes speeds comparable
-    # across runs and machines as ratios (regbench compare).
-    output.results["reference_seconds"] = (reference_before + reference_seconds()) / 2
     return output

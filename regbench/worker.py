@@ -33,6 +33,7 @@ from regbench.metrics import mean_std
 from regbench.outputs import NiftiWriter, snapshot_arrays
 from regbench.profiles import Profile
 from regbench.profiling import PeakRSS
+from regbench.reference import reference_seconds
 from regbench.store import MethodInfo, PairRecord
 
 
@@ -182,7 +183,9 @@ class MethodWorker:
         self.method = method
         losses = list(method.training.losses) if method.training is not None else []
         self.info = MethodInfo(columns=_method_columns(method), losses=losses)
-        self._where = {"device": method.device, **environment_columns(job)}
+        # The reference workload, timed in this process just before its pairs, makes speeds
+        # comparable across runs, machines and workers as ratios (regbench compare).
+        self._where = {"device": method.device, **environment_columns(job), "reference_seconds": reference_seconds()}
         return self.info
 
     def evaluate(self, pair: Pair) -> PairRecord:
