@@ -78,6 +78,8 @@ def result_key(job: MethodJob) -> str:
 
 @dataclass
 class _Plan:
+    """One method's share of a run: its job, its result key and the pairs still to compute."""
+
     job: MethodJob
     key: str
     pending: list[Pair]
