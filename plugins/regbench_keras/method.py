@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,6 +19,13 @@ from regbench.atomic import atomic_write, atomic_write_text
 from regbench.method import RegistrationResult, TrainingContext
 from regbench.training import TrainingReport
 from regbench.weights import CachedWeights
+
+
+def _devices() -> ModuleType:
+    """The plugin's TensorFlow device module, imported only once a method runs."""
+    from regbench_keras import devices  # noqa: PLC0415
+
+    return devices
 
 
 class KerasVxm(CachedWeights):
@@ -38,28 +46,20 @@ class KerasVxm(CachedWeights):
 
     @property
     def device(self) -> str:
-        from regbench_keras import devices  # noqa: PLC0415 - TensorFlow only once a method runs
-
-        return devices.name()
+        return _devices().name()
 
     @property
     def parameter_count(self) -> int | None:
         return None if self.model is None else int(self.model.count_params())
 
     def reset_peak_memory(self) -> None:
-        from regbench_keras import devices  # noqa: PLC0415
-
-        devices.reset_peak_memory()
+        _devices().reset_peak_memory()
 
     def peak_memory_mb(self) -> float | None:
-        from regbench_keras import devices  # noqa: PLC0415
-
-        return devices.peak_memory_mb()
+        return _devices().peak_memory_mb()
 
     def synchronize(self) -> None:
-        from regbench_keras import devices  # noqa: PLC0415
-
-        devices.synchronize()
+        _devices().synchronize()
 
     def prepare(self, context: TrainingContext) -> None:
         from regbench_keras import network, training  # noqa: PLC0415
