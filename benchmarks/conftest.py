@@ -1,12 +1,12 @@
 """Every benchmark here is also expressed as a ratio to regbench's reference workload
-(:mod:`regbench.reference`), timed in the same session: the ratios, printed at the end,
+(:mod:`regbench.measuring.reference`), timed in the same session: the ratios, printed at the end,
 are what stays comparable between runs and machines."""
 
 from __future__ import annotations
 
 import pytest
 
-from regbench.reference import reference_seconds
+from regbench.measuring.reference import reference_seconds
 
 _RATIOS: list[tuple[str, float, float]] = []
 

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from layouts import neurite_oasis  # noqa: E402
 from regbench_datasets.oasis import Oasis3d  # noqa: E402
 
-from regbench import profiles  # noqa: E402
-from regbench.manager import collect, plugin_manager  # noqa: E402
-from regbench.method import TrainingContext  # noqa: E402
+from regbench.learning import profiles  # noqa: E402
+from regbench.plugin.manager import collect, plugin_manager  # noqa: E402
+from regbench.plugin.method import TrainingContext  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -64,7 +64,7 @@ def main() -> None:
         dataset = Oasis3d(data_dir=str(root))
 
         one_step = profiles.Profile("one-step", batch_size=1, lr=1e-3, steps=1)
-        context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=0, profile=one_step,
+        context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, profile=one_step,
                                   cache_dir=Path(folder) / "cache")
         pairs = dataset.test_pairs()[: args.pairs]
         rows = []

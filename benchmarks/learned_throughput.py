@@ -23,15 +23,16 @@ from regbench_datasets.mni2d import Mni2d
 from regbench_methods.eca_unet import EcaUNetMethod
 from regbench_methods.vxm import Vxm1, Vxm2
 
-from regbench import devices, profiles
-from regbench.method import TrainingContext
+from regbench.learning import profiles
+from regbench.measuring import devices
+from regbench.plugin.method import TrainingContext
 
 METHODS = (Vxm1, Vxm2, EcaUNetMethod)
 
 
 def measure(method_class, dataset, profile_name: str, pairs: int, cache_dir: str) -> dict[str, object]:
     method = method_class(seed=0)
-    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=0,
+    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids,
                               profile=profiles.PROFILES[profile_name], cache_dir=cache_dir)
     method.prepare(context)
     report = method.training

@@ -10,13 +10,13 @@ import pytest
 from regbench_datasets.mni2d import Mni2d
 from regbench_datasets.synthetic import Synthetic
 
-from regbench import profiles
-from regbench.deformations import random_smooth_field
-from regbench.manager import collect, plugin_manager
-from regbench.method import TrainingContext
-from regbench.metrics import dice_per_label, jacobian_determinant
-from regbench.reference import reference_operation
-from regbench.warp import warp_image, warp_labels
+from regbench.data.deformations import random_smooth_field
+from regbench.learning import profiles
+from regbench.measuring.metrics import dice_per_label, jacobian_determinant
+from regbench.measuring.reference import reference_operation
+from regbench.measuring.warp import warp_image, warp_labels
+from regbench.plugin.manager import collect, plugin_manager
+from regbench.plugin.method import TrainingContext
 
 SHAPES = {"2d": (160, 192), "3d": (96, 112, 96)}
 
@@ -70,7 +70,7 @@ def _installed_methods():
 def mni2d_pair(tmp_path_factory):
     one_step = profiles.Profile("one-step", batch_size=2, lr=1e-3, steps=1)
     dataset = Mni2d(n_subjects=20)
-    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=0, profile=one_step,
+    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, profile=one_step,
                               cache_dir=tmp_path_factory.mktemp("weights"))
     return dataset.load(dataset.atlas_id), dataset.load(dataset.test_ids[0]), context
 

@@ -21,8 +21,8 @@ import torch
 import voxelmorph as vxm
 from regbench_methods.vxm import ENCODER, VXM1_DECODER, VxmNetwork
 
-from regbench.training import diffusion_loss, similarity_loss
-from regbench.warp import warp_tensor
+from regbench.learning.trainer import diffusion_loss, similarity_loss
+from regbench.measuring.warp import warp_tensor
 
 SHAPE = (160, 192)
 BATCH = 8

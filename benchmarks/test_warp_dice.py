@@ -14,9 +14,9 @@ import pytest
 from regbench_datasets.mni2d import Mni2d
 from scipy.ndimage import map_coordinates
 
-from regbench.deformations import random_smooth_field
-from regbench.metrics import dice_per_label
-from regbench.warp import warp_labels
+from regbench.data.deformations import random_smooth_field
+from regbench.measuring.metrics import dice_per_label
+from regbench.measuring.warp import warp_labels
 
 vxm_utils = pytest.importorskip("voxelmorph.py.utils")
 

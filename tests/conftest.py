@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regbench.deformations import random_smooth_field
+from regbench.data.deformations import random_smooth_field
 
 
 @pytest.fixture

@@ -10,11 +10,16 @@ import numpy as np
 import pytest
 from regbench_datasets.mni2d import Mni2d
 
-from regbench.metrics import dice_per_label, mean_std
-from regbench.warp import warp_image, warp_labels
+from regbench.measuring.metrics import dice_per_label, mean_std
+from regbench.measuring.warp import warp_image, warp_labels
 
 pytest.importorskip("ants", reason="needs antspyx: pip install 'regbench[ants]'")
-from regbench_methods.ants import AntsAffine, AntsSyN, _ants, displacement_from_transforms  # noqa: E402
+from regbench_methods.ants import (  # noqa: E402
+    AntsAffine,
+    AntsSyN,
+    _ants,
+    displacement_from_transforms,
+)
 
 ants = _ants()  # the plugin's loader: one ITK thread, set before the first registration
 

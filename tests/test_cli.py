@@ -76,10 +76,11 @@ def test_missing_dependency_is_listed_as_not_installed(plugin_dir, capsys, tmp_p
 
         @regbench.hookimpl
         def regbench_register_methods(register):
-            register(NeedsNothingThere, requires=("module_that_is_not_installed",), extra="missing")
+            register(NeedsNothingThere, requires=("module_that_is_not_installed",),
+                     install="pip install 'outside-missing[gpu]'")
     """)
     assert main(["-p", plugin, "list"]) == 0
-    assert "needs-missing  not installed (pip install 'regbench[missing]')" in capsys.readouterr().out
+    assert "needs-missing  not installed (pip install 'outside-missing[gpu]')" in capsys.readouterr().out
     assert main(["-p", plugin, "run", "--methods", "needs-missing", *TINY, "--out", str(tmp_path)]) == 2
     assert "not installed" in capsys.readouterr().err
     blocked = ["-p", "no:ants", "-p", "no:vxm", "-p", "no:eca-unet", "-p", "no:keras"]
@@ -143,6 +144,30 @@ def test_readme_plugin_example_shows_up_and_runs(plugin_dir, tmp_path, capsys):
     results = pd.read_csv(out_dir / "results.csv")
     assert set(results["status"]) == {"ok"}
     assert set(results["method"]) == {"centre-of-mass", "identity"}
+
+
+def test_without_an_install_command_the_hint_names_the_missing_modules(plugin_dir, capsys):
+    plugin = write_plugin(plugin_dir, "outside_no_hint", """
+        import regbench
+
+        class NeedsTwo(regbench.Method):
+            name = "needs-two"
+            def register(self, fixed, moving):
+                raise AssertionError("never called")
+
+        @regbench.hookimpl
+        def regbench_register_methods(register):
+            register(NeedsTwo, requires=("numpy", "module_that_is_not_installed"))
+    """)
+    assert main(["-p", plugin, "list"]) == 0
+    assert "needs-two  not installed (pip install module_that_is_not_installed)" in capsys.readouterr().out
+
+
+def test_a_plugin_module_that_cannot_be_imported_is_one_usage_line(capsys):
+    assert main(["-p", "not_a_module_anywhere", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("regbench: error: plugin module 'not_a_module_anywhere' could not be imported")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_plugins_from_the_environment_variable(plugin_dir, monkeypatch, capsys):

@@ -20,11 +20,12 @@ from layouts import neurite_oasis
 from regbench_datasets.synthetic import Synthetic
 
 import regbench
-from regbench import profiles
 from regbench.cli import main
-from regbench.registry import Registry
-from regbench.runner import run_benchmark
-from regbench.store import ResultStore
+from regbench.execution.plan import plan_job
+from regbench.execution.runner import run_jobs
+from regbench.execution.store import ResultStore
+from regbench.learning import profiles
+from regbench.plugin.registry import Registry
 
 TESTS = Path(__file__).resolve().parent
 TINY = ["--dataset", "synthetic", "--dataset-option", "shape=24,28", "--dataset-option", "n_subjects=10", "--no-progress"]
@@ -170,8 +171,9 @@ def test_a_method_a_worker_cannot_import_fails_with_advice(tmp_path):
 
     registry = Registry("method")
     registry(Local)
-    output = run_benchmark([registry["local"]], Synthetic(shape=(24, 28), n_subjects=10), ResultStore(tmp_path),
-                           progress=False)
+    dataset = Synthetic(shape=(24, 28), n_subjects=10)
+    job = plan_job(registry["local"], {}, dataset=dataset, seed=0, profile=profiles.PROFILES["quick"])
+    output = run_jobs([job], dataset.test_pairs(), ResultStore(tmp_path), dataset=dataset, progress=False)
     assert output.results["status"].tolist() == ["failed", "failed"]
     assert output.results["error"].iloc[0].startswith("method 'local' cannot be sent to a worker process (")
     assert "run with --no-isolation" in output.results["error"].iloc[0]

@@ -16,10 +16,10 @@ from regbench_keras.backend import tf  # noqa: E402
 from regbench_keras.method import KerasVxm1  # noqa: E402
 from regbench_methods.vxm import ENCODER, VXM1_DECODER, VXM2_DECODER, VxmNetwork  # noqa: E402
 
-from regbench import profiles, training  # noqa: E402
-from regbench.method import TrainingContext  # noqa: E402
-from regbench.testing import MethodConformance  # noqa: E402
-from regbench.warp import warp_tensor  # noqa: E402
+from regbench.learning import profiles, trainer  # noqa: E402
+from regbench.measuring.warp import warp_tensor  # noqa: E402
+from regbench.plugin.method import TrainingContext  # noqa: E402
+from regbench.plugin.testing import MethodConformance  # noqa: E402
 
 # float32 through ~10 convolutions, summed in different orders by the two frameworks:
 # the largest difference may be this fraction of the largest displacement.
@@ -67,7 +67,7 @@ def test_identical_weights_give_the_same_loss():
     with torch.no_grad():
         m, f = torch.from_numpy(moving)[None, None], torch.from_numpy(fixed)[None, None]
         flow = torch_net(m, f)
-        expected = training.similarity_loss("mse")(f, warp_tensor(m, flow)) + 0.01 * training.diffusion_loss()(flow)
+        expected = trainer.similarity_loss("mse")(f, warp_tensor(m, flow)) + 0.01 * trainer.diffusion_loss()(flow)
     m, f = tf.constant(moving[None, ..., None]), tf.constant(fixed[None, ..., None])
     flow = keras_net([m, f])
     loss = tf.reduce_mean(tf.square(f - keras_training.warp(m, flow))) + 0.01 * keras_training.diffusion(flow)
@@ -76,7 +76,7 @@ def test_identical_weights_give_the_same_loss():
 
 def test_the_keras_method_trains_caches_and_registers(tmp_path):
     dataset = Synthetic(shape=(32, 32), n_subjects=10)
-    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=0, cache_dir=tmp_path,
+    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, cache_dir=tmp_path,
                               profile=profiles.Profile("tiny", batch_size=2, lr=1e-3, steps=5))
     trained = KerasVxm1()
     trained.prepare(context)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regbench.metrics import (
+from regbench.measuring.metrics import (
     dice_per_label,
     folding_percent,
     hd95_per_label,

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from regbench import profiling
-from regbench.profiling import PeakRSS
+from regbench.measuring import profiling
+from regbench.measuring.profiling import PeakRSS
 
 
 def allocate(mib: int, hold_s: float = 0.0) -> None:

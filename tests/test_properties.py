@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from regbench.nifti import DataError, read_image, read_labels
-from regbench.store import PairRecord, ResultStore
-from regbench.worker import check_displacement
+from regbench.data.nifti import DataError, read_image, read_labels
+from regbench.execution.evaluation import check_displacement
+from regbench.execution.store import PairRecord, ResultStore
 
 FIXED = np.zeros((5, 6), np.float32)
 EXPECTED = (2, 5, 6)

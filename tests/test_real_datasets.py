@@ -15,9 +15,9 @@ from regbench_datasets.l2r import L2rOasis
 from regbench_datasets.nifti_pairs import NiftiPairs
 from regbench_datasets.oasis import Oasis2d, Oasis3d
 
-from regbench import profiles
 from regbench.cli import main
-from regbench.nifti import DataError
+from regbench.data.nifti import DataError
+from regbench.learning import profiles
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regbench import profiles
 from regbench.cli import main
+from regbench.learning import profiles
 
 TINY = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset-option", "n_subjects=15",
         "--no-progress"]

@@ -9,9 +9,9 @@ import torch
 from regbench_datasets.synthetic import Synthetic
 from regbench_methods.vxm import Vxm1
 
-from regbench import profiles
 from regbench.cli import main
-from regbench.method import TrainingContext
+from regbench.learning import profiles
+from regbench.plugin.method import TrainingContext
 
 TINY_PROFILE = profiles.Profile("tiny", batch_size=2, lr=1e-3, steps=12)
 
@@ -26,14 +26,14 @@ def dataset():
     return Synthetic(shape=(32, 32), n_subjects=10)
 
 
-def context(dataset, tmp_path, seed=0):
-    return TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=seed, profile=TINY_PROFILE, cache_dir=tmp_path)
+def context(dataset, tmp_path):
+    return TrainingContext(dataset=dataset, train_ids=dataset.train_ids, profile=TINY_PROFILE, cache_dir=tmp_path)
 
 
 def test_training_lowers_the_loss_and_repeats_for_a_seed(dataset, tmp_path):
     first, again = Vxm1(seed=3), Vxm1(seed=3)
-    first.prepare(context(dataset, tmp_path / "a", seed=3))
-    again.prepare(context(dataset, tmp_path / "b", seed=3))
+    first.prepare(context(dataset, tmp_path / "a"))
+    again.prepare(context(dataset, tmp_path / "b"))
     losses = first.training.losses
     assert len(losses) == TINY_PROFILE.steps and not first.training.cached
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
@@ -58,9 +58,9 @@ def test_the_cache_key_follows_everything_that_changes_the_weights(dataset, tmp_
     base = Vxm1().cache_key(context(dataset, tmp_path))
     assert Vxm1().cache_key(context(dataset, tmp_path)) == base
     assert Vxm1(reg_weight=0.1).cache_key(context(dataset, tmp_path)) != base
-    assert Vxm1(seed=1).cache_key(context(dataset, tmp_path, seed=1)) != base
+    assert Vxm1(seed=1).cache_key(context(dataset, tmp_path)) != base
     assert Vxm1().cache_key(context(Synthetic(shape=(32, 32), n_subjects=10, seed=1), tmp_path)) != base
-    other_profile = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, seed=0, profile=profiles.PROFILES["quick"])
+    other_profile = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, profile=profiles.PROFILES["quick"])
     assert Vxm1().cache_key(other_profile) != base
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from regbench_methods.vxm import ENCODER, VXM1_DECODER, VXM2_DECODER, VxmNetwork
 
-from regbench.warp import warp_tensor
+from regbench.measuring.warp import warp_tensor
 
 vxm = pytest.importorskip("voxelmorph")
 

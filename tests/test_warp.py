@@ -1,4 +1,4 @@
-"""regbench.warp against scipy.ndimage.map_coordinates, the field's reference sampler."""
+"""regbench.measuring.warp against scipy.ndimage.map_coordinates, the field's reference sampler."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from conftest import smooth_field
 from scipy.ndimage import gaussian_filter, map_coordinates
 
-from regbench.warp import warp_image, warp_labels, warp_tensor
+from regbench.measuring.warp import warp_image, warp_labels, warp_tensor
 
 SHAPES = [(40, 48), (20, 24, 28)]
 

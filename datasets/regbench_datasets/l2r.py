@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from regbench import Pair, hookimpl
-from regbench.nifti import DataError, NiftiDataset, SubjectFiles, read_labels, require_file
+from regbench.data import (
+    DataError,
+    NiftiDataset,
+    SubjectFiles,
+    read_labels,
+    require_file,
+)
 
 DESCRIPTION_FILE = "OASIS_dataset.json"
 

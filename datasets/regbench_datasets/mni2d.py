@@ -25,10 +25,9 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from regbench import Subject, hookimpl
-from regbench.dataset import GeneratedDataset
-from regbench.deformations import random_affine_field, random_smooth_field
-from regbench.warp import warp_tensor
+from regbench import GeneratedDataset, Subject, hookimpl
+from regbench.data import random_affine_field, random_smooth_field
+from regbench.measuring import warp_tensor
 
 ATLAS_Y = 112  # coronal index in the template: through the thalamus and lateral ventricles
 CROP_X = slice(18, 178)  # 160 voxels left to right; the brain spans x = 26..170

@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from regbench import Pair, hookimpl
-from regbench.nifti import DataError, NiftiDataset, SubjectFiles, read_labels, require_file
+from regbench.data import (
+    DataError,
+    NiftiDataset,
+    SubjectFiles,
+    read_labels,
+    require_file,
+)
 
 
 def _stem(path: Path) -> str:

@@ -17,7 +17,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 from regbench import hookimpl
-from regbench.nifti import DataError, NiftiDataset, SubjectFiles, read_label_names, require_dir, require_file
+from regbench.data import (
+    DataError,
+    NiftiDataset,
+    SubjectFiles,
+    read_label_names,
+    require_dir,
+    require_file,
+)
 
 
 class NeuriteOasis(NiftiDataset):

@@ -13,10 +13,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from regbench import Subject, hookimpl
-from regbench.dataset import GeneratedDataset
-from regbench.deformations import random_smooth_field
-from regbench.warp import warp_tensor
+from regbench import GeneratedDataset, Subject, hookimpl
+from regbench.data import random_smooth_field
+from regbench.measuring import warp_tensor
 
 
 class Synthetic(GeneratedDataset):

@@ -13,4 +13,4 @@ from regbench_keras.method import KerasVxm1, KerasVxm2
 @hookimpl
 def regbench_register_methods(register) -> None:
     for method in (KerasVxm1, KerasVxm2):
-        register(method, requires=("tensorflow",), extra="tensorflow")
+        register(method, requires=("tensorflow",), install="pip install 'regbench[tensorflow]'")

@@ -2,23 +2,19 @@
 
 TensorFlow is imported when a method is prepared, not when the plugin is listed.
 Weights are cached as ``.weights.h5`` under the same kind of key as the PyTorch
-methods' (:class:`regbench.weights.CachedWeights`).
+methods', by the same load-or-train routine (:class:`regbench.learning.CachedWeights`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
 from regbench_methods.vxm import ENCODER, VXM1_DECODER, VXM2_DECODER
 
-from regbench.atomic import atomic_write, atomic_write_text
-from regbench.method import RegistrationResult, TrainingContext
-from regbench.training import TrainingReport
-from regbench.weights import CachedWeights
+from regbench import RegistrationResult, TrainingContext
+from regbench.learning import DEFAULT_REG_WEIGHT, CachedWeights
 
 
 def _devices() -> ModuleType:
@@ -30,8 +26,9 @@ def _devices() -> ModuleType:
 
 class KerasVxm(CachedWeights):
     decoder: ClassVar[tuple[int, ...]]
+    weights_suffix = ".weights.h5"
     default_params: ClassVar[dict[str, Any]] = {
-        "reg_weight": 0.01,  # σ of the diffusion term (loss: MSE + σ·diffusion, as the paper)
+        "reg_weight": DEFAULT_REG_WEIGHT["mse"],  # σ of the diffusion term (loss: MSE + σ·diffusion, as the paper)
     }
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
@@ -42,7 +39,7 @@ class KerasVxm(CachedWeights):
     @classmethod
     def code_modules(cls) -> tuple[str, ...]:
         return (*super().code_modules(), "regbench_keras.network", "regbench_keras.training",
-                "regbench.batches")
+                "regbench.learning.batches", "regbench_methods.vxm")
 
     @property
     def device(self) -> str:
@@ -71,18 +68,14 @@ class KerasVxm(CachedWeights):
         self.model = network.vxm_model(len(shape), ENCODER, self.decoder)
         # One traced graph for registration, not eager layer-by-layer calls.
         self._forward = tf.function(lambda moving, fixed: self.model([moving, fixed], training=False))
-        stem = self.weights_stem(context)
-        weights, report_file = stem.with_suffix(".weights.h5"), stem.with_suffix(".json")
-        if weights.is_file() and report_file.is_file():
-            self.model.load_weights(weights)
-            self.training = TrainingReport(**{**json.loads(report_file.read_text()), "cached": True})
-            return
-        self.training = training.train(self.model, context.dataset, context.train_ids, profile=context.profile,
-                                       reg_weight=float(self.params["reg_weight"]), seed=self.seed,
-                                       progress=context.progress, description=f"train {self.name}")
-        weights.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(weights, self.model.save_weights)
-        atomic_write_text(report_file, json.dumps(dataclasses.asdict(self.training)))
+        self.load_or_train(
+            context,
+            load=self.model.load_weights,
+            train=lambda: training.train(self.model, context.dataset, context.train_ids, profile=context.profile,
+                                         reg_weight=self.params["reg_weight"], seed=self.seed,
+                                         progress=context.progress, description=f"train {self.name}"),
+            save=self.model.save_weights,
+        )
 
     def register(self, fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:
         if self.model is None:

@@ -1,5 +1,5 @@
-"""The Keras twin of :func:`regbench.training.train`: the same batches
-(:class:`regbench.batches.TrainingBatches`), the same loss (MSE + ``reg_weight`` ×
+"""The Keras twin of :func:`regbench.learning.train`: the same batches
+(:class:`regbench.learning.TrainingBatches`), the same loss (MSE + ``reg_weight`` ×
 diffusion, VoxelMorph's ``Grad('l2')``), Adam at the profile's learning rate, in a
 ``tf.GradientTape`` loop. The moving image is warped with Keras'
 ``map_coordinates`` (linear, zeros outside), as regbench's own warp does."""
@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from regbench.batches import TrainingBatches, run_steps
-from regbench.dataset import Dataset
-from regbench.profiles import Profile
-from regbench.training import TrainingReport
+from regbench import Dataset
+from regbench.learning import Profile, TrainingBatches, TrainingReport, run_steps
 from regbench_keras import devices
 from regbench_keras.backend import keras, tf
 

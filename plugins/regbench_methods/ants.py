@@ -117,4 +117,4 @@ class AntsSyN(AntsRegistration):
 @hookimpl
 def regbench_register_methods(register) -> None:
     for method in (AntsAffine, AntsSyN):
-        register(method, requires=("ants",), extra="ants")
+        register(method, requires=("ants",), install="pip install 'regbench[ants]'")

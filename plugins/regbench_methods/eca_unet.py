@@ -28,9 +28,9 @@ from torch import nn
 
 from regbench import hookimpl
 from regbench.learning import LearnedMethod
+from regbench_methods.vxm import ENCODER
 
-ENCODER = (16, 32, 32, 32)
-BOTTOM = 32
+BOTTOM = 32  # the lowest-resolution node, as VoxelMorph's first decoder conv
 
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
@@ -121,8 +121,12 @@ class EcaUNetMethod(LearnedMethod):
         "eca": True,  # ECA channel attention after each decoder upsampling
     }
 
+    @classmethod
+    def code_modules(cls) -> tuple[str, ...]:
+        return (*super().code_modules(), "regbench_methods.vxm")  # where its encoder widths are defined
+
     def build_network(self, ndim: int) -> nn.Module:
-        return EcaUNet(ndim, dense=bool(self.params["dense"]), eca=bool(self.params["eca"]))
+        return EcaUNet(ndim, dense=self.params["dense"], eca=self.params["eca"])
 
 
 @hookimpl

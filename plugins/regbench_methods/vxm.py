@@ -24,6 +24,7 @@ from torch import nn
 from regbench import hookimpl
 from regbench.learning import LearnedMethod
 
+# The widths of the comparison, in one place: the ECA U-Net and the Keras twins use them too.
 ENCODER = (16, 32, 32, 32)
 VXM1_DECODER = (32, 32, 32, 32, 8, 8)
 VXM2_DECODER = (32, 32, 32, 32, 32, 16, 16)
@@ -91,7 +92,7 @@ class Vxm(LearnedMethod):
     }
 
     def build_network(self, ndim: int) -> nn.Module:
-        return VxmNetwork(ndim, ENCODER, self.decoder, int_steps=int(self.params["int_steps"]))
+        return VxmNetwork(ndim, ENCODER, self.decoder, int_steps=self.params["int_steps"])
 
 
 class Vxm1(Vxm):

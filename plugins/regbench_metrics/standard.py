@@ -1,10 +1,11 @@
-"""The field's standard metrics (DESIGN.md §6), as regbench plugins."""
+"""The field's common metrics, as regbench plugins: Dice, HD95 on voxel centres,
+folding and SDlogJ of the Jacobian, and image similarity after warping. Each declares
+its columns with their exact definitions (``regbench list`` shows them)."""
 
 from __future__ import annotations
 
-from regbench import hookimpl
-from regbench.metric import Metric, MetricValues, PairOutcome
-from regbench.metrics import (
+from regbench import Column, Metric, MetricValues, PairOutcome, hookimpl
+from regbench.measuring import (
     dice_per_label,
     folding_percent,
     hd95_per_label,
@@ -18,6 +19,9 @@ class Dice(Metric):
     name = "dice"
     description = "Dice overlap per label (background excluded)"
     needs_labels = True
+    columns = (Column("dice", "Dice", "2|A∩B|/(|A|+|B|) per label of the fixed and warped label maps, background "
+                      "excluded; NaN for a label absent from both", better="higher", per_label=True, tolerance=0.01,
+                      robust=(0.3, "DSC30")),)
 
     def compute(self, outcome: PairOutcome) -> MetricValues:
         return {"dice": dice_per_label(outcome.fixed.seg, outcome.warped_seg, list(outcome.labels))}
@@ -27,6 +31,9 @@ class HD95(Metric):
     name = "hd95"
     description = "95th percentile Hausdorff distance per label, in mm"
     needs_labels = True
+    columns = (Column("hd95", "HD95 (mm)", "the larger directed 95th percentile of distances between the boundary "
+                      "voxels' centres of a label in the fixed and warped maps, in mm (voxel spacing aware)",
+                      better="lower", per_label=True, format=".4g"),)
 
     def compute(self, outcome: PairOutcome) -> MetricValues:
         return {"hd95": hd95_per_label(outcome.fixed.seg, outcome.warped_seg, list(outcome.labels), outcome.spacing)}
@@ -35,6 +42,12 @@ class HD95(Metric):
 class JacobianMetrics(Metric):
     name = "jacobian"
     description = "% folding (det J <= 0) and SDlogJ of the deformation"
+    columns = (
+        Column("folding_percent", "% folding (det J ≤ 0)", "% of voxels where det J of x + u(x) (central "
+               "differences) is ≤ 0", better="lower", format=".4g"),
+        Column("sdlogj", "SDlogJ", "standard deviation of log(clip(det J, 1e-9, 1e9)) over the whole image",
+               better="lower", format=".4g"),
+    )
 
     def compute(self, outcome: PairOutcome) -> MetricValues:
         return {"folding_percent": folding_percent(outcome.jacobian), "sdlogj": sd_log_jacobian(outcome.jacobian)}
@@ -43,6 +56,12 @@ class JacobianMetrics(Metric):
 class ImageSimilarity(Metric):
     name = "similarity"
     description = "MSE and NCC between the fixed and the warped moving image"
+    columns = (
+        Column("mse", "MSE", "mean squared intensity difference of the fixed and warped images", better="lower",
+               format=".4g"),
+        Column("ncc", "NCC", "global normalised cross-correlation (Pearson) of the fixed and warped images",
+               better="higher", format=".4g"),
+    )
 
     def compute(self, outcome: PairOutcome) -> MetricValues:
         return {

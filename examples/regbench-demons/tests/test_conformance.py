@@ -1,8 +1,8 @@
-"""The plugin passes regbench's conformance suite (regbench.testing)."""
+"""The plugin passes regbench's conformance suite (regbench.plugin.testing)."""
 
 from regbench_demons import Demons
 
-from regbench.testing import MethodConformance
+from regbench.plugin.testing import MethodConformance
 
 
 class TestDemons(MethodConformance):

@@ -22,7 +22,7 @@ class Demons(regbench.Method):
     def register(self, fixed: np.ndarray, moving: np.ndarray) -> regbench.RegistrationResult:
         grid = np.indices(fixed.shape, dtype=np.float32)
         field = np.zeros((fixed.ndim, *fixed.shape), np.float32)  # pull-back: warped(x) = moving(x + u(x))
-        for _ in range(int(self.params["iterations"])):
+        for _ in range(self.params["iterations"]):
             warped = ndimage.map_coordinates(moving, grid + field, order=1, mode="nearest")
             difference = warped - fixed
             gradient = np.stack(np.gradient(warped))

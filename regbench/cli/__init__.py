@@ -1,0 +1,29 @@
+"""The ``regbench`` command: ``list`` what is installed, ``run`` a comparison, ``train``
+learning methods without evaluating them, ``report`` on a results folder, ``compare``
+a run with a baseline (the CI regression gate).
+
+``report`` and ``compare`` read files only: they load no plugin and no torch, so they
+start in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from regbench.cli.arguments import USAGE_ERROR, UsageError, parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command in ("report", "compare"):
+            from regbench.cli import results  # noqa: PLC0415 - light: tables and figures only
+
+            return results.COMMANDS[args.command](args)
+        from regbench.cli import running  # noqa: PLC0415 - plugins, torch and the execution machinery
+
+        return running.COMMANDS[args.command](args)
+    except UsageError as error:
+        print(f"regbench: error: {error}", file=sys.stderr)
+        return USAGE_ERROR

@@ -1,0 +1,107 @@
+"""The command line's grammar: subcommands, options and their defaults, and the
+usage error every command reports the same way (one ``regbench: error:`` line, exit 2).
+
+Kept free of plugins and torch, so that ``regbench --help``, ``report`` and
+``compare`` start at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from pathlib import Path
+
+from regbench.execution.plan import Timeouts
+from regbench.learning.profiles import PROFILES
+from regbench.outputs.compare import Thresholds
+from regbench.plugin import options
+
+USAGE_ERROR = 2
+DESCRIPTION = ("regbench: compare deformable image registration methods on the same data, warping, "
+               "metrics and timing.")
+
+
+class UsageError(Exception):
+    """Bad command-line input; reported with exit status 2."""
+
+
+def assignments(flag: str, items: Iterable[str]) -> dict[str, str]:
+    """``KEY=VALUE`` items of a repeatable option, or a UsageError naming ``flag``."""
+    try:
+        return options.parse_assignments(flag, items)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _shared() -> argparse.ArgumentParser:
+    """Options of ``run`` and ``train``."""
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--methods", default="all", help="'all' (every installed method) or names joined by commas")
+    shared.add_argument("--dataset", default="mni2d", help="dataset name (default: mni2d, embedded)")
+    shared.add_argument("--data-dir", default=None, metavar="PATH",
+                        help="the dataset's folder, for datasets you bring (oasis2d, oasis3d, l2r-oasis, nifti-pairs)")
+    shared.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="set a dataset option, e.g. n_subjects=100 (repeatable)")
+    shared.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                        help="set a method parameter, e.g. eca-unet.dense=false (repeatable)")
+    shared.add_argument("--seed", type=int, default=0, help="seed for every method (default: 0)")
+    shared.add_argument("--profile", choices=sorted(PROFILES), default="quick",
+                        help="training profile of learning methods (default: quick; paper: as published)")
+    shared.add_argument("--cache-dir", type=Path, default=None,
+                        help="where trained weights are kept (default: $REGBENCH_CACHE or ~/.cache/regbench)")
+    shared.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    shared.add_argument("--prepare-timeout", type=float, default=None, metavar="SECONDS",
+                        help="kill a method whose training (or loading) takes longer (default: no limit)")
+    shared.add_argument("--no-isolation", action="store_true",
+                        help="run methods in this process (for a debugger): no timeouts, a crash ends the run")
+    return shared
+
+
+def _run_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
+    run.add_argument("--max-pairs", type=int, default=None, metavar="N", help="evaluate only the first N test pairs")
+    run.add_argument("--metrics", default="all", help="'all' (every installed metric) or names joined by commas")
+    run.add_argument("--save-warped", action="store_true",
+                     help="write warped images, warped labels and displacement fields as NIfTI into OUT/warped/")
+    run.add_argument("--figure-pair", default=None, metavar="PAIR",
+                     help="pair shown in the report's qualitative figure (default: the first test pair)")
+    run.add_argument("--timeout", action="append", default=[], metavar="[METHOD=]SECONDS",
+                     help=f"kill a method that takes longer on one pair and record the pair as failed "
+                          f"(default {Timeouts.pair:g} s; METHOD=SECONDS for one method; repeatable)")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="evaluate with N worker processes at once (default 1; methods side by side share the "
+                          "cores, so compare speeds from runs with one); with --scheduler local, the Dask workers "
+                          "started")
+    run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                     help="run on this Dask cluster, or 'local' for a Dask LocalCluster of --workers workers "
+                          "(needs pip install 'regbench[dask]')")
+    run.add_argument("--threads", type=int, default=None, metavar="N",
+                     help="CPU threads of every worker process, wherever it runs (default: this machine's cores); "
+                          "learned methods train to the same weights only with the same count")
+    run.add_argument("--fresh", action="store_true",
+                     help="discard results stored in OUT by an earlier run (default: reuse them and compute the rest)")
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="regbench", description=DESCRIPTION)
+    main.add_argument("-p", dest="plugins", action="append", default=[], metavar="MODULE",
+                      help="load a plugin module (repeatable); 'no:NAME' blocks an installed plugin")
+    commands = main.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list methods, datasets and metrics, installed or not")
+    shared = _shared()
+    _run_options(commands.add_parser("run", parents=[shared],
+                                     help="register a dataset's test pairs with each method and compare"))
+    commands.add_parser("train", parents=[shared], help="train (and cache) learning methods without evaluating")
+    report = commands.add_parser("report", help="Markdown and HTML report (tables, plots, statistics) of a results folder")
+    report.add_argument("results", type=Path, help="a folder written by `regbench run`")
+    report.add_argument("--out", type=Path, default=None, help="where to write the report (default: the results folder)")
+    gate = commands.add_parser("compare", help="exit 1 when a method's metrics or speed regressed against a baseline run")
+    gate.add_argument("current", type=Path, help="results folder of the run to check")
+    gate.add_argument("baseline", type=Path, help="results folder of the baseline run (e.g. reports/baseline)")
+    gate.add_argument("--dice-tolerance", type=float, default=None,
+                      help="allowed drop of mean Dice (default: the Dice metric's own, 0.01)")
+    gate.add_argument("--tolerance", action="append", default=[], metavar="METRIC=VALUE",
+                      help="allowed worsening of a metric's mean (default: what the metric declares; repeatable)")
+    gate.add_argument("--speed-factor", type=float, default=Thresholds.speed_factor,
+                      help=f"allowed growth of the speed ratio (default {Thresholds.speed_factor})")
+    return main

@@ -1,0 +1,41 @@
+"""``regbench report`` and ``regbench compare``: commands that read a results folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from regbench.cli.arguments import UsageError, assignments
+from regbench.outputs.compare import Thresholds, compare, has_regression, read_results
+
+
+def report(args: argparse.Namespace) -> int:
+    from regbench.outputs.report import write_report  # noqa: PLC0415 - matplotlib costs seconds to import; only here
+
+    try:
+        markdown, page = write_report(args.results, args.out)
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {markdown} and {page}")
+    return 0
+
+
+def compare_runs(args: argparse.Namespace) -> int:
+    try:
+        current, baseline = read_results(args.current), read_results(args.baseline)
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    tolerances = {name: float(value) for name, value in assignments("--tolerance", args.tolerance).items()}
+    if args.dice_tolerance is not None:
+        tolerances["dice"] = args.dice_tolerance
+    table = compare(current, baseline, Thresholds(speed_factor=args.speed_factor, tolerances=tolerances))
+    print(table.to_markdown(floatfmt=".4g"))
+    if has_regression(table):
+        print("\nregression: see the verdict column", file=sys.stderr)
+        return 1
+    print("\nno regression")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"report": report, "compare": compare_runs}

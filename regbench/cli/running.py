@@ -1,0 +1,225 @@
+"""``regbench list``, ``run`` and ``train``: the commands that load plugins and run methods.
+
+Everything a run will do is decided here, before anything runs: the dataset (its
+files checked), the methods and their parameters (resolved once, into jobs), the
+metrics, the timeouts and where tasks execute. Then :func:`regbench.execution.runner.run_jobs`
+does the work and :mod:`regbench.outputs` writes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from regbench.cli.arguments import UsageError, assignments
+from regbench.execution.executors import DaskExecutor, Executor, LocalPool
+from regbench.execution.plan import MethodJob, Timeouts, plan_job
+from regbench.execution.runner import run_jobs
+from regbench.execution.store import ResultStore
+from regbench.execution.tasks import Task, run_task
+from regbench.learning.profiles import PROFILES
+from regbench.measuring import devices
+from regbench.outputs.files import write_run
+from regbench.outputs.tables import console_table
+from regbench.plugin.dataset import Dataset
+from regbench.plugin.manager import Catalog, PluginNotFound, collect, plugin_manager
+from regbench.plugin.method import Method
+from regbench.plugin.registry import Entry, Registry
+
+
+def catalog(args: argparse.Namespace) -> Catalog:
+    """What the installed plugins (and ``-p`` modules) register; their problems as warnings."""
+    try:
+        found = collect(plugin_manager(args.plugins))
+    except PluginNotFound as error:
+        raise UsageError(str(error)) from None
+    for problem in found.problems:
+        print(f"regbench: warning: {problem}; its methods, datasets and metrics are skipped", file=sys.stderr)
+    return found
+
+
+def _select(registry: Registry[Any], kind: str, name: str) -> Entry[Any]:
+    if name not in registry:
+        raise UsageError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(registry.names())}")
+    entry = registry[name]
+    if not entry.installed:
+        raise UsageError(f"{kind} {name!r} is {entry.status}")
+    return entry
+
+
+def _select_many(registry: Registry[Any], kind: str, spec: str) -> list[Entry[Any]]:
+    """``all`` installed entries, or the ones named (comma-separated)."""
+    if spec == "all":
+        for entry in registry.entries():
+            if not entry.installed:
+                print(f"skipping {kind} {entry.name}: {entry.status}", file=sys.stderr)
+        return [entry for entry in registry.entries() if entry.installed]
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    if not names:
+        raise UsageError(f"--{kind}s needs 'all' or at least one {kind} name")
+    return [_select(registry, kind, name) for name in names]
+
+
+def _params_by_method(items: Sequence[str], selected: Sequence[Entry[Method]]) -> dict[str, dict[str, str]]:
+    """``--param METHOD.KEY=VALUE`` items as text by method (typed when jobs are planned)."""
+    by_method: dict[str, list[str]] = {}
+    for item in items:
+        method, dot, rest = item.partition(".")
+        if not dot:
+            raise UsageError(f"--param expects METHOD.KEY=VALUE, got {item!r}")
+        by_method.setdefault(method, []).append(rest)
+    known = {entry.name for entry in selected}
+    for method in by_method:
+        if method not in known:
+            raise UsageError(f"--param names method {method!r}, which is not in this run ({', '.join(known)})")
+    return {method: assignments(f"--param {method}", rest) for method, rest in by_method.items()}
+
+
+def _dataset(args: argparse.Namespace, found: Catalog) -> Dataset:
+    """The dataset asked for, with its options, every file checked before any training."""
+    entry = _select(found.datasets, "dataset", args.dataset)
+    given = assignments(f"dataset {args.dataset!r}", args.dataset_option)
+    if args.data_dir is not None:
+        given["data_dir"] = args.data_dir
+    try:
+        dataset = entry.cls(**given)
+        dataset.validate(progress=not args.no_progress)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return dataset
+
+
+def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, **settings: Any) -> list[MethodJob]:
+    """One planned job per method asked for: parameters resolved and typed, here and only here."""
+    entries = _select_many(found.methods, "method", args.methods)
+    if not entries:
+        raise UsageError("no installed method to run; see `regbench list`")
+    params = _params_by_method(args.param, entries)
+    try:
+        return [plan_job(entry, params.get(entry.name, {}), dataset=dataset, seed=args.seed,
+                         profile=PROFILES[args.profile], cache_dir=args.cache_dir, progress=not args.no_progress,
+                         **settings) for entry in entries]
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _timeouts(args: argparse.Namespace, jobs: Sequence[MethodJob]) -> Timeouts:
+    """``--timeout SECONDS`` for every method, ``--timeout METHOD=SECONDS`` for one."""
+    pair, by_method = Timeouts.pair, {}
+    names = {job.name for job in jobs}
+    for item in args.timeout:
+        method, _, seconds = item.rpartition("=")
+        try:
+            value = float(seconds)
+        except ValueError:
+            raise UsageError(f"--timeout expects SECONDS or METHOD=SECONDS, got {item!r}") from None
+        if value <= 0:
+            raise UsageError(f"--timeout must be positive, got {item!r}")
+        if method and method not in names:
+            raise UsageError(f"--timeout names method {method!r}, which is not in this run ({', '.join(sorted(names))})")
+        if method:
+            by_method[method] = value
+        else:
+            pair = value
+    return Timeouts(pair=pair, prepare=args.prepare_timeout, by_method=by_method)
+
+
+def _executor(args: argparse.Namespace) -> Executor:
+    """A local pool of ``--workers`` processes, or the Dask cluster ``--scheduler`` names."""
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    if args.no_isolation and (args.workers > 1 or args.scheduler):
+        raise UsageError("--no-isolation runs one method at a time in this process; drop --workers and --scheduler")
+    if args.scheduler is None:
+        return LocalPool(args.workers)
+    try:
+        return DaskExecutor(args.scheduler, args.workers)
+    except ImportError:
+        raise UsageError("--scheduler needs Dask's distributed scheduler: pip install 'regbench[dask]'") from None
+    except OSError as error:
+        raise UsageError(f"could not reach the Dask scheduler {args.scheduler!r}: {error}") from None
+
+
+def list_plugins(args: argparse.Namespace) -> int:
+    found = catalog(args)
+    for title, registry in (("methods", found.methods), ("datasets", found.datasets), ("metrics", found.metrics)):
+        print(f"{title}:")
+        width = max((len(name) for name in registry.names()), default=0)
+        for entry in registry.entries():
+            print(f"  {entry.name:<{width}}  {entry.status:<10}  {entry.description}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    found = catalog(args)
+    dataset = _dataset(args, found)
+    pairs = dataset.test_pairs()[: args.max_pairs]
+    figure_pair = args.figure_pair or (pairs[0].id if pairs else None)
+    metrics = [entry.cls() for entry in _select_many(found.metrics, "metric", args.metrics)]
+    jobs = _jobs(args, found, dataset, metrics=tuple(metrics), figure_pair=figure_pair,
+                 threads=args.threads or devices.cpu_threads())
+    timeouts = _timeouts(args, jobs)
+    store = ResultStore(args.out / "progress")
+    if args.fresh:
+        store.clear()
+    started = time.perf_counter()
+    executor = _executor(args)
+    try:
+        output = run_jobs(jobs, pairs, store, dataset=dataset, progress=not args.no_progress, timeouts=timeouts,
+                          isolate=not args.no_isolation, executor=executor,
+                          warped_out=args.out if args.save_warped else None)
+    finally:
+        executor.close()
+    output.figure_pair = figure_pair
+    run_info = {
+        "command": "regbench " + " ".join(sys.argv[1:]),
+        "dataset": dataset.name,
+        "dataset_options": dataset.options,
+        "methods": [job.name for job in jobs],
+        "params": {job.name: dict(job.params) for job in jobs},
+        "seed": args.seed,
+        "profile": args.profile,
+        "seconds": round(time.perf_counter() - started, 3),
+        "reused_results": output.reused,
+        "workers": executor.workers,
+        "scheduler": args.scheduler,
+    }
+    columns = [column for metric in metrics for column in metric.columns]
+    write_run(args.out, output, run_info, columns)
+    n_pairs = output.results["pair"].nunique()
+    print(f"\nDice (mean ± std over labels) on {dataset.name}, {n_pairs} test pairs:\n")
+    print(console_table(output.results))
+    failures = output.results[output.results["status"] != "ok"]
+    for method, rows in failures.groupby("method", sort=False):
+        print(f"\n{method}: {len(rows)} failed pair(s); first error: {rows['error'].iloc[0]}", file=sys.stderr)
+    if output.reused:
+        print(f"\n{output.reused} result(s) reused from {args.out / 'progress'} (--fresh recomputes them)")
+    print(f"\nresults written to {args.out}/ in {run_info['seconds']:.0f} s")
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    found = catalog(args)
+    failed = 0
+    for job in _jobs(args, found, _dataset(args, found)):
+        outcome = run_task(Task(job, key="", timeouts=Timeouts(prepare=args.prepare_timeout),
+                                isolate=not args.no_isolation))
+        if outcome.info is None:
+            print(f"{job.name}: failed: {outcome.error}", file=sys.stderr)
+            failed += 1
+        elif not outcome.info.losses:
+            print(f"{job.name}: nothing to train")
+        else:
+            columns = outcome.info.columns
+            state = "cached" if columns["train_cached"] else "trained"
+            print(f"{job.name}: {state}, {columns['train_steps']} steps, {columns['train_seconds']:.1f} s, "
+                  f"final loss {outcome.info.losses[-1]:.5g}")
+    return 1 if failed else 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"list": list_plugins, "run": run, "train": train}

@@ -1,0 +1,1 @@
+"""Small pieces every part uses: atomic file writes, hashes of settings and code."""

@@ -1,0 +1,60 @@
+"""Random deformations for making data: smooth non-linear fields and small affines.
+
+The embedded and synthetic datasets build their subjects with these, and tests use
+them as realistic fields. Fields follow the warping convention of
+:mod:`regbench.measuring.warp`: shape ``(ndim, *spatial)``, voxel units, pull-back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial.transform import Rotation
+
+
+def random_smooth_field(
+    shape: tuple[int, ...],
+    rng: np.random.Generator,
+    max_displacement: float,
+    control_spacing: int = 16,
+) -> np.ndarray:
+    """A smooth random field whose largest component magnitude is ``max_displacement``.
+
+    Gaussian noise on a coarse grid (one control point every ``control_spacing``
+    voxels) is upsampled with cubic splines, which keeps the field smooth and cheap.
+    """
+    coarse = tuple(max(2, -(-n // control_spacing) + 1) for n in shape)
+    components = []
+    for _ in shape:
+        noise = rng.standard_normal(coarse)
+        components.append(ndimage.zoom(noise, [n / c for n, c in zip(shape, coarse)], order=3, grid_mode=True, mode="nearest"))
+    field = np.stack(components)
+    peak = np.abs(field).max()
+    return (field * (max_displacement / peak if peak > 0 else 0.0)).astype(np.float32)
+
+
+def random_affine_field(
+    shape: tuple[int, ...],
+    rng: np.random.Generator,
+    max_rotation_deg: float,
+    max_scaling: float,
+    max_translation: float,
+) -> np.ndarray:
+    """The dense field of a random affine about the image centre.
+
+    Rotation angle(s) in ±``max_rotation_deg``, per-axis scaling in
+    1 ± ``max_scaling``, translation in ±``max_translation`` voxels.
+    """
+    ndim = len(shape)
+    if ndim == 2:
+        angle = np.deg2rad(rng.uniform(-max_rotation_deg, max_rotation_deg))
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    else:
+        angles = rng.uniform(-max_rotation_deg, max_rotation_deg, size=3)
+        rotation = Rotation.from_euler("xyz", angles, degrees=True).as_matrix()
+    matrix = rotation @ np.diag(1 + rng.uniform(-max_scaling, max_scaling, size=ndim))
+    translation = rng.uniform(-max_translation, max_translation, size=ndim)
+    centre = (np.asarray(shape) - 1) / 2
+    grid = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")).reshape(ndim, -1)
+    target = matrix @ (grid - centre[:, None]) + (centre + translation)[:, None]
+    return (target - grid).reshape(ndim, *shape).astype(np.float32)

@@ -1,0 +1,290 @@
+"""Datasets made of NIfTI files: reading, checking and preparing one subject at a time.
+
+Every problem with a file becomes a :class:`DataError` that names the file and says
+what was expected. :class:`NiftiDataset` is the base of the dataset plugins that read
+folders (neurite-OASIS, Learn2Reg, anyone's NIfTI): it loads subjects on demand, so
+memory does not grow with their number, applies the options every such dataset
+shares (split, atlas, label subset, intensity normalisation, crop/pad) and checks
+every subject in :meth:`NiftiDataset.validate` before any training starts.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import nibabel as nib
+import numpy as np
+from tqdm.auto import tqdm
+
+from regbench.plugin.dataset import Pair, SplitDataset, Subject, split_train_test
+
+
+class DataError(ValueError):
+    """A dataset file or folder is missing or not what regbench expects."""
+
+
+@dataclass(frozen=True)
+class SubjectFiles:
+    """Where one subject's image and (optional) label map live."""
+
+    id: str
+    image: Path
+    seg: Path | None = None
+
+
+def require_dir(path: Path, what: str) -> Path:
+    if not path.is_dir():
+        raise DataError(f"{what}: folder {path} does not exist")
+    return path
+
+
+def require_file(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise DataError(f"{what}: file {path} does not exist")
+    return path
+
+
+def _open(path: Path) -> nib.Nifti1Image:
+    require_file(path, "NIfTI image")
+    try:
+        return nib.load(path)
+    except Exception as error:  # nibabel raises many kinds for a broken file
+        raise DataError(f"{path} is not a readable NIfTI file ({type(error).__name__}: {error})") from None
+
+
+def _spatial(array: np.ndarray, ndim: int, path: Path) -> np.ndarray:
+    """Drop trailing singleton axes (neurite stores 2D slices as 160x192x1) and check ndim."""
+    while array.ndim > ndim and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim != ndim:
+        raise DataError(f"{path} has shape {array.shape}; expected a {ndim}D image")
+    return array
+
+
+def _read(path: Path, ndim: int) -> tuple[np.ndarray, np.ndarray]:
+    image = _open(path)
+    try:
+        data = np.asarray(image.dataobj)
+    except Exception as error:  # truncated or corrupt data
+        raise DataError(f"{path} could not be read ({type(error).__name__}: {error})") from None
+    return _spatial(data, ndim, path), image.affine
+
+
+def header_shape(path: Path, ndim: int) -> tuple[int, ...]:
+    """The spatial shape from the header alone (cheap: no voxel is read)."""
+    shape = tuple(_open(path).shape)
+    while len(shape) > ndim and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) != ndim:
+        raise DataError(f"{path} has shape {shape}; expected a {ndim}D image")
+    return shape
+
+
+def read_image(path: Path, ndim: int) -> tuple[np.ndarray, np.ndarray]:
+    """A float32 image and its affine; NaN or infinite voxels are an error."""
+    data, affine = _read(path, ndim)
+    data = data.astype(np.float32)
+    if not np.isfinite(data).all():
+        raise DataError(f"{path} holds {int((~np.isfinite(data)).sum())} NaN or infinite voxels; expected finite intensities")
+    return data, affine
+
+
+def read_labels(path: Path, ndim: int) -> np.ndarray:
+    """An integer label map; non-integer or negative values are an error."""
+    data, _ = _read(path, ndim)
+    if not np.issubdtype(data.dtype, np.integer):
+        if not np.isfinite(data).all() or not np.array_equal(data, np.round(data)):
+            raise DataError(f"{path} holds non-integer values; expected a label map of integers")
+    if data.size and data.min() < 0:
+        raise DataError(f"{path} holds negative labels; expected labels >= 0")
+    return data.astype(np.int32)
+
+
+def read_label_names(path: Path) -> dict[int, str]:
+    """A FreeSurfer-style lookup table: ``id name [R G B A]`` per line, ``#`` comments.
+    The background (0) is left out."""
+    require_file(path, "label file")
+    names = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) < 2 or not re.fullmatch(r"\d+", parts[0]):
+            raise DataError(f"{path}, line {number}: expected 'ID NAME [R G B A]', got {line!r}")
+        if int(parts[0]) != 0:
+            names[int(parts[0])] = parts[1]
+    if not names:
+        raise DataError(f"{path} lists no labels besides the background")
+    return names
+
+
+def normalize(image: np.ndarray, how: str) -> np.ndarray:
+    """``none``; ``minmax`` to [0, 1]; ``percentile``: clip to the 1st-99th percentile, then [0, 1]."""
+    if how == "none":
+        return image
+    if how not in ("minmax", "percentile"):
+        raise ValueError(f"normalize must be 'none', 'minmax' or 'percentile', got {how!r}")
+    low, high = (image.min(), image.max()) if how == "minmax" else np.percentile(image, [1, 99])
+    return (np.clip(image, low, high) - low) / (high - low) if high > low else np.zeros_like(image)
+
+
+def crop_or_pad(array: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Centre ``array`` in ``shape`` (cropping or zero-padding each axis); also returns
+    the voxel offset of the new origin in the old array, to shift the affine by."""
+    offsets = np.array([(old - new) // 2 for old, new in zip(array.shape, shape)])
+    source = tuple(slice(max(o, 0), max(o, 0) + min(old, new)) for o, old, new in zip(offsets, array.shape, shape))
+    target = tuple(slice(max(-o, 0), max(-o, 0) + min(old, new)) for o, old, new in zip(offsets, array.shape, shape))
+    result = np.zeros(shape, dtype=array.dtype)
+    result[target] = array[source]
+    return result, offsets
+
+
+class NiftiDataset(SplitDataset):
+    """Base for datasets read from NIfTI files. Subclasses list the subjects' files and
+    the label names. Atlas-based by default (option ``atlas``: a subject id, or empty
+    for the first subject); pairwise with the option ``pairs`` (a file of
+    ``fixed,moving`` subject ids, one pair a line), or when a subclass sets ``pairwise``
+    and overrides :meth:`test_pairs` (Learn2Reg's own pair list)."""
+
+    ndim: ClassVar[int]
+    pairwise: ClassVar[bool] = False
+    default_options: ClassVar[Mapping[str, Any]] = {
+        "data_dir": "",
+        "seed": 0,
+        "test_fraction": 0.2,  # the paper's 4:1 split
+        "atlas": "",  # subject id of the fixed image; empty: the first subject
+        "labels": (0,),  # label ids to score; (0,): every label of the label file
+        "normalize": "none",  # none | minmax | percentile
+        "shape": (0,),  # crop/pad every image to this shape; (0,): keep
+        "validate": True,  # read every subject before training to catch bad files early
+        "pairs": "",  # file of 'fixed,moving' subject ids: pairwise test pairs instead of an atlas
+    }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        if not self.options["data_dir"]:
+            raise DataError(f"dataset {self.name!r} needs its folder: --data-dir PATH (or --dataset-option data_dir=PATH)")
+        self.root = require_dir(Path(self.options["data_dir"]).expanduser(), f"dataset {self.name!r}")
+        self.files = {files.id: files for files in self.list_subjects()}
+        if not self.files:
+            raise DataError(f"dataset {self.name!r}: no subjects found in {self.root}")
+        names = self.label_names()
+        self._labels = self._select_labels(names)
+        # With a label subset, other labels become background when a subject is loaded.
+        self._keep_labels = list(self._labels) if len(self._labels) < len(names) else None
+        self._pair_list = self._read_pairs(self.options.get("pairs", ""))
+        if self._pair_list:
+            self.pairwise = True
+        ids = list(self.files)
+        atlas = self.options["atlas"] or (None if self.pairwise else ids[0])
+        if atlas is not None and atlas not in self.files:
+            raise DataError(f"dataset {self.name!r}: atlas {atlas!r} is not one of its subjects ({ids[0]}, ...)")
+        self._atlas = atlas
+        others = [sid for sid in ids if sid != atlas and sid not in self.held_out()]
+        if not self.pairwise and len(others) < 2:
+            raise DataError(f"dataset {self.name!r} in {self.root}: {len(others)} subject(s) besides the atlas; expected at least 2")
+        self._train, self._test = self.split(others)
+        shape = tuple(int(n) for n in self.options["shape"])
+        self._shape = shape if any(shape) else None
+        if self._shape is not None and len(self._shape) != self.ndim:
+            raise DataError(f"dataset {self.name!r}: shape option {shape} must have {self.ndim} sizes")
+
+    @abc.abstractmethod
+    def list_subjects(self) -> list[SubjectFiles]:
+        """Every subject's files, in a stable order."""
+
+    @abc.abstractmethod
+    def label_names(self) -> dict[int, str]:
+        """Label id -> name (background excluded)."""
+
+    def _read_pairs(self, path: str) -> list[Pair]:
+        if not path:
+            return []
+        listing = require_file(Path(path).expanduser(), f"dataset {self.name!r}: pairs")
+        pairs = []
+        for number, line in enumerate(listing.read_text().splitlines(), start=1):
+            ids = [part.strip() for part in line.replace(",", " ").split()]
+            if not ids or ids == ["fixed", "moving"]:
+                continue
+            if len(ids) != 2 or any(sid not in self.files for sid in ids):
+                raise DataError(f"{listing}, line {number}: expected 'FIXED,MOVING' subject ids of {self.name!r}, got {line!r}")
+            pairs.append(Pair(fixed_id=ids[0], moving_id=ids[1]))
+        if not pairs:
+            raise DataError(f"{listing} lists no pairs")
+        return pairs
+
+    def held_out(self) -> set[str]:
+        """Subjects kept out of training: those of fixed test pairs."""
+        return {sid for pair in self._pair_list for sid in (pair.fixed_id, pair.moving_id)}
+
+    def split(self, ids: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        if self._pair_list:
+            return tuple(ids), tuple(sorted(self.held_out()))
+        return split_train_test(ids, self.options["test_fraction"], self.options["seed"])
+
+    def test_pairs(self) -> list[Pair]:
+        return list(self._pair_list) if self._pair_list else super().test_pairs()
+
+    def _select_labels(self, names: dict[int, str]) -> dict[int, str]:
+        wanted = [int(label) for label in self.options["labels"] if int(label) != 0]
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            raise DataError(f"dataset {self.name!r}: labels {unknown} are not in its label list ({sorted(names)})")
+        return {label: names[label] for label in wanted} if wanted else names
+
+    @property
+    def labels(self) -> Mapping[int, str]:
+        return self._labels
+
+    @functools.cached_property
+    def spacing(self) -> tuple[float, ...]:
+        """From the first subject's header, read once (every pair asks for it)."""
+        zooms = _open(self.files[next(iter(self.files))].image).header.get_zooms()
+        return tuple(float(z) for z in zooms[: self.ndim])
+
+    @property
+    def atlas_id(self) -> str | None:
+        return self._atlas
+
+    def load(self, subject_id: str) -> Subject:
+        files = self.files.get(subject_id)
+        if files is None:
+            raise KeyError(f"dataset {self.name!r} has no subject {subject_id!r}")
+        image, affine = read_image(files.image, self.ndim)
+        seg = read_labels(files.seg, self.ndim) if files.seg is not None else None
+        if seg is not None and seg.shape != image.shape:
+            raise DataError(f"{files.seg} has shape {seg.shape} but its image {files.image} has {image.shape}; expected equal shapes")
+        image = normalize(image, self.options["normalize"])
+        if seg is not None and self._keep_labels is not None:
+            seg = np.where(np.isin(seg, self._keep_labels), seg, 0)
+        if self._shape is not None:
+            image, offsets = crop_or_pad(image, self._shape)
+            seg = crop_or_pad(seg, self._shape)[0] if seg is not None else None
+            shift = np.eye(4)
+            shift[: self.ndim, 3] = offsets
+            affine = affine @ shift
+        return Subject(subject_id, image, seg, affine)
+
+    def validate(self, progress: bool = False) -> None:
+        """Check every subject's files: headers first (cheap), then every voxel, one subject at a time."""
+        shapes = {}
+        for files in self.files.values():
+            shapes[files.id] = header_shape(files.image, self.ndim)
+            if files.seg is not None and header_shape(files.seg, self.ndim) != shapes[files.id]:
+                raise DataError(f"{files.seg} has shape {header_shape(files.seg, self.ndim)} but its image "
+                                f"{files.image} has {shapes[files.id]}; expected equal shapes")
+        first_id, first_shape = next(iter(shapes.items()))
+        other = next((item for item in shapes.items() if item[1] != first_shape), None)
+        if self._shape is None and other is not None:
+            raise DataError(f"dataset {self.name!r}: subjects differ in shape ({first_id}: {first_shape}, "
+                            f"{other[0]}: {other[1]}); expected one shape, or set the shape option to crop/pad them")
+        if self.options["validate"]:
+            for subject_id in tqdm(self.files, desc=f"check {self.name}", unit="subject", disable=not progress, leave=False):
+                self.load(subject_id)

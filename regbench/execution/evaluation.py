@@ -1,0 +1,197 @@
+"""Where a method meets the data: one method, prepared once, registering pairs one by one.
+
+An :class:`Evaluator` holds one prepared method. For each pair it times only the
+method's ``register`` call (synchronised on a GPU) and its peak memory, checks the
+field, and scores it with every metric; warping and scoring are the harness's job,
+the same for every method. A pair that fails gives a ``failed`` row with the error.
+Rows follow :mod:`regbench.outputs.schema`.
+
+By default an evaluator runs in a worker process of its own
+(:mod:`regbench.execution.process`), so that a method that crashes, hangs or is
+killed for memory loses only the pair it was on.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from regbench.execution.plan import MethodJob
+from regbench.execution.store import MethodInfo, PairRecord
+from regbench.measuring import devices, environment
+from regbench.measuring.metrics import mean_std
+from regbench.measuring.profiling import PeakRSS
+from regbench.measuring.reference import reference_seconds
+from regbench.outputs import schema
+from regbench.outputs.nifti import NiftiWriter, snapshot_arrays
+from regbench.plugin.dataset import Dataset, Pair, Subject
+from regbench.plugin.method import Method, TrainingContext
+from regbench.plugin.metric import Metric, PairOutcome
+
+
+def error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def pair_row(job: MethodJob, pair: Pair) -> dict[str, Any]:
+    """The row ``job`` starts for ``pair`` (see :func:`regbench.outputs.schema.pair_row`)."""
+    return schema.pair_row(job.name, job.dataset.name, pair.id, pair.fixed_id, pair.moving_id, job.seed)
+
+
+def environment_columns(job: MethodJob) -> dict[str, Any]:
+    """Where and with what a row was measured (with the job's thread count, also for
+    rows made outside a worker process)."""
+    columns = {"method_versions": environment.module_versions(job.requires), **environment.describe()}
+    if job.threads is not None:
+        columns["torch_threads"] = job.threads
+    return columns
+
+
+def failed_record(job: MethodJob, pair: Pair, reason: str) -> PairRecord:
+    """The record of a pair that could not be evaluated (its worker failed or timed out)."""
+    return PairRecord(row=schema.failed_row(pair_row(job, pair), reason, **environment_columns(job)))
+
+
+def check_displacement(method: str, displacement: Any, fixed: np.ndarray) -> np.ndarray:
+    """The field a method returned, or a clear error saying what was expected."""
+    expected = (fixed.ndim, *fixed.shape)
+    if not isinstance(displacement, np.ndarray):
+        raise TypeError(f"method {method!r} returned a displacement of type {type(displacement).__name__}; "
+                        f"expected a numpy array of shape {expected}")
+    if displacement.shape != expected:
+        raise ValueError(f"method {method!r} returned a displacement of shape {displacement.shape}; "
+                         f"expected {expected} (ndim, *spatial)")
+    if not np.issubdtype(displacement.dtype, np.floating):
+        raise TypeError(f"method {method!r} returned a displacement of dtype {displacement.dtype}; expected floats")
+    if not np.isfinite(displacement).all():
+        raise ValueError(f"method {method!r} returned a displacement with NaN or infinite values")
+    return displacement
+
+
+def score(metrics: Sequence[Metric], outcome: PairOutcome, row: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Run every metric on one outcome: scalars into ``row``, per-label arrays returned
+    (and summarised into ``row`` as NAME_mean / NAME_std). A failing metric is noted in
+    ``metric_errors``; the others still count."""
+    per_label: dict[str, np.ndarray] = {}
+    errors = []
+    has_labels = outcome.fixed.seg is not None and outcome.moving.seg is not None
+    for metric in metrics:
+        if metric.needs_labels and not has_labels:
+            continue
+        try:
+            values = metric.compute(outcome)
+            for key, value in values.items():
+                if np.ndim(value) == 0:
+                    row[key] = float(value)
+                    continue
+                array = np.asarray(value, dtype=float)
+                if array.shape != (len(outcome.labels),):
+                    raise ValueError(f"{key!r} has shape {array.shape}; "
+                                     f"expected one value per label ({len(outcome.labels)})")
+                per_label[key] = array
+                row[f"{key}_mean"], row[f"{key}_std"] = mean_std(array)
+        except Exception as error:  # one metric failing never loses the others
+            errors.append(f"{metric.name}: {error_text(error)}")
+    if errors:
+        row["metric_errors"] = "; ".join(errors)
+    return per_label
+
+
+class _PairLoader:
+    """Loads pairs one at a time, keeping only the last fixed image (the atlas)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._fixed: Subject | None = None
+
+    def __call__(self, pair: Pair) -> tuple[Subject, Subject]:
+        if self._fixed is None or self._fixed.id != pair.fixed_id:
+            self._fixed = self.dataset.load(pair.fixed_id)
+        return self._fixed, self.dataset.load(pair.moving_id)
+
+
+def _method_columns(method: Method) -> dict[str, Any]:
+    """Columns that describe the prepared method, the same for all its rows."""
+    report = method.training
+    return {
+        "parameters": method.parameter_count,
+        "train_seconds": report.seconds if report else np.nan,
+        "train_steps": report.steps if report else np.nan,
+        "train_cached": report.cached if report else np.nan,
+        "train_peak_rss_mb": report.peak_rss_mb if report else np.nan,
+        "train_peak_cuda_mb": report.peak_cuda_mb if report else np.nan,
+    }
+
+
+class Evaluator:
+    """Prepares one method, then evaluates pairs with it (see module doc)."""
+
+    def __init__(self, job: MethodJob) -> None:
+        self.job = job
+        self.method: Method | None = None
+        self.info: MethodInfo | None = None
+        self._where: dict[str, Any] = {}  # the device and environment, for every row
+        self._load = _PairLoader(job.dataset)
+        self._nifti = NiftiWriter(job.warped_dir) if job.warped_dir is not None else None
+
+    def prepare(self) -> MethodInfo:
+        """Instantiate and prepare (train, or load cached weights); errors propagate."""
+        job = self.job
+        devices.use_threads(job.threads)
+        method = job.instantiate()
+        method.prepare(TrainingContext(dataset=job.dataset, train_ids=job.dataset.train_ids, profile=job.profile,
+                                       cache_dir=job.cache_dir, progress=job.progress))
+        self.method = method
+        losses = list(method.training.losses) if method.training is not None else []
+        self.info = MethodInfo(columns=_method_columns(method), losses=losses)
+        # The reference workload, timed in this process just before its pairs, makes speeds
+        # comparable across runs, machines and workers as ratios (regbench compare).
+        self._where = {"device": method.device, **environment_columns(job), "reference_seconds": reference_seconds()}
+        return self.info
+
+    def evaluate(self, pair: Pair) -> PairRecord:
+        """Register and score one pair; any error becomes a ``failed`` row."""
+        if self.method is None or self.info is None:
+            raise RuntimeError(f"method {self.job.name!r} must be prepared before it evaluates pairs")
+        record = PairRecord(row=pair_row(self.job, pair))
+        try:
+            self._evaluate(pair, record)
+            record.row["status"] = schema.OK
+        except Exception as error:  # one pair failing never loses the others
+            record.row["error"] = error_text(error)
+            record.row["traceback"] = traceback.format_exc(limit=5)
+            record.labels, record.arrays = [], {}
+        record.row.update(self._where)
+        return record
+
+    def _evaluate(self, pair: Pair, record: PairRecord) -> None:
+        method, row, dataset = self.method, record.row, self.job.dataset
+        assert method is not None
+        fixed, moving = self._load(pair)
+        method.reset_peak_memory()
+        with PeakRSS() as rss:
+            started = time.perf_counter()
+            result = method.register(fixed.image, moving.image)
+            method.synchronize()
+            row["seconds"] = time.perf_counter() - started
+        row["peak_rss_mb"] = rss.mb
+        row["rss_increase_mb"] = rss.increase_mb
+        row["peak_cuda_mb"] = method.peak_memory_mb()
+        displacement = check_displacement(method.name, result.displacement, fixed.image)
+        outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement,
+                              labels=dataset.labels, spacing=dataset.spacing)
+        per_label = score(self.job.metrics, outcome, row)
+        if pair.id == self.job.figure_pair:
+            record.arrays = snapshot_arrays(outcome)
+        if self._nifti is not None:
+            self._nifti(pair, outcome)
+        if per_label:
+            record.labels = [
+                {"method": method.name, "pair": pair.id, "label_id": label, "label": name,
+                 **{key: float(values[index]) for key, values in per_label.items()}}
+                for index, (label, name) in enumerate(dataset.labels.items())
+            ]

@@ -1,0 +1,97 @@
+"""What a run will do, decided once before anything runs.
+
+For each method of a run, :func:`plan_job` resolves its parameters (typed, complete)
+and fixes the seed, the dataset, the metrics and the training profile into a
+:class:`MethodJob`; :func:`result_key` hashes everything in it that decides the
+method's numbers. Nothing after planning re-reads the command line or re-checks a
+parameter: workers receive the job as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from regbench.common.fingerprint import code_version, digest
+from regbench.learning.profiles import Profile
+from regbench.plugin.dataset import Dataset
+from regbench.plugin.method import Method
+from regbench.plugin.metric import Metric
+from regbench.plugin.registry import Entry
+
+DEFAULT_PAIR_TIMEOUT = 3600.0  # seconds; ANTs SyN on a 3D OASIS pair takes minutes
+# The code that turns a field into numbers, shared by every method.
+MEASURING_MODULES = ("regbench.measuring.warp", "regbench.measuring.metrics", "regbench.plugin.metric",
+                     "regbench.execution.evaluation")
+
+
+@dataclass(frozen=True)
+class MethodJob:
+    """Everything needed to prepare one method and evaluate pairs with it.
+
+    It is pickled to the worker process, so the method, dataset and metric classes
+    must be defined at the top level of an importable module (as plugins are).
+    ``params`` are resolved (:meth:`Method.resolve_params`): complete and typed.
+    """
+
+    method: type[Method]
+    params: Mapping[str, Any]
+    dataset: Dataset
+    seed: int
+    profile: Profile
+    metrics: tuple[Metric, ...] = ()
+    cache_dir: Path | None = None
+    progress: bool = False
+    figure_pair: str | None = None  # keep this pair's arrays for the report's figure
+    warped_dir: Path | None = None  # write warped images and fields as NIfTI here
+    requires: tuple[str, ...] = ()  # modules whose versions go into every row
+    threads: int | None = None  # torch CPU threads (None: torch's default); see devices.use_threads
+
+    @property
+    def name(self) -> str:
+        return self.method.name
+
+    def instantiate(self) -> Method:
+        return self.method(seed=self.seed, **self.params)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Hard limits in seconds (None: no limit). ``pair`` bounds one registration and
+    its scoring, ``by_method`` overrides it for named methods; ``prepare`` bounds
+    training (or loading) a method."""
+
+    pair: float | None = DEFAULT_PAIR_TIMEOUT
+    prepare: float | None = None
+    by_method: Mapping[str, float | None] = field(default_factory=dict)
+
+    def for_pair(self, method: str) -> float | None:
+        return self.by_method.get(method, self.pair)
+
+
+def plan_job(entry: Entry[Method], given: Mapping[str, Any], **settings: Any) -> MethodJob:
+    """``entry``'s job with its parameters resolved from ``given`` (values or text); a
+    bad parameter is a ValueError naming the method."""
+    return MethodJob(method=entry.cls, params=entry.cls.resolve_params(given), requires=entry.requires, **settings)
+
+
+def result_key(job: MethodJob) -> str:
+    """What decides a method's numbers: its name, parameters, code and seed; the
+    dataset and its options; the metrics and the measuring code; and, for methods that
+    learn, the training profile."""
+    method = job.method
+    material = {
+        "method": method.name,
+        "params": dict(job.params),
+        "method_code": code_version(method.code_modules()),
+        "seed": job.seed,
+        "profile": dataclasses.asdict(job.profile) if method.learns else None,
+        "dataset": job.dataset.name,
+        "dataset_options": job.dataset.options,
+        "metrics": sorted(metric.name for metric in job.metrics),
+        "measuring_code": code_version([*MEASURING_MODULES, *(type(m).__module__ for m in job.metrics)]),
+    }
+    return digest(material)

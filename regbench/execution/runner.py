@@ -1,0 +1,147 @@
+"""Runs planned jobs over a dataset's test pairs, keeping every result as it comes.
+
+For each job the runner reads back the results already stored under its result key
+(:mod:`regbench.execution.plan`), and cuts the pairs still missing, or failed before,
+into tasks (:mod:`regbench.execution.tasks`): first one task per learning method that
+trains it, then each method's pairs in as many chunks as the executor runs at once
+(:mod:`regbench.execution.executors`: a local pool of worker processes by default, or
+a Dask cluster). Each task drives an evaluator in a worker process with hard
+timeouts, so a method that fails to start, or that fails, crashes or hangs on a pair,
+gets ``failed`` rows with the reason while every other method and pair still runs.
+Every record is stored as soon as it arrives, so the same command run again after an
+interruption (Ctrl-C, ``kill -9``, a reboot) only computes what is missing. The
+tables are assembled from the store in the order of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from regbench.execution.executors import Executor, LocalPool
+from regbench.execution.plan import MethodJob, result_key
+from regbench.execution.store import PairRecord, ResultStore
+from regbench.execution.tasks import Task, TaskOutcome, Timeouts
+from regbench.outputs import schema
+from regbench.outputs.files import RunOutput
+from regbench.outputs.nifti import NiftiWriter
+from regbench.plugin.dataset import Dataset, Pair
+
+
+@dataclass
+class _Plan:
+    """One job with its result key and the pairs it still has to evaluate."""
+
+    job: MethodJob
+    key: str
+    pending: list[Pair]
+
+
+def _pending(job: MethodJob, key: str, pairs: Sequence[Pair], store: ResultStore) -> list[Pair]:
+    """Pairs without a stored success (or, for the figure pair, without its arrays;
+    with --save-warped, without their NIfTI files)."""
+    stored = store.records(job.name, key)
+    nifti = NiftiWriter(job.warped_dir) if job.warped_dir is not None else None
+    pending = []
+    for pair in pairs:
+        record = stored.get(pair.id)
+        done = (record is not None and record.ok
+                and (pair.id != job.figure_pair or bool(record.arrays))
+                and (nifti is None or nifti.has(pair)))
+        if not done:
+            pending.append(pair)
+    return pending
+
+
+def _chunks(pairs: Sequence[Pair], count: int) -> list[tuple[Pair, ...]]:
+    """``pairs`` cut into at most ``count`` consecutive chunks of near-equal size."""
+    if not pairs:
+        return []
+    size = -(-len(pairs) // max(count, 1))
+    return [tuple(pairs[start : start + size]) for start in range(0, len(pairs), size)]
+
+
+def _tasks(plans: Sequence[_Plan], workers: int, timeouts: Timeouts, isolate: bool) -> tuple[list[Task], list[Task]]:
+    """Training tasks (with several workers, each learning method trains once before its
+    pairs are spread over them) and evaluation tasks (each method's pairs in chunks)."""
+    training = [Task(plan.job, plan.key, (), timeouts, isolate)
+                for plan in plans if plan.pending and plan.job.method.learns and workers > 1]
+    evaluation = [Task(plan.job, plan.key, chunk, timeouts, isolate)
+                  for plan in plans for chunk in _chunks(plan.pending, workers)]
+    return training, evaluation
+
+
+def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore) -> RunOutput:
+    """The run's tables from the store, pair by pair then method by method, with the
+    figure pair's arrays of each method."""
+    results, labels, curves, snapshots = [], [], [], {}
+    stored = [store.records(plan.job.name, plan.key) for plan in plans]
+    infos = {plan.job.name: store.info(plan.job.name, plan.key) for plan in plans}
+    columns = {name: info.columns if info is not None else {} for name, info in infos.items()}
+    for pair in pairs:
+        for plan, records in zip(plans, stored, strict=True):
+            record = records.get(pair.id)
+            if record is None:
+                continue
+            results.append({**record.row, **columns[plan.job.name]})
+            labels.extend(record.labels)
+            if record.ok and record.arrays:
+                snapshots[plan.job.name] = record.arrays
+    for name, info in infos.items():
+        if info is not None:
+            curves.extend({"method": name, "step": step, "loss": loss} for step, loss in enumerate(info.losses, start=1))
+    return RunOutput(results=schema.ordered(pd.DataFrame(results)), label_metrics=pd.DataFrame(labels),
+                     training=pd.DataFrame(curves, columns=["method", "step", "loss"]), snapshots=snapshots)
+
+
+def run_jobs(
+    jobs: Sequence[MethodJob],
+    pairs: Sequence[Pair],
+    store: ResultStore,
+    *,
+    dataset: Dataset,
+    progress: bool = True,
+    timeouts: Timeouts = Timeouts(),
+    isolate: bool = True,
+    executor: Executor | None = None,
+    warped_out: Path | None = None,
+) -> RunOutput:
+    """Evaluate every job on ``pairs``, reusing what ``store`` holds (learning methods
+    train first, or load their cached weights).
+
+    ``isolate=False`` runs methods in this process (for debuggers): no timeouts, no
+    protection from crashes. ``executor``: where tasks run (default: a local pool of
+    one worker process). ``warped_out``: write warped images and fields as NIfTI under
+    ``warped_out/warped/<method>/``.
+    """
+    plans = []
+    for job in jobs:
+        key = result_key(job)
+        if warped_out is not None:
+            job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, job.name, key))
+        plans.append(_Plan(job, key, _pending(job, key, pairs, store)))
+    total = len(pairs) * len(plans)
+    reused = total - sum(len(plan.pending) for plan in plans)
+    executor = executor or LocalPool()
+
+    def on_outcome(outcome: TaskOutcome) -> None:
+        info, job, key = outcome.info, outcome.task.job, outcome.task.key
+        if info is not None and (info.trained or store.info(job.name, key) is None):  # keep how it was trained
+            store.save_info(job.name, key, info)
+
+    with tqdm(total=total, initial=reused, desc=dataset.name, unit="reg", disable=not progress) as bar:
+        def on_record(task: Task, record: PairRecord) -> None:
+            store.save(task.job.name, task.key, record)
+            bar.update()
+
+        training, evaluation = _tasks(plans, executor.workers, timeouts, isolate)
+        executor.run(training, on_record, on_outcome)
+        executor.run(evaluation, on_record, on_outcome)
+    output = _assemble(plans, pairs, store)
+    output.reused = reused
+    return output

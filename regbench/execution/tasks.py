@@ -1,0 +1,102 @@
+"""The unit of work of a run: prepare one method, then evaluate some pairs with it.
+
+A :class:`Task` is small and picklable, so it runs the same way in a thread of this
+process (the local pool) or on a Dask worker of another machine
+(:mod:`regbench.execution.executors`). Wherever it runs, :func:`run_task` drives an
+evaluator in a worker process with hard timeouts (:mod:`regbench.execution.process`)
+and turns every fault into ``failed`` records with the reason: a task never raises for
+a method's sake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from regbench.execution.evaluation import failed_record
+from regbench.execution.plan import MethodJob, Timeouts
+from regbench.execution.process import (
+    EvaluationFailure,
+    EvaluatorHandle,
+    InProcess,
+    WorkerProcess,
+)
+from regbench.execution.store import MethodInfo, PairRecord
+from regbench.plugin.dataset import Pair
+
+
+@dataclass(frozen=True)
+class Task:
+    """Prepare ``job``'s method, then evaluate ``pairs`` with it (none: prepare only,
+    which trains a learning method once before its pairs are spread over workers)."""
+
+    job: MethodJob
+    key: str  # the result key the records are stored under (regbench.execution.plan.result_key)
+    pairs: tuple[Pair, ...] = ()
+    timeouts: Timeouts = Timeouts()
+    isolate: bool = True  # False: in the calling process, for debuggers
+
+
+@dataclass
+class TaskOutcome:
+    """What a task produced: the method's info, or why it could not be prepared; and
+    one record per pair, in the task's order."""
+
+    task: Task
+    info: MethodInfo | None = None
+    error: str | None = None
+    records: list[PairRecord] = field(default_factory=list)
+
+
+def run_task(task: Task, on_record: Callable[[PairRecord], object] | None = None) -> TaskOutcome:
+    """Run ``task``, calling ``on_record`` with each record as soon as it exists. A
+    worker process that dies or times out is replaced by a fresh one for the next pair."""
+    start: Callable[[MethodJob], EvaluatorHandle] = WorkerProcess if task.isolate else InProcess
+    outcome = TaskOutcome(task)
+
+    def keep(record: PairRecord) -> None:
+        outcome.records.append(record)
+        if on_record is not None:
+            on_record(record)
+
+    def prepared(remaining: tuple[Pair, ...]) -> EvaluatorHandle | None:
+        """A prepared evaluator, or None once ``remaining`` pairs are recorded as failed."""
+        evaluator = None
+        try:
+            evaluator = start(task.job)
+            outcome.info = evaluator.prepare(task.timeouts.prepare)
+            return evaluator
+        except EvaluationFailure as failure:
+            if evaluator is not None:
+                evaluator.kill()
+            outcome.error = str(failure)
+            for pair in remaining:
+                keep(failed_record(task.job, pair, str(failure)))
+            return None
+        except BaseException:
+            if evaluator is not None:
+                evaluator.kill()
+            raise
+
+    evaluator = prepared(task.pairs)
+    if evaluator is None:
+        return outcome
+    try:
+        for index, pair in enumerate(task.pairs):
+            if evaluator is None:  # the last pair crashed or timed out its worker process
+                evaluator = prepared(task.pairs[index:])
+                if evaluator is None:
+                    return outcome
+            try:
+                keep(evaluator.evaluate(pair, task.timeouts.for_pair(task.job.name)))
+            except EvaluationFailure as failure:
+                keep(failed_record(task.job, pair, str(failure)))
+                evaluator.close()
+                evaluator = None
+    except BaseException:  # Ctrl-C: do not wait for the pair in progress
+        if evaluator is not None:
+            evaluator.kill()
+        raise
+    if evaluator is not None:
+        evaluator.close()
+    return outcome

@@ -1,0 +1,278 @@
+"""``regbench report``: tables and figures a researcher can publish from, built from a
+results folder written by ``regbench run``.
+
+Writes ``report.md`` (figures as PNG files beside it) and ``report.html``, a single
+self-contained page with the figures embedded.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from regbench.outputs import schema  # noqa: E402
+from regbench.outputs.files import ResultsFolder  # noqa: E402
+from regbench.outputs.tables import table1  # noqa: E402
+from regbench.plugin.metric import Column  # noqa: E402
+
+FIGURES_DIR = "report_files"
+
+
+def _summary_cell(column: Column, values: pd.Series, aggregate: str) -> str:
+    if aggregate == "mean":
+        return f"{values.mean():{column.format}} ± {values.std(ddof=0):{column.format}}"
+    value = {"max": values.max(), "first": values.iloc[0]}[aggregate]
+    return f"{value:{column.format}}"
+
+
+def summary_table(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
+    """One row per method: each metric column as mean ± std over pairs (and its robust
+    quantile where declared, e.g. DSC30), then the time, memory and training columns."""
+    rows = {}
+    for method, group in results.groupby("method", sort=False):
+        ok = group[group["status"] == schema.OK]
+        row: dict[str, object] = {}
+        summarised = [(column, "mean") for column in columns]
+        summarised += [(column, column.aggregate) for column in schema.SUMMARISED]
+        for column, aggregate in summarised:
+            values = ok[column.result_column].dropna() if column.result_column in ok else pd.Series(dtype=float)
+            row[column.heading] = _summary_cell(column, values, aggregate) if len(values) else None
+            if column.robust is not None:
+                quantile, heading = column.robust
+                row[heading] = f"{np.quantile(values, quantile):{column.format}}" if len(values) else None
+        row["pairs ok"] = f"{len(ok)} of {len(group)}"
+        rows[method] = row
+    table = pd.DataFrame(rows).T.dropna(axis=1, how="all").fillna("-")
+    table.index.name = "method"
+    return table
+
+
+def label_table(label_metrics: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
+    """Mean ± std over pairs of a per-label metric: labels as rows, methods as columns."""
+    grouped = label_metrics.groupby(["label", "method"], sort=False)[metric]
+    cells = grouped.mean().map("{:.4f}".format) + " ± " + grouped.std(ddof=0).map("{:.4f}".format)
+    table = cells.unstack("method")
+    order = label_metrics.drop_duplicates("label").sort_values("label_id")["label"]
+    return table.loc[order]
+
+
+def wilcoxon_table(results: pd.DataFrame, metric: str = "dice_mean") -> pd.DataFrame:
+    """Two-sided Wilcoxon signed-rank p-values between methods, paired over test pairs."""
+    wide = results[results["status"] == schema.OK].pivot(index="pair", columns="method", values=metric)
+    methods = list(dict.fromkeys(results["method"]))
+    table = pd.DataFrame("-", index=methods, columns=methods, dtype=object)
+    for a, b in combinations([m for m in methods if m in wide], 2):
+        both = wide[[a, b]].dropna()
+        if len(both) < 2 or np.allclose(both[a], both[b]):
+            continue
+        p = stats.wilcoxon(both[a], both[b]).pvalue
+        table.loc[a, b] = table.loc[b, a] = f"{p:.2e}"
+    return table
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def dice_box_plots(folder: ResultsFolder, out: Path) -> list[Path]:
+    ok = folder.ok
+    paths = []
+    figure, axis = plt.subplots(figsize=(1.4 * len(folder.methods) + 2, 4))
+    data = [ok.loc[ok["method"] == m, "dice_mean"].dropna() for m in folder.methods]
+    axis.boxplot(data, tick_labels=folder.methods)
+    axis.set_ylabel("Dice (mean over labels, per pair)")
+    axis.set_title("Dice per method")
+    paths.append(_save(figure, out / "dice_per_method.png"))
+    if not folder.label_metrics.empty and "dice" in folder.label_metrics:
+        labels = folder.label_metrics.drop_duplicates("label").sort_values("label_id")["label"].tolist()
+        width = 0.8 / len(folder.methods)
+        figure, axis = plt.subplots(figsize=(max(6, 1.2 * len(labels) * max(1, len(folder.methods) / 3)), 4))
+        for index, method in enumerate(folder.methods):
+            rows = folder.label_metrics[folder.label_metrics["method"] == method]
+            values = [rows.loc[rows["label"] == label, "dice"].dropna() for label in labels]
+            positions = np.arange(len(labels)) + (index - (len(folder.methods) - 1) / 2) * width
+            parts = axis.boxplot(values, positions=positions, widths=width * 0.9, patch_artist=True, manage_ticks=False)
+            for box in parts["boxes"]:
+                box.set_facecolor(plt.cm.tab10(index % 10))
+            axis.plot([], [], color=plt.cm.tab10(index % 10), linewidth=8, label=method)
+        axis.set_xticks(np.arange(len(labels)), labels, rotation=30, ha="right")
+        axis.set_ylabel("Dice")
+        axis.set_title("Dice per label")
+        axis.legend(fontsize="small", ncol=min(len(folder.methods), 4))
+        paths.append(_save(figure, out / "dice_per_label.png"))
+    return paths
+
+
+def qualitative_figure(folder: ResultsFolder, out: Path) -> Path | None:
+    """Like the paper's Fig. 5: fixed, moving, and per method the warped image, the
+    deformation as a grid, and the Jacobian determinant."""
+    snapshot = folder.snapshot
+    methods = [m for m in folder.methods if f"warped/{m}" in snapshot]
+    if not methods:
+        return None
+    figure, axes = plt.subplots(3, len(methods) + 1, figsize=(2.6 * (len(methods) + 1), 8.4), squeeze=False)
+    show = lambda axis, image, **kw: axis.imshow(np.rot90(image), **kw)  # noqa: E731
+    show(axes[0, 0], snapshot["fixed"], cmap="gray")
+    axes[0, 0].set_title("fixed")
+    show(axes[1, 0], snapshot["moving"], cmap="gray")
+    axes[1, 0].set_title("moving")
+    axes[2, 0].axis("off")
+    colorbar_axis = axes[2, 0].inset_axes([0.45, 0.05, 0.12, 0.9])
+    for column, method in enumerate(methods, start=1):
+        show(axes[0, column], snapshot[f"warped/{method}"], cmap="gray")
+        axes[0, column].set_title(method)
+        displacement = snapshot[f"displacement/{method}"]
+        shape = displacement.shape[1:]
+        grid = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float) + displacement
+        axis = axes[1, column]
+        step = max(1, min(shape) // 24)
+        # Images are shown rotated (np.rot90): axis 0 runs left to right, axis 1 bottom to top.
+        for lines in (grid[:, ::step, :], grid[:, :, ::step].transpose(0, 2, 1)):
+            for along0, along1 in zip(*lines):
+                axis.plot(along0, along1, color="tab:blue", linewidth=0.5)
+        axis.set_xlim(0, shape[0] - 1)
+        axis.set_ylim(0, shape[1] - 1)
+        axis.set_aspect("equal")
+        axis.set_title("deformation grid", fontsize="small")
+        jacobian = show(axes[2, column], snapshot[f"jacobian/{method}"], cmap="RdBu_r", vmin=0, vmax=2)
+        axes[2, column].set_title("det J", fontsize="small")
+    figure.colorbar(jacobian, cax=colorbar_axis, label="det J (≤ 0: folding)")
+    for axis in axes.ravel():
+        if axis is not axes[2, 0]:
+            axis.set_xticks([])
+            axis.set_yticks([])
+    figure.suptitle(f"pair {snapshot['pair']}")
+    return _save(figure, out / "qualitative.png")
+
+
+def runtime_memory_chart(folder: ResultsFolder, out: Path) -> Path:
+    ok = folder.ok
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    seconds = ok.groupby("method", sort=False)["seconds"].mean().reindex(folder.methods)
+    left.bar(seconds.index, seconds.values, color="tab:blue")
+    left.set_yscale("log")
+    left.set_ylabel("seconds per pair (log)")
+    left.set_title("runtime")
+    column = "rss_increase_mb" if "rss_increase_mb" in ok else "peak_rss_mb"
+    memory = ok.groupby("method", sort=False)[column].max().reindex(folder.methods)
+    right.bar(memory.index, memory.values, color="tab:orange")
+    right.set_ylabel("RSS increase while registering (MiB)" if column == "rss_increase_mb"
+                     else "peak process RSS while registering (MiB)")
+    right.set_title("memory")
+    for axis in (left, right):
+        axis.tick_params(axis="x", rotation=30)
+    return _save(figure, out / "runtime_memory.png")
+
+
+def training_figure(folder: ResultsFolder, out: Path) -> Path | None:
+    if folder.training.empty:
+        return None
+    figure, axis = plt.subplots(figsize=(7, 3.6))
+    for method, curve in folder.training.groupby("method", sort=False):
+        axis.plot(curve["step"], curve["loss"], label=method, linewidth=1)
+    axis.set_yscale("log")
+    axis.set_xlabel("training step")
+    axis.set_ylabel("loss")
+    axis.legend()
+    axis.set_title("training loss")
+    return _save(figure, out / "training_loss.png")
+
+
+@dataclass
+class Section:
+    title: str
+    text: str = ""
+    table: pd.DataFrame | None = None
+    figure: Path | None = None
+
+
+def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    info = folder.run_info
+    n_pairs = folder.results["pair"].nunique()
+    sections = [
+        Section("Run", f"dataset `{info.get('dataset', '?')}`, {n_pairs} test pairs, seed {info.get('seed', '?')}, "
+                       f"profile `{info.get('profile', '?')}`; command: `{info.get('command', '?')}`"),
+        Section("Summary", "Each metric as mean ± std over pairs (Dice also as DSC30, its 30th percentile over "
+                           "pairs), then time, memory and training.",
+                table=summary_table(folder.results, folder.metric_columns)),
+        Section("Table 1", "Dice per test pair, mean ± std over labels (the reference paper's form).",
+                table=table1(folder.results)),
+    ]
+    if not folder.label_metrics.empty and "dice" in folder.label_metrics:
+        sections.append(Section("Dice per label", "mean ± std over pairs.", table=label_table(folder.label_metrics)))
+    sections.append(Section("Paired comparison", "Two-sided Wilcoxon signed-rank test of per-pair Dice between "
+                                                 "methods (p-values).", table=wilcoxon_table(folder.results)))
+    box_plots = dice_box_plots(folder, figures_dir)
+    sections += [Section(title, figure=path) for title, path in zip(["Dice per method", "Dice per label (plot)"], box_plots)]
+    qualitative = qualitative_figure(folder, figures_dir)
+    if qualitative:
+        sections.append(Section("Qualitative comparison", "Warped images, deformation grids and Jacobian determinants "
+                                                          "for one pair (middle slice in 3D).", figure=qualitative))
+    sections.append(Section("Runtime and memory", figure=runtime_memory_chart(folder, figures_dir)))
+    training = training_figure(folder, figures_dir)
+    if training:
+        sections.append(Section("Training", figure=training))
+    return sections
+
+
+def to_markdown(sections: list[Section], base: Path) -> str:
+    parts = ["# regbench report\n"]
+    for section in sections:
+        parts.append(f"## {section.title}\n")
+        if section.text:
+            parts.append(section.text + "\n")
+        if section.table is not None:
+            parts.append(section.table.to_markdown() + "\n")
+        if section.figure is not None:
+            parts.append(f"![{section.title}]({section.figure.relative_to(base).as_posix()})\n")
+    return "\n".join(parts)
+
+
+def to_html(sections: list[Section]) -> str:
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
+             "th,td{border:1px solid #ccc;padding:0.3em 0.6em;text-align:right}th{background:#f3f3f3}"
+             "img{max-width:100%}code{background:#f3f3f3;padding:0 0.2em}")
+    body = ["<h1>regbench report</h1>"]
+    for section in sections:
+        body.append(f"<section><h2>{html.escape(section.title)}</h2>")
+        if section.text:
+            text = html.escape(section.text)
+            parts = text.split("`")
+            text = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+            body.append(f"<p>{text}</p>")
+        if section.table is not None:
+            body.append(section.table.to_html(border=0))
+        if section.figure is not None:
+            data = base64.b64encode(section.figure.read_bytes()).decode()
+            body.append(f'<img alt="{html.escape(section.title)}" src="data:image/png;base64,{data}">')
+        body.append("</section>")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>regbench report</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def write_report(results_dir: Path, out_dir: Path | None = None) -> tuple[Path, Path]:
+    """Read a results folder, write ``report.md`` and ``report.html``; return their paths."""
+    folder = ResultsFolder.read(results_dir)
+    out_dir = out_dir or results_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sections = build_sections(folder, out_dir / FIGURES_DIR)
+    markdown, page = out_dir / "report.md", out_dir / "report.html"
+    markdown.write_text(to_markdown(sections, out_dir), encoding="utf-8")
+    page.write_text(to_html(sections), encoding="utf-8")
+    return markdown, page

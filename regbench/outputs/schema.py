@@ -1,0 +1,97 @@
+"""The one definition of a result row: its fixed columns, how a failed row looks, and
+how every column is summarised.
+
+A row of ``results.csv`` is one method × pair. Its fixed columns come in groups, in
+this order: who (identity), how it went (status), how long (timing), how much memory,
+how the method was trained, and where it was measured (environment). Between status
+and timing stand the metrics' own columns, declared by each metric plugin
+(:class:`regbench.Column`); a run writes those declarations into ``run.json`` so that
+tables, the report and ``regbench compare`` read them without importing any plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from regbench.plugin.metric import Column
+
+IDENTITY = ("method", "dataset", "pair", "fixed", "moving", "seed")
+STATUS = ("status", "error", "traceback", "metric_errors")
+TIMING = ("seconds", "reference_seconds")
+MEMORY = ("peak_rss_mb", "rss_increase_mb", "peak_cuda_mb")
+TRAINING = ("parameters", "train_seconds", "train_steps", "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb")
+ENVIRONMENT = ("device", "method_versions", "regbench_version", "python_version", "platform", "cpu",
+               "torch_threads", "numpy_version", "torch_version")
+FIXED = (*IDENTITY, *STATUS, *TIMING, *MEMORY, *TRAINING, *ENVIRONMENT)
+
+OK, FAILED = "ok", "failed"
+
+
+@dataclass(frozen=True)
+class Summarised(Column):
+    """A fixed column in the report's summary: aggregated over a method's pairs by
+    ``aggregate`` (``mean``, ``max``, or ``first`` for per-method values)."""
+
+    aggregate: str = "mean"
+
+
+# Fixed columns the report's summary shows after the metrics', in this order.
+SUMMARISED = (
+    Summarised("seconds", "s / pair", "wall seconds of register() per pair (GPU: synchronised)", better="lower",
+               format=".4g"),
+    Summarised("peak_rss_mb", "peak RSS (MiB)", "highest process RSS while registering", better="lower",
+               format=".4g", aggregate="max"),
+    Summarised("rss_increase_mb", "RSS increase (MiB)", "peak RSS above the RSS before registering",
+               better="lower", format=".4g", aggregate="max"),
+    Summarised("peak_cuda_mb", "peak CUDA (MiB)", "torch.cuda.max_memory_allocated while registering",
+               better="lower", format=".4g", aggregate="max"),
+    Summarised("train_seconds", "train s", "seconds of training", format=".4g", aggregate="first"),
+    Summarised("parameters", "parameters", "trainable parameters", format=",.0f", aggregate="first"),
+)
+
+
+def pair_row(method: str, dataset: str, pair_id: str, fixed: str, moving: str, seed: int) -> dict[str, Any]:
+    """The columns every row starts with; ``status`` stays ``failed`` until a pair succeeds."""
+    return {"method": method, "dataset": dataset, "pair": pair_id, "fixed": fixed, "moving": moving, "seed": seed,
+            "status": FAILED, "error": "", "seconds": np.nan}
+
+
+def failed_row(start: Mapping[str, Any], error: str, **more: Any) -> dict[str, Any]:
+    """A row that failed: its identity, the reason, and whatever else is known."""
+    return {**start, "status": FAILED, "error": error, **more}
+
+
+def ordered(results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with the fixed columns in schema order around the metrics' columns."""
+    head = [c for c in (*IDENTITY, *STATUS) if c in results]
+    tail = [c for c in (*TIMING, *MEMORY, *TRAINING, *ENVIRONMENT) if c in results]
+    middle = [c for c in results if c not in head and c not in tail]
+    return results[head + middle + tail]
+
+
+def declarations_to_json(columns: Iterable[Column]) -> list[dict[str, Any]]:
+    return [asdict(column) for column in columns]
+
+
+def declarations_from_json(items: Sequence[Mapping[str, Any]]) -> list[Column]:
+    return [Column(**item) for item in items]
+
+
+def metric_columns(results: pd.DataFrame, declared: Sequence[Column] = ()) -> list[Column]:
+    """The metric columns of ``results``: those declared (in their order), then any other
+    numeric column outside the fixed schema (a folder from a run without declarations),
+    under its own name."""
+    columns = [column for column in declared if column.result_column in results]
+    known = {column.result_column for column in columns} | {f"{c.name}_std" for c in columns if c.per_label}
+    for name in results.columns:
+        if name in FIXED or name in known or not pd.api.types.is_numeric_dtype(results[name]):
+            continue
+        if name.endswith("_std") and f"{name[:-4]}_mean" in results:
+            continue
+        columns.append(Column(name, name))
+    return columns

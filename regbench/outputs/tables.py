@@ -1,0 +1,69 @@
+"""Comparison tables in the reference paper's Table 1 form.
+
+Table 1 has one row per test pair with each method's Dice as "mean ± std over
+labels", and a last row averaging both numbers over pairs; regbench adds the mean
+seconds per pair, and the count of failed pairs when there are any.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from regbench.outputs import schema
+
+
+def _cell(mean: float, std: float) -> str:
+    return "failed" if pd.isna(mean) else f"{mean:.4f} ± {std:.4f}"
+
+
+def _train_cell(row: pd.Series) -> str:
+    seconds = row.get("train_seconds")
+    if pd.isna(seconds):
+        return "-"
+    return f"{seconds:.1f}" + (" (cached)" if row.get("train_cached") == True else "")  # noqa: E712 - numpy bools too
+
+
+def table1(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows: test pairs, then ``mean``, ``s / pair`` and, where they apply, ``train s``,
+    ``parameters`` and ``failed pairs``; columns: methods."""
+    methods = list(dict.fromkeys(results["method"]))
+    pairs = list(dict.fromkeys(results["pair"]))
+    by_key = results.set_index(["pair", "method"])
+    table = pd.DataFrame(index=pairs, columns=methods, dtype=object)
+    for (pair, method), row in by_key.iterrows():
+        table.loc[pair, method] = _cell(row.get("dice_mean", np.nan), row.get("dice_std", np.nan))
+    summary = {}
+    for method in methods:
+        rows = results[results["method"] == method]
+        ok = rows[rows["status"] == schema.OK]
+        first = rows.iloc[0]
+        summary[method] = {
+            "mean": _cell(ok["dice_mean"].mean(), ok["dice_std"].mean()) if len(ok) and "dice_mean" in ok else "failed",
+            "s / pair": f"{ok['seconds'].mean():.3f}" if len(ok) else "-",
+            "train s": _train_cell(first),
+            "parameters": f"{int(first['parameters']):,}" if pd.notna(first.get("parameters")) else "-",
+            "failed pairs": f"{len(rows) - len(ok)} of {len(rows)}",
+        }
+    extra = pd.DataFrame(summary, dtype=object)
+    if (results["status"] == schema.OK).all():
+        extra = extra.drop(index="failed pairs")
+    if "train_seconds" not in results or results["train_seconds"].isna().all():
+        extra = extra.drop(index="train s")
+    if "parameters" not in results or results["parameters"].isna().all():
+        extra = extra.drop(index="parameters")
+    table = pd.concat([table, extra])
+    table.index.name = "pair"
+    return table
+
+
+def console_table(results: pd.DataFrame, max_pair_rows: int = 20) -> str:
+    """Table 1 for a terminal: long pair lists are shortened (the file keeps them all)."""
+    table = table1(results)
+    n_pairs = results["pair"].nunique()
+    if n_pairs > max_pair_rows:
+        head, tail = table.iloc[: max_pair_rows // 2], table.iloc[n_pairs:]
+        gap = pd.DataFrame([["..."] * table.shape[1]], columns=table.columns,
+                           index=[f"... ({n_pairs - max_pair_rows // 2} more pairs)"])
+        table = pd.concat([head, gap, tail])
+    return table.to_markdown(tablefmt="simple")

@@ -1,0 +1,153 @@
+"""What a dataset is, to regbench.
+
+A dataset names its subjects, splits them into train and test, chooses the atlas
+(the fixed image of atlas-based registration, as in the reference paper) and loads
+one subject at a time, so memory does not grow with the number of subjects.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from regbench.plugin.options import resolve
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One image with its label map.
+
+    ``image``: float32, spatial shape ``(H, W)`` or ``(D, H, W)``.
+    ``seg``: integer labels of the same shape, 0 is background; None when unlabelled.
+    ``affine``: 4×4 voxel-to-world matrix (as NIfTI), used when results are saved as
+    images; None lets the spacing stand in.
+    """
+
+    id: str
+    image: np.ndarray
+    seg: np.ndarray | None = None
+    affine: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A test pair: register ``moving_id`` onto ``fixed_id``."""
+
+    fixed_id: str
+    moving_id: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.moving_id}->{self.fixed_id}"
+
+
+class Dataset(abc.ABC):
+    """A registration dataset.
+
+    Subclasses set ``name``, ``description``, ``labels`` (id -> name, background
+    excluded) and ``spacing``; declare their options with defaults in
+    ``default_options``; and implement the split, the atlas and :meth:`load`.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    default_options: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        self.options: dict[str, Any] = resolve(f"dataset {self.name!r}", self.default_options, options)
+
+    @property
+    @abc.abstractmethod
+    def labels(self) -> Mapping[int, str]:
+        """Label id -> name for the labels scored by Dice (background excluded)."""
+
+    @property
+    @abc.abstractmethod
+    def spacing(self) -> tuple[float, ...]:
+        """Voxel spacing in mm, one value per spatial axis."""
+
+    @property
+    @abc.abstractmethod
+    def atlas_id(self) -> str | None:
+        """The subject every moving image is registered to; None for pairwise datasets,
+        which override :meth:`test_pairs` (learning methods then train on random pairs)."""
+
+    @property
+    @abc.abstractmethod
+    def train_ids(self) -> tuple[str, ...]:
+        """Subjects a learning method may train on."""
+
+    @property
+    @abc.abstractmethod
+    def test_ids(self) -> tuple[str, ...]:
+        """Subjects evaluated, each registered to the atlas."""
+
+    @abc.abstractmethod
+    def load(self, subject_id: str) -> Subject:
+        """Load one subject (image and labels)."""
+
+    def test_pairs(self) -> list[Pair]:
+        """Atlas-based pairs: every test subject onto the atlas."""
+        if self.atlas_id is None:
+            raise ValueError(f"dataset {self.name!r} has no atlas, so it must list its test pairs (override test_pairs)")
+        return [Pair(fixed_id=self.atlas_id, moving_id=sid) for sid in self.test_ids]
+
+    def validate(self, progress: bool = False) -> None:  # noqa: B027 - optional hook
+        """Check every subject before any training starts (files present, readable,
+        consistent); raise an error that names the bad file. Default: nothing to check."""
+
+
+def split_train_test(ids: list[str], test_fraction: float, seed: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Seeded random split; ``test_fraction=0.2`` is the paper's 4:1."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    n_test = max(1, round(len(ids) * test_fraction))
+    test = tuple(sorted(ids[i] for i in order[:n_test]))
+    train = tuple(sorted(ids[i] for i in order[n_test:]))
+    return train, test
+
+
+class SplitDataset(Dataset):
+    """Base for datasets that fix their train/test split when created (in ``_train``, ``_test``)."""
+
+    _train: tuple[str, ...] = ()
+    _test: tuple[str, ...] = ()
+
+    @property
+    def train_ids(self) -> tuple[str, ...]:
+        return self._train
+
+    @property
+    def test_ids(self) -> tuple[str, ...]:
+        return self._test
+
+
+class GeneratedDataset(SplitDataset):
+    """Base for datasets that make their subjects from a seed (``mni2d``, ``synthetic``).
+
+    Subjects are named ``{name}-0000``, ``{name}-0001``, ...; the options
+    ``n_subjects``, ``seed`` and ``test_fraction`` give their number and their split.
+    Subclasses make subject ``index`` in :meth:`load` via :meth:`subject_index`.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        n_subjects = int(self.options["n_subjects"])
+        if n_subjects < 2:
+            raise ValueError(f"{self.name}: n_subjects must be at least 2, got {n_subjects}")
+        ids = [f"{self.name}-{i:04d}" for i in range(n_subjects)]
+        self._train, self._test = split_train_test(ids, self.options["test_fraction"], self.options["seed"])
+
+    def subject_index(self, subject_id: str) -> int:
+        """The number of a generated subject; a clear KeyError for any other id."""
+        if subject_id not in self._train and subject_id not in self._test:
+            raise KeyError(
+                f"{self.name} has no subject {subject_id!r}: ids run from {self.name}-0000 to "
+                f"{self.name}-{int(self.options['n_subjects']) - 1:04d} (option n_subjects), plus {self.atlas_id!r}"
+            )
+        return int(subject_id.rsplit("-", 1)[1])

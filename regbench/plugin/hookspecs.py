@@ -1,0 +1,57 @@
+"""The hooks a regbench plugin can implement.
+
+A plugin is any module (or object) with functions named like the specs below and
+decorated with :data:`regbench.hookimpl`. regbench finds plugins in the entry-point
+group ``regbench`` (the built-in methods and datasets register that way too) and in
+modules named with ``regbench -p MODULE`` or the ``REGBENCH_PLUGINS`` variable.
+
+Each hook receives a ``register`` callable, in the manner of tox 4: a plugin calls it
+once per thing it provides, and may declare the modules that thing needs so that a
+missing optional dependency shows as "not installed" instead of breaking the run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from regbench.plugin.dataset import Dataset
+    from regbench.plugin.method import Method
+    from regbench.plugin.metric import Metric
+    from regbench.plugin.registry import Registry
+
+PROJECT = "regbench"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def regbench_register_methods(register: Registry[Method]) -> None:
+    """Register registration methods.
+
+    Call ``register(MethodClass, requires=("module",), extra="name")`` for every
+    :class:`regbench.Method` subclass the plugin provides. ``requires`` lists the
+    importable modules the method needs; when one is missing, the method is listed as
+    "not installed (pip install 'regbench[extra]')" and skipped by ``--methods all``.
+    """
+
+
+@hookspec
+def regbench_register_datasets(register: Registry[Dataset]) -> None:
+    """Register datasets.
+
+    Call ``register(DatasetClass, requires=(...), extra=...)`` for every
+    :class:`regbench.Dataset` subclass the plugin provides.
+    """
+
+
+@hookspec
+def regbench_register_metrics(register: Registry[Metric]) -> None:
+    """Register metrics.
+
+    Call ``register(MetricClass, requires=(...), extra=...)`` for every
+    :class:`regbench.Metric` subclass the plugin provides. Every installed metric
+    scores every pair unless ``regbench run --metrics`` selects some.
+    """

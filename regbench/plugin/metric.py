@@ -1,0 +1,109 @@
+"""What a metric is, to regbench, and how it declares the columns it adds.
+
+After a method registers a pair, the harness hands the outcome (images, labels, the
+method's field; the warped image, warped labels and Jacobian on first use) to every
+metric. Metrics are plugins, like methods and datasets, so anyone can add one; each
+declares its columns (:class:`Column`), and the tables, the report and
+``regbench compare`` read those declarations, so an outside metric is summarised,
+reported and gated like a built-in one.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from regbench.plugin.dataset import Subject
+
+
+@dataclass(frozen=True)
+class Column:
+    """One value a metric computes, and how outputs show and judge it.
+
+    ``name``: the key :meth:`Metric.compute` returns. A per-label value (an array, one
+    entry per label) becomes a column of ``label_metrics.csv`` and, summarised over
+    labels, ``NAME_mean`` and ``NAME_std`` in ``results.csv``; a scalar is a column of
+    ``results.csv`` under its own name.
+    ``heading``: its name in tables and the report. ``definition``: exactly what it
+    computes (``regbench list`` shows it). ``better``: ``"higher"``, ``"lower"`` or None.
+    ``tolerance``: ``regbench compare`` calls a change for the worse larger than this a
+    regression (None: never judged). ``robust``: ``(quantile, heading)``, also summarised
+    by this quantile over pairs (Learn2Reg's robust DSC30 is Dice's at 0.3).
+    """
+
+    name: str
+    heading: str
+    definition: str = ""
+    better: Literal["higher", "lower"] | None = None
+    per_label: bool = False
+    format: str = ".4f"
+    tolerance: float | None = None
+    robust: tuple[float, str] | None = None
+
+    @property
+    def result_column(self) -> str:
+        """Its column in ``results.csv``: ``NAME_mean`` for per-label values."""
+        return f"{self.name}_mean" if self.per_label else self.name
+
+    def worse_by(self, before: float, after: float) -> float:
+        """How much worse ``after`` is than ``before`` (negative: better; 0 without a direction)."""
+        if self.better is None:
+            return 0.0
+        return before - after if self.better == "higher" else after - before
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    """One registered pair: the inputs and the method's field. What the harness derives
+    from them (warped image, warped labels, Jacobian) is computed on first use and
+    shared, so a metric selection that needs none of it costs nothing."""
+
+    fixed: Subject
+    moving: Subject
+    displacement: np.ndarray  # (ndim, *spatial), voxel units, pull-back
+    labels: Mapping[int, str]  # scored labels (background excluded)
+    spacing: tuple[float, ...]
+
+    @functools.cached_property
+    def warped_image(self) -> np.ndarray:
+        from regbench.measuring.warp import warp_image  # noqa: PLC0415 - torch, only when a metric asks
+
+        return warp_image(self.moving.image, self.displacement)
+
+    @functools.cached_property
+    def warped_seg(self) -> np.ndarray | None:
+        from regbench.measuring.warp import warp_labels  # noqa: PLC0415
+
+        return warp_labels(self.moving.seg, self.displacement) if self.moving.seg is not None else None
+
+    @functools.cached_property
+    def jacobian(self) -> np.ndarray:
+        """det J of ``x + u(x)``, computed once and shared by the metrics that need it."""
+        from regbench.measuring.metrics import jacobian_determinant  # noqa: PLC0415
+
+        return jacobian_determinant(self.displacement)
+
+
+MetricValues = Mapping[str, "float | np.ndarray"]
+
+
+class Metric(abc.ABC):
+    """A metric: ``compute`` returns named values for one pair, one per declared column.
+
+    Metrics that need label maps set ``needs_labels``; they are skipped for pairs
+    without them.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    needs_labels: ClassVar[bool] = False
+    columns: ClassVar[tuple[Column, ...]] = ()
+
+    @abc.abstractmethod
+    def compute(self, outcome: PairOutcome) -> MetricValues:
+        """The values of this metric for one pair."""
