@@ -127,12 +127,19 @@ class NotAnArray(Identity):
 
 
 class Slow(Identity):
-    """Identity at a fixed pace, so a test can kill a run in its middle."""
+    """Identity that, when ``$FAULTY_PAUSE`` names a pipe, stops before its third pair:
+    it says so through the pipe (its first two results are stored by then) and waits
+    to be killed, so a test interrupts a run at a known point without guessing times."""
 
     name = "slow"
+    pairs = 0
 
     def register(self, fixed, moving):
-        time.sleep(0.25)
+        Slow.pairs += 1
+        pause = os.environ.get("FAULTY_PAUSE")
+        if pause and Slow.pairs == 3:
+            Path(pause).write_text("paused\n")  # opening a pipe blocks until the test reads it
+            time.sleep(3600)
         return _zeros(fixed)
 
 

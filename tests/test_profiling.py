@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -11,10 +9,11 @@ from regbench.measuring import profiling
 from regbench.measuring.profiling import PeakRSS
 
 
-def allocate(mib: int, hold_s: float = 0.0) -> None:
+def allocate(mib: int, peak: PeakRSS | None = None) -> None:
     block = np.ones(mib * 2**20 // 8)
     block[::4096] += 1  # touch every page
-    time.sleep(hold_s)  # the sampler, where used, needs to see it
+    if peak is not None:
+        peak.sample()  # what the sampler sees while the block is held, without waiting for it
     del block
 
 
@@ -28,7 +27,7 @@ def test_peak_sees_a_transient_allocation_and_forgets_earlier_ones(linux_reset, 
     with PeakRSS() as baseline:
         pass
     with PeakRSS(interval_s=0.001) as peak:
-        allocate(200, hold_s=0.05)
+        allocate(200, peak)
     assert baseline.mb < peak.mb
     assert 150 < peak.mb - baseline.mb < 260
     assert 150 < peak.increase_mb < 260 and baseline.increase_mb < 50

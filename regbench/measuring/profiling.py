@@ -50,17 +50,21 @@ class PeakRSS:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def _sample(self) -> None:
-        process = psutil.Process()
+    def sample(self) -> None:
+        """Take the RSS into account now (the sampler does every ``interval_s``; on Linux
+        the kernel's peak needs none)."""
+        self._peak_bytes = max(self._peak_bytes, psutil.Process().memory_info().rss)
+
+    def _sample_until_stopped(self) -> None:
         while True:
-            self._peak_bytes = max(self._peak_bytes, process.memory_info().rss)
+            self.sample()
             if self._stop.wait(self.interval_s):
                 return
 
     def __enter__(self) -> PeakRSS:
         self._start_bytes = psutil.Process().memory_info().rss
         if not _reset_linux_peak():
-            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
             self._thread.start()
         return self
 
@@ -70,7 +74,7 @@ class PeakRSS:
             return
         self._stop.set()
         self._thread.join()
-        self._peak_bytes = max(self._peak_bytes, psutil.Process().memory_info().rss)
+        self.sample()
 
     @property
     def mb(self) -> float:
