@@ -78,6 +78,9 @@ def _run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--threads", type=int, default=None, metavar="N",
                      help="CPU threads of every worker process, wherever it runs (default: this machine's cores); "
                           "learned methods train to the same weights only with the same count")
+    run.add_argument("--repeats", type=int, default=1, metavar="K",
+                     help="time each registration K times, each after the reference workload, and keep the fastest "
+                          "(default 1; the CI gate uses 3)")
     run.add_argument("--fresh", action="store_true",
                      help="discard results stored in OUT by an earlier run (default: reuse them and compute the rest)")
 
@@ -95,7 +98,8 @@ def parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="Markdown and HTML report (tables, plots, statistics) of a results folder")
     report.add_argument("results", type=Path, help="a folder written by `regbench run`")
     report.add_argument("--out", type=Path, default=None, help="where to write the report (default: the results folder)")
-    gate = commands.add_parser("compare", help="exit 1 when a method's metrics or speed regressed against a baseline run")
+    gate = commands.add_parser("compare", help="exit 1 when a method's metrics or speed regressed against a baseline run "
+                                               "(3: none did, but some speed was measured under contention)")
     gate.add_argument("current", type=Path, help="results folder of the run to check")
     gate.add_argument("baseline", type=Path, help="results folder of the baseline run (e.g. reports/baseline)")
     gate.add_argument("--dice-tolerance", type=float, default=None,

@@ -7,7 +7,14 @@ import sys
 from collections.abc import Callable
 
 from regbench.cli.arguments import UsageError, assignments
-from regbench.outputs.compare import Thresholds, compare, has_regression, read_results
+from regbench.outputs.compare import (
+    REGRESSION,
+    SPEED_NOT_JUDGED,
+    Thresholds,
+    compare,
+    exit_status,
+    read_results,
+)
 
 
 def report(args: argparse.Namespace) -> int:
@@ -31,11 +38,15 @@ def compare_runs(args: argparse.Namespace) -> int:
         tolerances["dice"] = args.dice_tolerance
     table = compare(current, baseline, Thresholds(speed_factor=args.speed_factor, tolerances=tolerances))
     print(table.to_markdown(floatfmt=".4g"))
-    if has_regression(table):
+    status = exit_status(table)
+    if status == REGRESSION:
         print("\nregression: see the verdict column", file=sys.stderr)
-        return 1
-    print("\nno regression")
-    return 0
+    elif status == SPEED_NOT_JUDGED:
+        print("\nno accuracy regression; speed not judged for some methods: other processes used the CPU while "
+              "they were timed (exit status 3); rerun on an idle machine", file=sys.stderr)
+    else:
+        print("\nno regression")
+    return status
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"report": report, "compare": compare_runs}

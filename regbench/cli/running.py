@@ -21,9 +21,10 @@ from regbench.execution.runner import run_jobs
 from regbench.execution.store import ResultStore
 from regbench.execution.tasks import Task, run_task
 from regbench.learning.profiles import PROFILES
+from regbench.learning.weights import default_cache_dir
 from regbench.measuring import devices
 from regbench.outputs.files import write_run
-from regbench.outputs.tables import console_table
+from regbench.outputs.tables import console_table, contention_note
 from regbench.plugin.dataset import Dataset
 from regbench.plugin.manager import Catalog, PluginNotFound, collect, plugin_manager
 from regbench.plugin.method import Method
@@ -131,6 +132,8 @@ def _executor(args: argparse.Namespace) -> Executor:
     """A local pool of ``--workers`` processes, or the Dask cluster ``--scheduler`` names."""
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if args.repeats < 1:
+        raise UsageError(f"--repeats must be at least 1, got {args.repeats}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
     if args.no_isolation and (args.workers > 1 or args.scheduler):
@@ -152,6 +155,8 @@ def list_plugins(args: argparse.Namespace) -> int:
         width = max((len(name) for name in registry.names()), default=0)
         for entry in registry.entries():
             print(f"  {entry.name:<{width}}  {entry.status:<10}  {entry.description}")
+            for column in getattr(entry.cls, "columns", ()):  # a metric's columns, defined exactly
+                print(f"  {'':<{width}}    {column.result_column}: {column.definition}")
     return 0
 
 
@@ -162,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     figure_pair = args.figure_pair or (pairs[0].id if pairs else None)
     metrics = [entry.cls() for entry in _select_many(found.metrics, "metric", args.metrics)]
     jobs = _jobs(args, found, dataset, metrics=tuple(metrics), figure_pair=figure_pair,
-                 threads=args.threads or devices.cpu_threads())
+                 threads=args.threads or devices.cpu_threads(), timing_repeats=args.repeats)
     timeouts = _timeouts(args, jobs)
     store = ResultStore(args.out / "progress")
     if args.fresh:
@@ -188,18 +193,25 @@ def run(args: argparse.Namespace) -> int:
         "reused_results": output.reused,
         "workers": executor.workers,
         "scheduler": args.scheduler,
+        "timing_repeats": args.repeats,
     }
     columns = [column for metric in metrics for column in metric.columns]
     write_run(args.out, output, run_info, columns)
     n_pairs = output.results["pair"].nunique()
     print(f"\nDice (mean ± std over labels) on {dataset.name}, {n_pairs} test pairs:\n")
     print(console_table(output.results))
+    note = contention_note(output.results)
+    if note:
+        print(f"\n{note}")
     failures = output.results[output.results["status"] != "ok"]
     for method, rows in failures.groupby("method", sort=False):
         print(f"\n{method}: {len(rows)} failed pair(s); first error: {rows['error'].iloc[0]}", file=sys.stderr)
     if output.reused:
         print(f"\n{output.reused} result(s) reused from {args.out / 'progress'} (--fresh recomputes them)")
     print(f"\nresults written to {args.out}/ in {run_info['seconds']:.0f} s")
+    if any(job.method.learns for job in jobs):
+        print(f"trained weights are cached in {args.cache_dir or default_cache_dir()}/ (--cache-dir)")
+    print(f"next: regbench report {args.out}")
     return 0
 
 

@@ -1,7 +1,10 @@
 """Where a method meets the data: one method, prepared once, registering pairs one by one.
 
 An :class:`Evaluator` holds one prepared method. For each pair it times only the
-method's ``register`` call (synchronised on a GPU) and its peak memory, checks the
+method's ``register`` call (synchronised on a GPU), each time right after one run of
+the reference workload (:mod:`regbench.measuring.reference`), ``timing_repeats`` times,
+keeping the fastest of each; records its peak memory and how much CPU other processes
+took while the pair was evaluated (:mod:`regbench.measuring.contention`); checks the
 field, and scores it with every metric; warping and scoring are the harness's job,
 the same for every method. A pair that fails gives a ``failed`` row with the error.
 Rows follow :mod:`regbench.outputs.schema`.
@@ -13,6 +16,7 @@ killed for memory loses only the pair it was on.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from collections.abc import Sequence
@@ -23,9 +27,10 @@ import numpy as np
 from regbench.execution.plan import MethodJob
 from regbench.execution.store import MethodInfo, PairRecord
 from regbench.measuring import devices, environment
+from regbench.measuring.contention import OtherProcessesCPU
 from regbench.measuring.metrics import mean_std
 from regbench.measuring.profiling import PeakRSS
-from regbench.measuring.reference import reference_seconds
+from regbench.measuring.reference import reference_operation, time_reference
 from regbench.outputs import schema
 from regbench.outputs.nifti import NiftiWriter, snapshot_arrays
 from regbench.plugin.dataset import Dataset, Pair, Subject
@@ -148,9 +153,8 @@ class Evaluator:
         self.method = method
         losses = list(method.training.losses) if method.training is not None else []
         self.info = MethodInfo(columns=_method_columns(method), losses=losses)
-        # The reference workload, timed in this process just before its pairs, makes speeds
-        # comparable across runs, machines and workers as ratios (regbench compare).
-        self._where = {"device": method.device, **environment_columns(job), "reference_seconds": reference_seconds()}
+        self._where = {"device": method.device, **environment_columns(job)}
+        reference_operation()  # warm-up: the first run pays for allocations the timed ones do not
         return self.info
 
     def evaluate(self, pair: Pair) -> PairRecord:
@@ -158,30 +162,51 @@ class Evaluator:
         if self.method is None or self.info is None:
             raise RuntimeError(f"method {self.job.name!r} must be prepared before it evaluates pairs")
         record = PairRecord(row=pair_row(self.job, pair))
-        try:
-            self._evaluate(pair, record)
-            record.row["status"] = schema.OK
-        except Exception as error:  # one pair failing never loses the others
-            record.row["error"] = error_text(error)
-            record.row["traceback"] = traceback.format_exc(limit=5)
-            record.labels, record.arrays = [], {}
+        with OtherProcessesCPU() as others:
+            started = time.perf_counter()
+            try:
+                self._evaluate(pair, record)
+                record.row["status"] = schema.OK
+            except Exception as error:  # one pair failing never loses the others
+                record.row["error"] = error_text(error)
+                record.row["traceback"] = traceback.format_exc(limit=5)
+                record.labels, record.arrays = [], {}
+            record.row["pair_wall_seconds"] = time.perf_counter() - started
+        record.row["others_cpu_seconds"] = others.seconds
         record.row.update(self._where)
         return record
+
+    def _timed_register(self, fixed: np.ndarray, moving: np.ndarray, row: dict[str, Any]) -> np.ndarray:
+        """The method's field for the pair; its time (the fastest of ``timing_repeats``,
+        each right after one run of the reference workload, whose fastest is kept too)
+        and its peak memory (the highest) into ``row``. The field is the first call's."""
+        method = self.method
+        assert method is not None
+        seconds = reference = math.inf
+        peaks: list[tuple[float, float, float | None]] = []
+        displacement = None
+        for _ in range(self.job.timing_repeats):
+            reference = min(reference, time_reference())
+            method.reset_peak_memory()
+            with PeakRSS() as rss:
+                started = time.perf_counter()
+                result = method.register(fixed, moving)
+                method.synchronize()
+                seconds = min(seconds, time.perf_counter() - started)
+            peaks.append((rss.mb, rss.increase_mb, method.peak_memory_mb()))
+            displacement = result.displacement if displacement is None else displacement
+        cuda = [peak for _, _, peak in peaks if peak is not None]
+        row.update(seconds=seconds, reference_seconds=reference, timing_repeats=self.job.timing_repeats,
+                   peak_rss_mb=max(p[0] for p in peaks), rss_increase_mb=max(p[1] for p in peaks),
+                   peak_cuda_mb=max(cuda) if cuda else None)
+        return displacement
 
     def _evaluate(self, pair: Pair, record: PairRecord) -> None:
         method, row, dataset = self.method, record.row, self.job.dataset
         assert method is not None
         fixed, moving = self._load(pair)
-        method.reset_peak_memory()
-        with PeakRSS() as rss:
-            started = time.perf_counter()
-            result = method.register(fixed.image, moving.image)
-            method.synchronize()
-            row["seconds"] = time.perf_counter() - started
-        row["peak_rss_mb"] = rss.mb
-        row["rss_increase_mb"] = rss.increase_mb
-        row["peak_cuda_mb"] = method.peak_memory_mb()
-        displacement = check_displacement(method.name, result.displacement, fixed.image)
+        displacement = check_displacement(method.name, self._timed_register(fixed.image, moving.image, row),
+                                          fixed.image)
         outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement,
                               labels=dataset.labels, spacing=dataset.spacing)
         per_label = score(self.job.metrics, outcome, row)

@@ -25,7 +25,7 @@ from regbench.plugin.registry import Entry
 DEFAULT_PAIR_TIMEOUT = 3600.0  # seconds; ANTs SyN on a 3D OASIS pair takes minutes
 # The code that turns a field into numbers, shared by every method.
 MEASURING_MODULES = ("regbench.measuring.warp", "regbench.measuring.metrics", "regbench.plugin.metric",
-                     "regbench.execution.evaluation")
+                     "regbench.execution.evaluation", "regbench.measuring.contention")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class MethodJob:
     warped_dir: Path | None = None  # write warped images and fields as NIfTI here
     requires: tuple[str, ...] = ()  # modules whose versions go into every row
     threads: int | None = None  # torch CPU threads (None: torch's default); see devices.use_threads
+    timing_repeats: int = 1  # register() is timed this many times per pair; the fastest counts
 
     @property
     def name(self) -> str:
@@ -80,8 +81,8 @@ def plan_job(entry: Entry[Method], given: Mapping[str, Any], **settings: Any) ->
 
 def result_key(job: MethodJob) -> str:
     """What decides a method's numbers: its name, parameters, code and seed; the
-    dataset and its options; the metrics and the measuring code; and, for methods that
-    learn, the training profile."""
+    dataset and its options; the metrics and the measuring code; how often each pair
+    is timed; and, for methods that learn, the training profile."""
     method = job.method
     material = {
         "method": method.name,
@@ -93,5 +94,6 @@ def result_key(job: MethodJob) -> str:
         "dataset_options": job.dataset.options,
         "metrics": sorted(metric.name for metric in job.metrics),
         "measuring_code": code_version([*MEASURING_MODULES, *(type(m).__module__ for m in job.metrics)]),
+        "timing_repeats": job.timing_repeats,
     }
     return digest(material)

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from regbench.execution.evaluation import Evaluator, error_text
 from regbench.execution.plan import MethodJob
 from regbench.execution.store import MethodInfo, PairRecord
+from regbench.measuring.contention import openmp_wait_policy
 from regbench.plugin.dataset import Pair
 
 CLOSE_GRACE_SECONDS = 10.0
@@ -73,18 +74,24 @@ def describe_exit(returncode: int) -> str:
     return f"the worker process was ended by {name}"
 
 
-def _child_environment() -> dict[str, str]:
+def _child_environment(side_by_side: bool) -> dict[str, str]:
     """The parent's environment, with its ``sys.path`` (so the worker process imports
     plugin modules exactly as the parent found them, including ``-p`` modules from the
-    current folder)."""
+    current folder) and OpenMP's wait policy for a worker that shares its cores
+    (:func:`regbench.measuring.contention.openmp_wait_policy`)."""
     path = [entry or os.getcwd() for entry in sys.path]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    policy = openmp_wait_policy(side_by_side)
+    if policy is not None:
+        environment["OMP_WAIT_POLICY"] = policy
+    return environment
 
 
 class WorkerProcess:
-    """An :class:`Evaluator` in a worker process (see module doc)."""
+    """An :class:`Evaluator` in a worker process (see module doc); ``side_by_side``: other
+    worker processes of the run share the machine."""
 
-    def __init__(self, job: MethodJob) -> None:
+    def __init__(self, job: MethodJob, side_by_side: bool = False) -> None:
         self.job = job
         try:
             pickle.dumps(job)  # fail here, with advice, rather than inside the worker process
@@ -99,7 +106,7 @@ class WorkerProcess:
                 [sys.executable, "-m", "regbench.execution.process", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 start_new_session=True,  # its own process group: killed as a whole
-                env=_child_environment(),
+                env=_child_environment(side_by_side),
             )
         self.connection = Connection(ours.detach())
 

@@ -69,9 +69,10 @@ def _chunks(pairs: Sequence[Pair], count: int) -> list[tuple[Pair, ...]]:
 def _tasks(plans: Sequence[_Plan], workers: int, timeouts: Timeouts, isolate: bool) -> tuple[list[Task], list[Task]]:
     """Training tasks (with several workers, each learning method trains once before its
     pairs are spread over them) and evaluation tasks (each method's pairs in chunks)."""
-    training = [Task(plan.job, plan.key, (), timeouts, isolate)
+    side_by_side = workers > 1
+    training = [Task(plan.job, plan.key, (), timeouts, isolate, side_by_side)
                 for plan in plans if plan.pending and plan.job.method.learns and workers > 1]
-    evaluation = [Task(plan.job, plan.key, chunk, timeouts, isolate)
+    evaluation = [Task(plan.job, plan.key, chunk, timeouts, isolate, side_by_side)
                   for plan in plans for chunk in _chunks(plan.pending, workers)]
     return training, evaluation
 

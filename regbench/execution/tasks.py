@@ -35,6 +35,7 @@ class Task:
     pairs: tuple[Pair, ...] = ()
     timeouts: Timeouts = Timeouts()
     isolate: bool = True  # False: in the calling process, for debuggers
+    side_by_side: bool = False  # other tasks run at the same time on this machine
 
 
 @dataclass
@@ -51,7 +52,9 @@ class TaskOutcome:
 def run_task(task: Task, on_record: Callable[[PairRecord], object] | None = None) -> TaskOutcome:
     """Run ``task``, calling ``on_record`` with each record as soon as it exists. A
     worker process that dies or times out is replaced by a fresh one for the next pair."""
-    start: Callable[[MethodJob], EvaluatorHandle] = WorkerProcess if task.isolate else InProcess
+    def start(job: MethodJob) -> EvaluatorHandle:
+        return WorkerProcess(job, task.side_by_side) if task.isolate else InProcess(job)
+
     outcome = TaskOutcome(task)
 
     def keep(record: PairRecord) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import os
 import platform
 from collections.abc import Iterable
 
 import torch
 
 import regbench
+from regbench.measuring.contention import usable_cores
 
 CORE_DISTRIBUTIONS = ("numpy", "torch")
 
@@ -40,7 +42,9 @@ def describe() -> dict[str, str | int]:
         "python_version": platform.python_version(),
         "platform": platform.platform(terse=True),
         "cpu": platform.processor() or platform.machine(),
+        "cpu_cores": usable_cores(),
         "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
     }
     for name in CORE_DISTRIBUTIONS:
         columns[f"{name}_version"] = distribution_version(name)

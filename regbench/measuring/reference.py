@@ -30,12 +30,14 @@ def reference_operation() -> float:
     return float(images.sum()) + float(array.sum())
 
 
+def time_reference() -> float:
+    """Seconds of one run of the reference workload."""
+    started = time.perf_counter()
+    reference_operation()
+    return time.perf_counter() - started
+
+
 def reference_seconds(repeats: int = 15) -> float:
     """Median seconds of the reference workload (after one warm-up run)."""
     reference_operation()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        reference_operation()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return statistics.median(time_reference() for _ in range(repeats))

@@ -1,10 +1,13 @@
 """``regbench compare CURRENT BASELINE``: the CI gate for accuracy and speed.
 
 For every method of the baseline it compares each gated metric's mean over pairs,
-and the speed ratio: median seconds per pair divided by the reference workload's
-seconds, timed by the same worker process just before its pairs
-(:mod:`regbench.measuring.reference`), so that a slower or busier machine does not
-read as a slower method. A metric is gated when its column declaration
+and the speed ratio: the median over pairs of a pair's seconds divided by the
+reference workload's, timed by the same worker process just before each timing
+(:mod:`regbench.measuring.reference`), so that a slower machine does not read as a
+slower method. Speed is not judged at all for a method that either run measured
+while other processes used more than :data:`schema.CONTENTION_LIMIT` of the CPU: the
+gate says so and exits with :data:`SPEED_NOT_JUDGED` rather than calling it a
+regression (or passing it). A metric is gated when its column declaration
 (:class:`regbench.Column`) gives a ``tolerance`` (Dice: 0.01), or when one is given
 here. A method regresses when a gated metric gets worse by more than its tolerance,
 when its speed ratio grows by more than ``speed_factor``, when it fails pairs the
@@ -27,6 +30,8 @@ from regbench.plugin.metric import Column
 
 # Below this many seconds per pair, timing noise dominates: the speed check is skipped.
 MIN_TIMED_SECONDS = 1e-3
+REGRESSION = 1  # exit status: a method regressed
+SPEED_NOT_JUDGED = 3  # exit status: no regression found, but some speed was measured under contention
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,9 @@ def gated_columns(folders: Sequence[ResultsFolder], thresholds: Thresholds) -> l
 
 
 def summarize(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
-    """Per method: each column's mean over pairs, median seconds per pair (robust to the
-    odd pair slowed by something else on the machine), speed ratio, failed pairs."""
+    """Per method: each column's mean over pairs, median seconds per pair, speed ratio
+    (the median of per-pair ratios: robust to the odd pair slowed by something else on
+    the machine), the share of the CPU other processes used meanwhile, failed pairs."""
     rows = {}
     for method, group in results.groupby("method", sort=False):
         ok = group[group["status"] == schema.OK]
@@ -68,7 +74,8 @@ def summarize(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
         row = {column.name: ok[column.result_column].mean() if len(ok) and column.result_column in ok else np.nan
                for column in columns}
         row["seconds"] = seconds
-        row["speed_ratio"] = seconds / ok["reference_seconds"].median() if len(ok) else np.nan
+        row["speed_ratio"] = (ok["seconds"] / ok["reference_seconds"]).median() if len(ok) else np.nan
+        row["others_cpu"] = schema.contention(ok)
         row["failed"] = int((group["status"] != schema.OK).sum())
         rows[method] = row
     return pd.DataFrame(rows).T
@@ -108,15 +115,30 @@ def compare(current: ResultsFolder, baseline: ResultsFolder, thresholds: Thresho
             problem = _worse(column, a[column.name], b[column.name])
             problems += [problem] if problem else []
         speed_change = b["speed_ratio"] / a["speed_ratio"] if a["speed_ratio"] > 0 else np.nan
-        if a["seconds"] >= MIN_TIMED_SECONDS and speed_change > thresholds.speed_factor:
+        busy = max(a["others_cpu"], b["others_cpu"])
+        unjudged = a["seconds"] >= MIN_TIMED_SECONDS and busy > schema.CONTENTION_LIMIT
+        if a["seconds"] >= MIN_TIMED_SECONDS and not unjudged and speed_change > thresholds.speed_factor:
             problems.append(f"{speed_change:.2f}x slower (allowed {thresholds.speed_factor}x)")
         if b["failed"] > a["failed"]:
             problems.append(f"{int(b['failed'])} failed pairs (baseline {int(a['failed'])})")
+        if problems:
+            verdict = "REGRESSION: " + "; ".join(problems)
+        elif unjudged:
+            verdict = (f"speed not judged: other processes used {busy:.0%} of the CPU while "
+                       f"{'the baseline' if a['others_cpu'] >= b['others_cpu'] else 'this run'} measured it")
+        else:
+            verdict = "ok"
         row |= {"speed ratio baseline": a["speed_ratio"], "speed ratio": b["speed_ratio"], "× slower": speed_change,
-                "verdict": "REGRESSION: " + "; ".join(problems) if problems else "ok"}
+                "verdict": verdict}
         rows.append(row)
-    return pd.DataFrame(rows).set_index("method")
+    table = pd.DataFrame(rows).set_index("method")
+    return table[[column for column in table if column != "verdict"] + ["verdict"]]
 
 
-def has_regression(table: pd.DataFrame) -> bool:
-    return bool(table["verdict"].str.startswith("REGRESSION").any())
+def exit_status(table: pd.DataFrame) -> int:
+    """0, :data:`REGRESSION` or :data:`SPEED_NOT_JUDGED` (a regression outranks it)."""
+    if table["verdict"].str.startswith("REGRESSION").any():
+        return REGRESSION
+    if table["verdict"].str.startswith("speed not judged").any():
+        return SPEED_NOT_JUDGED
+    return 0

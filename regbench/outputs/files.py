@@ -22,7 +22,7 @@ import pandas as pd
 
 from regbench.outputs import schema
 from regbench.outputs.nifti import SNAPSHOT_FILE, write_snapshot
-from regbench.outputs.tables import table1
+from regbench.outputs.tables import contention_note, table1
 from regbench.plugin.metric import Column
 
 RESULTS_FILE = "results.csv"
@@ -54,7 +54,9 @@ def write_run(out_dir: Path, output: RunOutput, run_info: dict[str, Any], column
     output.results.to_csv(paths[0], index=False)
     output.label_metrics.to_csv(paths[1], index=False)
     output.training.to_csv(paths[2], index=False)
-    paths[3].write_text(table1(output.results).to_markdown(tablefmt="github") + "\n", encoding="utf-8")
+    note = contention_note(output.results)
+    table = table1(output.results).to_markdown(tablefmt="github") + (f"\n\n{note}" if note else "")
+    paths[3].write_text(table + "\n", encoding="utf-8")
     info = {**run_info, "columns": schema.declarations_to_json(columns)}
     paths[4].write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
     if output.figure_pair is not None:

@@ -24,7 +24,7 @@ from scipy import stats  # noqa: E402
 
 from regbench.outputs import schema  # noqa: E402
 from regbench.outputs.files import ResultsFolder  # noqa: E402
-from regbench.outputs.tables import table1  # noqa: E402
+from regbench.outputs.tables import CONTENDED_MARK, contention_note, table1  # noqa: E402
 from regbench.plugin.metric import Column  # noqa: E402
 
 FIGURES_DIR = "report_files"
@@ -39,7 +39,8 @@ def _summary_cell(column: Column, values: pd.Series, aggregate: str) -> str:
 
 def summary_table(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
     """One row per method: each metric column as mean ± std over pairs (and its robust
-    quantile where declared, e.g. DSC30), then the time, memory and training columns."""
+    quantile where declared, e.g. DSC30), then the time, memory and training columns,
+    and the share of the CPU other processes used while it was timed (‡: contended)."""
     rows = {}
     for method, group in results.groupby("method", sort=False):
         ok = group[group["status"] == schema.OK]
@@ -52,6 +53,9 @@ def summary_table(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFr
             if column.robust is not None:
                 quantile, heading = column.robust
                 row[heading] = f"{np.quantile(values, quantile):{column.format}}" if len(values) else None
+        share = schema.contention(ok)
+        row["CPU used by others"] = (f"{share:.0%}{CONTENDED_MARK if share > schema.CONTENTION_LIMIT else ''}"
+                                     if share == share else None)  # NaN: not measured
         row["pairs ok"] = f"{len(ok)} of {len(group)}"
         rows[method] = row
     table = pd.DataFrame(rows).T.dropna(axis=1, how="all").fillna("-")
@@ -210,8 +214,8 @@ def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
         Section("Summary", "Each metric as mean ± std over pairs (Dice also as DSC30, its 30th percentile over "
                            "pairs), then time, memory and training.",
                 table=summary_table(folder.results, folder.metric_columns)),
-        Section("Table 1", "Dice per test pair, mean ± std over labels (the reference paper's form).",
-                table=table1(folder.results)),
+        Section("Table 1", "Dice per test pair, mean ± std over labels (the reference paper's form). "
+                           + (contention_note(folder.results) or ""), table=table1(folder.results)),
     ]
     if not folder.label_metrics.empty and "dice" in folder.label_metrics:
         sections.append(Section("Dice per label", "mean ± std over pairs.", table=label_table(folder.label_metrics)))

@@ -18,16 +18,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from regbench.measuring.contention import CONTENTION_LIMIT
 from regbench.plugin.metric import Column
 
 IDENTITY = ("method", "dataset", "pair", "fixed", "moving", "seed")
 STATUS = ("status", "error", "traceback", "metric_errors")
-TIMING = ("seconds", "reference_seconds")
+TIMING = ("seconds", "reference_seconds", "timing_repeats", "pair_wall_seconds", "others_cpu_seconds")
 MEMORY = ("peak_rss_mb", "rss_increase_mb", "peak_cuda_mb")
 TRAINING = ("parameters", "train_seconds", "train_steps", "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb")
-ENVIRONMENT = ("device", "method_versions", "regbench_version", "python_version", "platform", "cpu",
-               "torch_threads", "numpy_version", "torch_version")
+ENVIRONMENT = ("device", "method_versions", "regbench_version", "python_version", "platform", "cpu", "cpu_cores",
+               "torch_threads", "omp_wait_policy", "numpy_version", "torch_version")
 FIXED = (*IDENTITY, *STATUS, *TIMING, *MEMORY, *TRAINING, *ENVIRONMENT)
+# Columns that differ between two runs of the same configuration on the same machine
+# (measurements, whether weights came from the cache, and the OpenMP wait policy, chosen
+# by how busy the machine was); all others are results.
+MEASURED = (*TIMING, *MEMORY, "traceback", "train_seconds", "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb",
+            "omp_wait_policy")
 
 OK, FAILED = "ok", "failed"
 
@@ -42,8 +48,8 @@ class Summarised(Column):
 
 # Fixed columns the report's summary shows after the metrics', in this order.
 SUMMARISED = (
-    Summarised("seconds", "s / pair", "wall seconds of register() per pair (GPU: synchronised)", better="lower",
-               format=".4g"),
+    Summarised("seconds", "s / pair", "wall seconds of register() per pair (GPU: synchronised; the fastest of "
+               "--repeats)", better="lower", format=".4g"),
     Summarised("peak_rss_mb", "peak RSS (MiB)", "highest process RSS while registering", better="lower",
                format=".4g", aggregate="max"),
     Summarised("rss_increase_mb", "RSS increase (MiB)", "peak RSS above the RSS before registering",
@@ -53,6 +59,22 @@ SUMMARISED = (
     Summarised("train_seconds", "train s", "seconds of training", format=".4g", aggregate="first"),
     Summarised("parameters", "parameters", "trainable parameters", format=",.0f", aggregate="first"),
 )
+
+
+def contention(rows: pd.DataFrame) -> float:
+    """The share of the machine's usable cores that other processes used while ``rows``
+    were evaluated (0: alone, 1: every core taken); NaN for rows from a run that did not
+    measure it. Summed over the rows, so one pair's coarse clock ticks average out."""
+    needed = ("others_cpu_seconds", "pair_wall_seconds", "cpu_cores")
+    if rows.empty or any(column not in rows for column in needed):
+        return float("nan")
+    capacity = (rows["pair_wall_seconds"] * rows["cpu_cores"]).sum()
+    return float(rows["others_cpu_seconds"].sum() / capacity) if capacity > 0 else float("nan")
+
+
+def contended(rows: pd.DataFrame) -> bool:
+    """Whether ``rows`` were timed under contention (see :data:`CONTENTION_LIMIT`)."""
+    return contention(rows) > CONTENTION_LIMIT
 
 
 def pair_row(method: str, dataset: str, pair_id: str, fixed: str, moving: str, seed: int) -> dict[str, Any]:

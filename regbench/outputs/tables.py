@@ -2,7 +2,8 @@
 
 Table 1 has one row per test pair with each method's Dice as "mean ± std over
 labels", and a last row averaging both numbers over pairs; regbench adds the mean
-seconds per pair, and the count of failed pairs when there are any.
+seconds per pair (marked ‡ when measured while other processes used the CPU), and the
+count of failed pairs when there are any.
 """
 
 from __future__ import annotations
@@ -24,6 +25,21 @@ def _train_cell(row: pd.Series) -> str:
     return f"{seconds:.1f}" + (" (cached)" if row.get("train_cached") == True else "")  # noqa: E712 - numpy bools too
 
 
+CONTENDED_MARK = " ‡"
+
+
+def contention_note(results: pd.DataFrame) -> str | None:
+    """A line explaining the ‡ marks of :func:`table1`, or None when every method was timed alone."""
+    ok = results[results["status"] == schema.OK]
+    shares = {method: schema.contention(rows) for method, rows in ok.groupby("method", sort=False)}
+    busy = {method: share for method, share in shares.items() if share > schema.CONTENTION_LIMIT}
+    if not busy:
+        return None
+    listed = ", ".join(f"{method} {share:.0%}" for method, share in busy.items())
+    return (f"‡ timed while other processes used the CPU ({listed} of its cores): these seconds read slower than "
+            f"the method is; time it again on an idle machine")
+
+
 def table1(results: pd.DataFrame) -> pd.DataFrame:
     """Rows: test pairs, then ``mean``, ``s / pair`` and, where they apply, ``train s``,
     ``parameters`` and ``failed pairs``; columns: methods."""
@@ -40,7 +56,7 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
         first = rows.iloc[0]
         summary[method] = {
             "mean": _cell(ok["dice_mean"].mean(), ok["dice_std"].mean()) if len(ok) and "dice_mean" in ok else "failed",
-            "s / pair": f"{ok['seconds'].mean():.3f}" if len(ok) else "-",
+            "s / pair": f"{ok['seconds'].mean():.3f}{CONTENDED_MARK if schema.contended(ok) else ''}" if len(ok) else "-",
             "train s": _train_cell(first),
             "parameters": f"{int(first['parameters']):,}" if pd.notna(first.get("parameters")) else "-",
             "failed pairs": f"{len(rows) - len(ok)} of {len(rows)}",
