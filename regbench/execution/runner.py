@@ -67,11 +67,13 @@ def _chunks(pairs: Sequence[Pair], count: int) -> list[tuple[Pair, ...]]:
 
 
 def _tasks(plans: Sequence[_Plan], workers: int, timeouts: Timeouts, isolate: bool) -> tuple[list[Task], list[Task]]:
-    """Training tasks (with several workers, each learning method trains once before its
-    pairs are spread over them) and evaluation tasks (each method's pairs in chunks)."""
+    """Training tasks (each learning method trains, or loads its weights, once, in a
+    worker process of its own) and evaluation tasks (each method's pairs in chunks). So a
+    method's pairs are always timed in a fresh worker process that loaded its weights,
+    whether this run trained them or not, and spread over workers after training."""
     side_by_side = workers > 1
     training = [Task(plan.job, plan.key, (), timeouts, isolate, side_by_side)
-                for plan in plans if plan.pending and plan.job.method.learns and workers > 1]
+                for plan in plans if plan.pending and plan.job.method.learns]
     evaluation = [Task(plan.job, plan.key, chunk, timeouts, isolate, side_by_side)
                   for plan in plans for chunk in _chunks(plan.pending, workers)]
     return training, evaluation
