@@ -1,6 +1,7 @@
 """The field's common metrics, as regbench plugins: Dice, HD95 on voxel centres,
 folding and SDlogJ of the Jacobian, and image similarity after warping. Each declares
-its columns with their exact definitions (``regbench list`` shows them)."""
+its columns with their exact definitions (``regbench list`` shows them); Learn2Reg's
+definitions are the ``l2r-*`` metrics (:mod:`regbench_metrics.learn2reg`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from regbench.measuring import (
     sd_log_jacobian,
 )
 
+COMMON = "common"
+
 
 class Dice(Metric):
     name = "dice"
@@ -21,7 +24,7 @@ class Dice(Metric):
     needs_labels = True
     columns = (Column("dice", "Dice", "2|A∩B|/(|A|+|B|) per label of the fixed and warped label maps, background "
                       "excluded; NaN for a label absent from both", better="higher", per_label=True, tolerance=0.01,
-                      robust=(0.3, "DSC30")),)
+                      family=COMMON),)
 
     def compute(self, outcome: PairOutcome) -> MetricValues:
         return {"dice": dice_per_label(outcome.fixed.seg, outcome.warped_seg, list(outcome.labels))}
@@ -33,7 +36,7 @@ class HD95(Metric):
     needs_labels = True
     columns = (Column("hd95", "HD95 (mm)", "the larger directed 95th percentile of distances between the boundary "
                       "voxels' centres of a label in the fixed and warped maps, in mm (voxel spacing aware)",
-                      better="lower", per_label=True, format=".4g"),)
+                      better="lower", per_label=True, format=".4g", family=COMMON),)
 
     def compute(self, outcome: PairOutcome) -> MetricValues:
         return {"hd95": hd95_per_label(outcome.fixed.seg, outcome.warped_seg, list(outcome.labels), outcome.spacing)}
@@ -44,9 +47,9 @@ class JacobianMetrics(Metric):
     description = "% folding (det J <= 0) and SDlogJ of the deformation"
     columns = (
         Column("folding_percent", "% folding (det J ≤ 0)", "% of voxels where det J of x + u(x) (central "
-               "differences) is ≤ 0", better="lower", format=".4g"),
+               "differences) is ≤ 0", better="lower", format=".4g", family=COMMON),
         Column("sdlogj", "SDlogJ", "standard deviation of log(clip(det J, 1e-9, 1e9)) over the whole image",
-               better="lower", format=".4g"),
+               better="lower", format=".4g", family=COMMON),
     )
 
     def compute(self, outcome: PairOutcome) -> MetricValues:
@@ -58,9 +61,9 @@ class ImageSimilarity(Metric):
     description = "MSE and NCC between the fixed and the warped moving image"
     columns = (
         Column("mse", "MSE", "mean squared intensity difference of the fixed and warped images", better="lower",
-               format=".4g"),
+               format=".4g", family=COMMON),
         Column("ncc", "NCC", "global normalised cross-correlation (Pearson) of the fixed and warped images",
-               better="higher", format=".4g"),
+               better="higher", format=".4g", family=COMMON),
     )
 
     def compute(self, outcome: PairOutcome) -> MetricValues:

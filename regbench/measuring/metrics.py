@@ -1,13 +1,15 @@
-"""The field's registration metrics, computed as the field commonly computes them.
+"""The field's common registration metrics, computed as most papers compute them
+(VoxelMorph, TransMorph, MedPy). Learn2Reg's evaluation defines some of them
+differently; :mod:`regbench.measuring.learn2reg` computes those exactly.
 
 - Dice per label, ``2|A∩B| / (|A|+|B|)``; background (0) is never scored, since it
   inflates Dice. A label absent from both maps has no Dice: NaN, skipped by summaries.
-- HD95 per label: the larger of the two directed 95th percentiles of surface-to-surface
-  distances, in mm (voxel spacing aware), as Learn2Reg's robust Hausdorff and MedPy's
-  ``hd95``. A label missing from either map gives NaN.
+- HD95 per label: the larger of the two directed 95th percentiles of the distances
+  between the centres of the label's boundary voxels in the two maps, in mm (voxel
+  spacing aware), as MedPy's ``hd95``. A label missing from either map gives NaN.
 - Jacobian determinant of ``x + u(x)`` with central differences (``np.gradient``, as
-  VoxelMorph); folding is the % of voxels with det ≤ 0; SDlogJ is the standard
-  deviation of ``log(clip(det, 1e-9, 1e9))`` (Learn2Reg).
+  VoxelMorph) over the whole image; folding is the % of voxels with det ≤ 0; SDlogJ is
+  the standard deviation of ``log(clip(det, 1e-9, 1e9))``.
 - Image similarity after warping: mean squared error and (global) normalised
   cross-correlation.
 """
@@ -108,7 +110,7 @@ def folding_percent(jacobian: np.ndarray) -> float:
 
 
 def sd_log_jacobian(jacobian: np.ndarray) -> float:
-    """Standard deviation of log det J, clipped to [1e-9, 1e9] as Learn2Reg does."""
+    """Standard deviation of log det J over the whole image, det J clipped to [1e-9, 1e9]."""
     return float(np.log(np.clip(jacobian, 1e-9, 1e9)).std())
 
 

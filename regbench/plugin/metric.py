@@ -33,7 +33,11 @@ class Column:
     computes (``regbench list`` shows it). ``better``: ``"higher"``, ``"lower"`` or None.
     ``tolerance``: ``regbench compare`` calls a change for the worse larger than this a
     regression (None: never judged). ``robust``: ``(quantile, heading)``, also summarised
-    by this quantile over pairs (Learn2Reg's robust DSC30 is Dice's at 0.3).
+    by this quantile over pairs (Learn2Reg's robust DSC30 is its Dice's at 0.3).
+    ``family``: whose definition the value follows, e.g. ``"common"`` (as most papers
+    compute it) or ``"learn2reg"`` (exactly as the Learn2Reg challenge's evaluation);
+    the report says which family each column belongs to, so values computed
+    differently are never read side by side as one.
     """
 
     name: str
@@ -44,6 +48,7 @@ class Column:
     format: str = ".4f"
     tolerance: float | None = None
     robust: tuple[float, str] | None = None
+    family: str | None = None
 
     @property
     def result_column(self) -> str:
@@ -61,7 +66,11 @@ class Column:
 class PairOutcome:
     """One registered pair: the inputs and the method's field. What the harness derives
     from them (warped image, warped labels, Jacobian) is computed on first use and
-    shared, so a metric selection that needs none of it costs nothing."""
+    shared, so a metric selection that needs none of it costs nothing.
+
+    ``warped_seg`` is warped as the common family warps labels
+    (:func:`regbench.measuring.warp.warp_labels`), ``l2r_warped_seg`` as Learn2Reg's
+    evaluation does; they differ only at the image border and on exact half-voxel ties."""
 
     fixed: Subject
     moving: Subject
@@ -78,6 +87,15 @@ class PairOutcome:
     @functools.cached_property
     def warped_seg(self) -> np.ndarray | None:
         from regbench.measuring.warp import warp_labels  # noqa: PLC0415
+
+        return warp_labels(self.moving.seg, self.displacement) if self.moving.seg is not None else None
+
+    @functools.cached_property
+    def l2r_warped_seg(self) -> np.ndarray | None:
+        """The moving labels warped as Learn2Reg's evaluation warps them (nearest
+        neighbour by ``map_coordinates(order=0)``, 0 outside the image), for the
+        ``learn2reg`` metric family."""
+        from regbench.measuring.learn2reg import warp_labels  # noqa: PLC0415
 
         return warp_labels(self.moving.seg, self.displacement) if self.moving.seg is not None else None
 
