@@ -25,7 +25,11 @@ def surface_distance_modules():
         np.Inf = np.inf  # noqa: NPY201 - what the library reads
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        from surface_distance import compute_dice_coefficient, compute_robust_hausdorff, compute_surface_distances
+        from surface_distance import (
+            compute_dice_coefficient,
+            compute_robust_hausdorff,
+            compute_surface_distances,
+        )
     return compute_dice_coefficient, compute_surface_distances, compute_robust_hausdorff
 
 

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import itertools
 
+import learn2reg_reference as reference
 import numpy as np
 import pytest
 from conftest import smooth_field
 
-import learn2reg_reference as reference
 from regbench.measuring import learn2reg
-from regbench.measuring.metrics import dice_per_label, jacobian_determinant, sd_log_jacobian
+from regbench.measuring.metrics import (
+    dice_per_label,
+    jacobian_determinant,
+    sd_log_jacobian,
+)
 from regbench.measuring.warp import warp_labels as common_warp_labels
 
 vxm_utils = pytest.importorskip("voxelmorph.py.utils", reason="voxelmorph is the independent Jacobian oracle")

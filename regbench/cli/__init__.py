@@ -1,6 +1,6 @@
 """The ``regbench`` command: ``list`` what is installed, ``run`` a comparison, ``train``
-learning methods without evaluating them, ``report`` on a results folder, ``compare``
-a run with a baseline (the CI regression gate).
+learning methods without evaluating them, ``evaluate`` fields made elsewhere, ``report``
+on a results folder, ``compare`` a run with a baseline (the CI regression gate).
 
 ``report`` and ``compare`` read files only: they load no plugin and no torch, so they
 start in a fraction of a second.

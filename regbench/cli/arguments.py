@@ -33,15 +33,32 @@ def assignments(flag: str, items: Iterable[str]) -> dict[str, str]:
         raise UsageError(str(error)) from None
 
 
+def _data() -> argparse.ArgumentParser:
+    """Options of every command that reads a dataset."""
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--dataset", default="mni2d", help="dataset name (default: mni2d, embedded)")
+    data.add_argument("--data-dir", default=None, metavar="PATH",
+                      help="the dataset's folder, for datasets you bring (oasis2d, oasis3d, l2r-oasis, nifti-pairs)")
+    data.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
+                      help="set a dataset option, e.g. n_subjects=100 (repeatable)")
+    data.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return data
+
+
+def _scoring() -> argparse.ArgumentParser:
+    """Options of the commands that score pairs (``run`` and ``evaluate``)."""
+    scoring = argparse.ArgumentParser(add_help=False)
+    scoring.add_argument("--max-pairs", type=int, default=None, metavar="N", help="evaluate only the first N test pairs")
+    scoring.add_argument("--metrics", default="all", help="'all' (every installed metric) or names joined by commas")
+    scoring.add_argument("--figure-pair", default=None, metavar="PAIR",
+                         help="pair shown in the report's qualitative figure (default: the first test pair)")
+    return scoring
+
+
 def _shared() -> argparse.ArgumentParser:
     """Options of ``run`` and ``train``."""
-    shared = argparse.ArgumentParser(add_help=False)
+    shared = argparse.ArgumentParser(add_help=False, parents=[_data()])
     shared.add_argument("--methods", default="all", help="'all' (every installed method) or names joined by commas")
-    shared.add_argument("--dataset", default="mni2d", help="dataset name (default: mni2d, embedded)")
-    shared.add_argument("--data-dir", default=None, metavar="PATH",
-                        help="the dataset's folder, for datasets you bring (oasis2d, oasis3d, l2r-oasis, nifti-pairs)")
-    shared.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="set a dataset option, e.g. n_subjects=100 (repeatable)")
     shared.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
                         help="set a method parameter, e.g. eca-unet.dense=false (repeatable)")
     shared.add_argument("--seed", type=int, default=0, help="seed for every method (default: 0)")
@@ -49,7 +66,6 @@ def _shared() -> argparse.ArgumentParser:
                         help="training profile of learning methods (default: quick; paper: as published)")
     shared.add_argument("--cache-dir", type=Path, default=None,
                         help="where trained weights are kept (default: $REGBENCH_CACHE or ~/.cache/regbench)")
-    shared.add_argument("--no-progress", action="store_true", help="hide progress bars")
     shared.add_argument("--prepare-timeout", type=float, default=None, metavar="SECONDS",
                         help="kill a method whose training (or loading) takes longer (default: no limit)")
     shared.add_argument("--no-isolation", action="store_true",
@@ -59,12 +75,11 @@ def _shared() -> argparse.ArgumentParser:
 
 def _run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
-    run.add_argument("--max-pairs", type=int, default=None, metavar="N", help="evaluate only the first N test pairs")
-    run.add_argument("--metrics", default="all", help="'all' (every installed metric) or names joined by commas")
     run.add_argument("--save-warped", action="store_true",
                      help="write warped images, warped labels and displacement fields as NIfTI into OUT/warped/")
-    run.add_argument("--figure-pair", default=None, metavar="PAIR",
-                     help="pair shown in the report's qualitative figure (default: the first test pair)")
+    run.add_argument("--export", nargs=2, default=None, metavar=("FORMAT", "DIR"),
+                     help="also write every method's fields as files in FORMAT (l2r: Learn2Reg's submission "
+                          "layout, DIR/<method>/disp_FFFF_MMMM.nii.gz)")
     run.add_argument("--timeout", action="append", default=[], metavar="[METHOD=]SECONDS",
                      help=f"kill a method that takes longer on one pair and record the pair as failed "
                           f"(default {Timeouts.pair:g} s; METHOD=SECONDS for one method; repeatable)")
@@ -92,9 +107,15 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list methods, datasets and metrics, installed or not")
     shared = _shared()
-    _run_options(commands.add_parser("run", parents=[shared],
+    _run_options(commands.add_parser("run", parents=[shared, _scoring()],
                                      help="register a dataset's test pairs with each method and compare"))
     commands.add_parser("train", parents=[shared], help="train (and cache) learning methods without evaluating")
+    evaluate = commands.add_parser("evaluate", parents=[_data(), _scoring()],
+                                   help="score displacement fields made elsewhere (Learn2Reg's layout, or "
+                                        "--save-warped fields) against a dataset, with a run's tables")
+    evaluate.add_argument("folders", type=Path, nargs="+", metavar="FOLDER",
+                          help="a folder of one method's fields; its name names the method")
+    evaluate.add_argument("--out", type=Path, default=Path("evaluation"), help="output folder (default: evaluation)")
     report = commands.add_parser("report", help="Markdown and HTML report (tables, plots, statistics) of a results folder")
     report.add_argument("results", type=Path, help="a folder written by `regbench run`")
     report.add_argument("--out", type=Path, default=None, help="where to write the report (default: the results folder)")

@@ -1,4 +1,5 @@
-"""``regbench list``, ``run`` and ``train``: the commands that load plugins and run methods.
+"""``regbench list``, ``run``, ``train`` and ``evaluate``: the commands that load plugins
+and run methods (or score fields made elsewhere).
 
 Everything a run will do is decided here, before anything runs: the dataset (its
 files checked), the methods and their parameters (resolved once, into jobs), the
@@ -12,22 +13,26 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from regbench.cli.arguments import UsageError, assignments
 from regbench.execution.executors import DaskExecutor, Executor, LocalPool
 from regbench.execution.plan import MethodJob, Timeouts, plan_job
+from regbench.execution.rescoring import score_folders
 from regbench.execution.runner import run_jobs
 from regbench.execution.store import ResultStore
 from regbench.execution.tasks import Task, run_task
 from regbench.learning.profiles import PROFILES
 from regbench.learning.weights import default_cache_dir
 from regbench.measuring import devices
-from regbench.outputs.files import write_run
+from regbench.outputs.fields import EXPORT_FORMATS, L2rFolder, SavedFolder, field_folder
+from regbench.outputs.files import RunOutput, write_run
 from regbench.outputs.tables import console_table, contention_note
-from regbench.plugin.dataset import Dataset
+from regbench.plugin.dataset import Dataset, Pair
 from regbench.plugin.manager import Catalog, PluginNotFound, collect, plugin_manager
 from regbench.plugin.method import Method
+from regbench.plugin.metric import Metric
 from regbench.plugin.registry import Entry, Registry
 
 
@@ -160,12 +165,41 @@ def list_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics(args: argparse.Namespace, found: Catalog) -> list[Metric]:
+    return [entry.cls() for entry in _select_many(found.metrics, "metric", args.metrics)]
+
+
+def _export_folder(args: argparse.Namespace) -> Path | None:
+    """``--export FORMAT DIR``: the folder to write into (FORMAT checked)."""
+    if args.export is None:
+        return None
+    format_, folder = args.export
+    if format_ not in EXPORT_FORMATS:
+        raise UsageError(f"--export FORMAT must be one of {', '.join(EXPORT_FORMATS)}, got {format_!r}")
+    return Path(folder)
+
+
+def _print_outcome(output: RunOutput, dataset: Dataset, out: Path, seconds: float) -> None:
+    """The run's Table 1, contention, failures and where it was written, on the console."""
+    n_pairs = output.results["pair"].nunique()
+    print(f"\nDice (mean ± std over labels) on {dataset.name}, {n_pairs} test pairs:\n")
+    print(console_table(output.results))
+    note = contention_note(output.results)
+    if note:
+        print(f"\n{note}")
+    failures = output.results[output.results["status"] != "ok"]
+    for method, rows in failures.groupby("method", sort=False):
+        print(f"\n{method}: {len(rows)} failed pair(s); first error: {rows['error'].iloc[0]}", file=sys.stderr)
+    print(f"\nresults written to {out}/ in {seconds:.0f} s")
+
+
 def run(args: argparse.Namespace) -> int:
     found = catalog(args)
     dataset = _dataset(args, found)
     pairs = dataset.test_pairs()[: args.max_pairs]
     figure_pair = args.figure_pair or (pairs[0].id if pairs else None)
-    metrics = [entry.cls() for entry in _select_many(found.metrics, "metric", args.metrics)]
+    metrics = _metrics(args, found)
+    export_to = _export_folder(args)
     jobs = _jobs(args, found, dataset, metrics=tuple(metrics), figure_pair=figure_pair,
                  threads=args.threads or devices.cpu_threads(), timing_repeats=args.repeats)
     timeouts = _timeouts(args, jobs)
@@ -177,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         output = run_jobs(jobs, pairs, store, dataset=dataset, progress=not args.no_progress, timeouts=timeouts,
                           isolate=not args.no_isolation, executor=executor,
-                          warped_out=args.out if args.save_warped else None)
+                          warped_out=args.out if args.save_warped else None, export_to=export_to)
     finally:
         executor.close()
     output.figure_pair = figure_pair
@@ -194,21 +228,15 @@ def run(args: argparse.Namespace) -> int:
         "workers": executor.workers,
         "scheduler": args.scheduler,
         "timing_repeats": args.repeats,
+        "export": args.export,
     }
     columns = [column for metric in metrics for column in metric.columns]
     write_run(args.out, output, run_info, columns)
-    n_pairs = output.results["pair"].nunique()
-    print(f"\nDice (mean ± std over labels) on {dataset.name}, {n_pairs} test pairs:\n")
-    print(console_table(output.results))
-    note = contention_note(output.results)
-    if note:
-        print(f"\n{note}")
-    failures = output.results[output.results["status"] != "ok"]
-    for method, rows in failures.groupby("method", sort=False):
-        print(f"\n{method}: {len(rows)} failed pair(s); first error: {rows['error'].iloc[0]}", file=sys.stderr)
+    _print_outcome(output, dataset, args.out, run_info["seconds"])
     if output.reused:
-        print(f"\n{output.reused} result(s) reused from {args.out / 'progress'} (--fresh recomputes them)")
-    print(f"\nresults written to {args.out}/ in {run_info['seconds']:.0f} s")
+        print(f"{output.reused} result(s) reused from {args.out / 'progress'} (--fresh recomputes them)")
+    if export_to is not None:
+        print(f"fields exported in Learn2Reg's layout to {export_to}/<method>/ (score them: regbench evaluate)")
     if any(job.method.learns for job in jobs):
         print(f"trained weights are cached in {args.cache_dir or default_cache_dir()}/ (--cache-dir)")
     print(f"next: regbench report {args.out}")
@@ -234,4 +262,44 @@ def train(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"list": list_plugins, "run": run, "train": train}
+def _field_sources(folders: Sequence[Path], pairs: Sequence[Pair]) -> dict[str, L2rFolder | SavedFolder]:
+    """Each folder of fields by the method name it stands for (its own name)."""
+    sources: dict[str, L2rFolder | SavedFolder] = {}
+    for folder in folders:
+        name = folder.resolve().name
+        if name in sources:
+            raise UsageError(f"two folders are named {name!r} ({sources[name].folder} and {folder}); each folder "
+                             f"names a method, so rename one")
+        try:
+            sources[name] = field_folder(folder, pairs)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    return sources
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    found = catalog(args)
+    dataset = _dataset(args, found)
+    all_pairs = dataset.test_pairs()
+    pairs = all_pairs[: args.max_pairs]
+    sources = _field_sources(args.folders, all_pairs)
+    metrics = _metrics(args, found)
+    figure_pair = args.figure_pair or (pairs[0].id if pairs else None)
+    started = time.perf_counter()
+    output = score_folders(sources, pairs, dataset, metrics, figure_pair, progress=not args.no_progress)
+    run_info = {
+        "command": "regbench " + " ".join(sys.argv[1:]),
+        "dataset": dataset.name,
+        "dataset_options": dataset.options,
+        "methods": list(sources),
+        "fields": {name: str(source.folder) for name, source in sources.items()},
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    write_run(args.out, output, run_info, [column for metric in metrics for column in metric.columns])
+    _print_outcome(output, dataset, args.out, run_info["seconds"])
+    print(f"next: regbench report {args.out}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "list": list_plugins, "run": run, "train": train, "evaluate": evaluate}

@@ -32,7 +32,7 @@ from regbench.measuring.metrics import mean_std
 from regbench.measuring.profiling import PeakRSS
 from regbench.measuring.reference import reference_operation, time_reference
 from regbench.outputs import schema
-from regbench.outputs.nifti import NiftiWriter, snapshot_arrays
+from regbench.outputs.nifti import NiftiWriter, snapshot_arrays, subject_affine
 from regbench.plugin.dataset import Dataset, Pair, Subject
 from regbench.plugin.method import Method, TrainingContext
 from regbench.plugin.metric import Metric, PairOutcome
@@ -106,7 +106,22 @@ def score(metrics: Sequence[Metric], outcome: PairOutcome, row: dict[str, Any]) 
     return per_label
 
 
-class _PairLoader:
+def score_into(record: PairRecord, metrics: Sequence[Metric], outcome: PairOutcome, pair: Pair,
+               keep_arrays: bool) -> None:
+    """Score ``outcome`` into ``record``: the row's values, one row per label, and, with
+    ``keep_arrays``, the arrays of the report's figure."""
+    per_label = score(metrics, outcome, record.row)
+    if keep_arrays:
+        record.arrays = snapshot_arrays(outcome)
+    if per_label:
+        record.labels = [
+            {"method": record.row["method"], "pair": pair.id, "label_id": label, "label": name,
+             **{key: float(values[index]) for key, values in per_label.items()}}
+            for index, (label, name) in enumerate(outcome.labels.items())
+        ]
+
+
+class PairLoader:
     """Loads pairs one at a time, keeping only the last fixed image (the atlas)."""
 
     def __init__(self, dataset: Dataset) -> None:
@@ -140,7 +155,7 @@ class Evaluator:
         self.method: Method | None = None
         self.info: MethodInfo | None = None
         self._where: dict[str, Any] = {}  # the device and environment, for every row
-        self._load = _PairLoader(job.dataset)
+        self._load = PairLoader(job.dataset)
         self._nifti = NiftiWriter(job.warped_dir) if job.warped_dir is not None else None
 
     def prepare(self) -> MethodInfo:
@@ -209,14 +224,8 @@ class Evaluator:
                                           fixed.image)
         outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement,
                               labels=dataset.labels, spacing=dataset.spacing)
-        per_label = score(self.job.metrics, outcome, row)
-        if pair.id == self.job.figure_pair:
-            record.arrays = snapshot_arrays(outcome)
+        score_into(record, self.job.metrics, outcome, pair, keep_arrays=pair.id == self.job.figure_pair)
         if self._nifti is not None:
             self._nifti(pair, outcome)
-        if per_label:
-            record.labels = [
-                {"method": method.name, "pair": pair.id, "label_id": label, "label": name,
-                 **{key: float(values[index]) for key, values in per_label.items()}}
-                for index, (label, name) in enumerate(dataset.labels.items())
-            ]
+        if self.job.export is not None:
+            self.job.export.write(pair, displacement, subject_affine(fixed, dataset.spacing))

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from regbench.common.fingerprint import code_version, digest
 from regbench.learning.profiles import Profile
@@ -22,10 +22,13 @@ from regbench.plugin.method import Method
 from regbench.plugin.metric import Metric
 from regbench.plugin.registry import Entry
 
+if TYPE_CHECKING:
+    from regbench.outputs.fields import L2rFolder
+
 DEFAULT_PAIR_TIMEOUT = 3600.0  # seconds; ANTs SyN on a 3D OASIS pair takes minutes
 # The code that turns a field into numbers, shared by every method.
-MEASURING_MODULES = ("regbench.measuring.warp", "regbench.measuring.metrics", "regbench.plugin.metric",
-                     "regbench.execution.evaluation", "regbench.measuring.contention")
+MEASURING_MODULES = ("regbench.measuring.warp", "regbench.measuring.metrics", "regbench.measuring.learn2reg",
+                     "regbench.plugin.metric", "regbench.execution.evaluation", "regbench.measuring.contention")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class MethodJob:
     progress: bool = False
     figure_pair: str | None = None  # keep this pair's arrays for the report's figure
     warped_dir: Path | None = None  # write warped images and fields as NIfTI here
+    export: L2rFolder | None = None  # write fields in Learn2Reg's submission layout here
     requires: tuple[str, ...] = ()  # modules whose versions go into every row
     threads: int | None = None  # torch CPU threads (None: torch's default); see devices.use_threads
     timing_repeats: int = 1  # register() is timed this many times per pair; the fastest counts

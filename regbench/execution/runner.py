@@ -28,6 +28,7 @@ from regbench.execution.plan import MethodJob, result_key
 from regbench.execution.store import PairRecord, ResultStore
 from regbench.execution.tasks import Task, TaskOutcome, Timeouts
 from regbench.outputs import schema
+from regbench.outputs.fields import L2rFolder
 from regbench.outputs.files import RunOutput
 from regbench.outputs.nifti import NiftiWriter
 from regbench.plugin.dataset import Dataset, Pair
@@ -44,7 +45,7 @@ class _Plan:
 
 def _pending(job: MethodJob, key: str, pairs: Sequence[Pair], store: ResultStore) -> list[Pair]:
     """Pairs without a stored success (or, for the figure pair, without its arrays;
-    with --save-warped, without their NIfTI files)."""
+    with --save-warped or --export, without their files)."""
     stored = store.records(job.name, key)
     nifti = NiftiWriter(job.warped_dir) if job.warped_dir is not None else None
     pending = []
@@ -52,7 +53,8 @@ def _pending(job: MethodJob, key: str, pairs: Sequence[Pair], store: ResultStore
         record = stored.get(pair.id)
         done = (record is not None and record.ok
                 and (pair.id != job.figure_pair or bool(record.arrays))
-                and (nifti is None or nifti.has(pair)))
+                and (nifti is None or nifti.has(pair))
+                and (job.export is None or job.export.has(pair)))
         if not done:
             pending.append(pair)
     return pending
@@ -113,6 +115,7 @@ def run_jobs(
     isolate: bool = True,
     executor: Executor | None = None,
     warped_out: Path | None = None,
+    export_to: Path | None = None,
 ) -> RunOutput:
     """Evaluate every job on ``pairs``, reusing what ``store`` holds (learning methods
     train first, or load their cached weights).
@@ -120,13 +123,16 @@ def run_jobs(
     ``isolate=False`` runs methods in this process (for debuggers): no timeouts, no
     protection from crashes. ``executor``: where tasks run (default: a local pool of
     one worker process). ``warped_out``: write warped images and fields as NIfTI under
-    ``warped_out/warped/<method>/``.
+    ``warped_out/warped/<method>/``. ``export_to``: write fields in Learn2Reg's
+    submission layout under ``export_to/<method>/`` (:mod:`regbench.outputs.fields`).
     """
     plans = []
     for job in jobs:
         key = result_key(job)
         if warped_out is not None:
             job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, job.name, key))
+        if export_to is not None:
+            job = dataclasses.replace(job, export=L2rFolder.for_method(export_to, job.name, key, dataset.test_pairs()))
         plans.append(_Plan(job, key, _pending(job, key, pairs, store)))
     total = len(pairs) * len(plans)
     reused = total - sum(len(plan.pending) for plan in plans)

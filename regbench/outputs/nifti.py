@@ -8,7 +8,6 @@ of each successful registration.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from regbench.plugin.dataset import Pair, Subject
 from regbench.plugin.metric import PairOutcome
 
 SNAPSHOT_FILE = "qualitative.npz"
+KEY_FILE = ".result-key"  # in a folder of files written for one method: the result key they came from
 
 
 def _middle_slice(array: np.ndarray, ndim: int) -> np.ndarray:
@@ -64,6 +64,23 @@ def subject_affine(subject: Subject, spacing: tuple[float, ...]) -> np.ndarray:
     return np.diag([*spacing, *([1.0] * (4 - len(spacing)))])
 
 
+def pair_file(folder: Path, pair: Pair, kind: str) -> Path:
+    """``folder/<pair id, file-safe>_<kind>.nii.gz``."""
+    return folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', pair.id)}_{kind}.nii.gz"
+
+
+def reset_folder(folder: Path, result_key: str, pattern: str) -> None:
+    """Make ``folder`` hold files of ``result_key`` only: when it holds files of another key
+    (other settings or code) or of none, remove those matching ``pattern``, so it never
+    mixes outputs of two configurations; then record the key."""
+    key_file = folder / KEY_FILE
+    if folder.exists() and (not key_file.is_file() or key_file.read_text() != result_key):
+        for path in folder.glob(pattern):
+            path.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(result_key)
+
+
 class NiftiWriter:
     """Writes ``<pair>_{image,seg,displacement}.nii.gz`` into one method's folder, with
     the fixed image's affine. The displacement is a NIfTI vector image (intent
@@ -75,18 +92,14 @@ class NiftiWriter:
 
     @staticmethod
     def folder_for(out_dir: Path, method: str, result_key: str) -> Path:
-        """``OUT/warped/<method>``, emptied when it holds files of other settings or code
-        (another result key), so it never mixes outputs of two configurations."""
+        """``OUT/warped/<method>``, its files removed when they came from other settings
+        or code (another result key)."""
         folder = out_dir / "warped" / method
-        key_file = folder / ".result-key"
-        if folder.exists() and (not key_file.is_file() or key_file.read_text() != result_key):
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(result_key)
+        reset_folder(folder, result_key, "*.nii.gz")
         return folder
 
     def _path(self, pair: Pair, kind: str) -> Path:
-        return self.folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', pair.id)}_{kind}.nii.gz"
+        return pair_file(self.folder, pair, kind)
 
     def has(self, pair: Pair) -> bool:
         """Whether this pair's files are all written."""

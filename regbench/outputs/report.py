@@ -63,6 +63,24 @@ def summary_table(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFr
     return table
 
 
+# What each metric family's values follow (Column.family); a family not listed is shown by its name.
+FAMILIES = {
+    "common": "computed as most papers do, e.g. VoxelMorph, TransMorph, MedPy",
+    "learn2reg": "exactly as the Learn2Reg challenge's evaluation, comparable with its tables",
+}
+
+
+def families_text(columns: Sequence[Column]) -> str:
+    """Which family each metric column belongs to, e.g. "Metric families: common
+    (computed as most papers do, ...): Dice, HD95 (mm); learn2reg (...): L2R Dice." """
+    by_family: dict[str, list[str]] = {}
+    for column in columns:
+        by_family.setdefault(column.family or "unstated", []).append(column.heading)
+    parts = [f"{family} ({FAMILIES[family]}): {', '.join(headings)}" if family in FAMILIES
+             else f"{family}: {', '.join(headings)}" for family, headings in by_family.items()]
+    return f"Metric families: {'; '.join(parts)}." if parts else ""
+
+
 def label_table(label_metrics: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
     """Mean ± std over pairs of a per-label metric: labels as rows, methods as columns."""
     grouped = label_metrics.groupby(["label", "method"], sort=False)[metric]
@@ -163,8 +181,11 @@ def qualitative_figure(folder: ResultsFolder, out: Path) -> Path | None:
     return _save(figure, out / "qualitative.png")
 
 
-def runtime_memory_chart(folder: ResultsFolder, out: Path) -> Path:
+def runtime_memory_chart(folder: ResultsFolder, out: Path) -> Path | None:
+    """Seconds and memory per method; None for results that timed nothing (``regbench evaluate``)."""
     ok = folder.ok
+    if ok["seconds"].isna().all() or not ({"rss_increase_mb", "peak_rss_mb"} & set(ok)):
+        return None
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     seconds = ok.groupby("method", sort=False)["seconds"].mean().reindex(folder.methods)
     left.bar(seconds.index, seconds.values, color="tab:blue")
@@ -211,8 +232,9 @@ def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
     sections = [
         Section("Run", f"dataset `{info.get('dataset', '?')}`, {n_pairs} test pairs, seed {info.get('seed', '?')}, "
                        f"profile `{info.get('profile', '?')}`; command: `{info.get('command', '?')}`"),
-        Section("Summary", "Each metric as mean ± std over pairs (Dice also as DSC30, its 30th percentile over "
-                           "pairs), then time, memory and training.",
+        Section("Summary", "Each metric as mean ± std over pairs (and, where a metric declares one, a robust "
+                           "quantile over pairs, e.g. L2R DSC30), then time, memory and training. "
+                           + families_text(folder.metric_columns),
                 table=summary_table(folder.results, folder.metric_columns)),
         Section("Table 1", "Dice per test pair, mean ± std over labels (the reference paper's form). "
                            + (contention_note(folder.results) or ""), table=table1(folder.results)),
@@ -227,7 +249,9 @@ def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
     if qualitative:
         sections.append(Section("Qualitative comparison", "Warped images, deformation grids and Jacobian determinants "
                                                           "for one pair (middle slice in 3D).", figure=qualitative))
-    sections.append(Section("Runtime and memory", figure=runtime_memory_chart(folder, figures_dir)))
+    runtime = runtime_memory_chart(folder, figures_dir)
+    if runtime:
+        sections.append(Section("Runtime and memory", figure=runtime))
     training = training_figure(folder, figures_dir)
     if training:
         sections.append(Section("Training", figure=training))

@@ -41,7 +41,7 @@ def contention_note(results: pd.DataFrame) -> str | None:
 
 
 def table1(results: pd.DataFrame) -> pd.DataFrame:
-    """Rows: test pairs, then ``mean``, ``s / pair`` and, where they apply, ``train s``,
+    """Rows: test pairs, then ``mean`` and, where they apply, ``s / pair``, ``train s``,
     ``parameters`` and ``failed pairs``; columns: methods."""
     methods = list(dict.fromkeys(results["method"]))
     pairs = list(dict.fromkeys(results["pair"]))
@@ -68,6 +68,8 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
         extra = extra.drop(index="train s")
     if "parameters" not in results or results["parameters"].isna().all():
         extra = extra.drop(index="parameters")
+    if results["seconds"].isna().all():  # fields scored by `regbench evaluate`: nothing was timed
+        extra = extra.drop(index="s / pair")
     table = pd.concat([table, extra])
     table.index.name = "pair"
     return table

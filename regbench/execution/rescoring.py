@@ -1,0 +1,76 @@
+"""``regbench evaluate``: fields made elsewhere, scored as a run scores its own.
+
+Each folder of displacement fields (Learn2Reg's submission layout, or the fields of
+``regbench run --save-warped``; see :mod:`regbench.outputs.fields`) stands for one
+method, named after the folder. Every test pair's field is read, checked and scored
+with the same metrics, warping and per-label rows as a run
+(:func:`regbench.execution.evaluation.score_into`), so the tables and the report are
+a run's, less the timing, memory and training columns that only a run can measure.
+A pair whose field is missing or malformed becomes a ``failed`` row; the others still count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from regbench.execution.evaluation import (
+    PairLoader,
+    check_displacement,
+    error_text,
+    score_into,
+)
+from regbench.execution.store import PairRecord
+from regbench.outputs import schema
+from regbench.outputs.fields import L2rFolder, SavedFolder
+from regbench.outputs.files import RunOutput
+from regbench.plugin.dataset import Dataset, Pair, Subject
+from regbench.plugin.metric import Metric, PairOutcome
+
+
+def _score_pair(name: str, source: L2rFolder | SavedFolder, pair: Pair, loaded: tuple[Subject, Subject], dataset: Dataset,
+                metrics: Sequence[Metric], keep_arrays: bool) -> PairRecord:
+    fixed, moving = loaded
+    record = PairRecord(row=schema.pair_row(name, dataset.name, pair.id, pair.fixed_id, pair.moving_id, None))
+    path = source.path(pair)
+    if not path.is_file():
+        record.row["error"] = f"no field for this pair: {path} not found"
+        return record
+    try:
+        displacement = check_displacement(name, source.read(pair, fixed.image.shape), fixed.image)
+        outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement, labels=dataset.labels,
+                              spacing=dataset.spacing)
+        score_into(record, metrics, outcome, pair, keep_arrays)
+        record.row["status"] = schema.OK
+    except Exception as error:  # one bad field never loses the others
+        record.row["error"] = f"{path.name}: {error_text(error)}"
+        record.labels, record.arrays = [], {}
+    return record
+
+
+def score_folders(
+    sources: Mapping[str, L2rFolder | SavedFolder],
+    pairs: Sequence[Pair],
+    dataset: Dataset,
+    metrics: Sequence[Metric],
+    figure_pair: str | None = None,
+    progress: bool = True,
+) -> RunOutput:
+    """Score every source's field of every pair, pair by pair (each pair's images loaded once)."""
+    rows, labels, snapshots = [], [], {}
+    load = PairLoader(dataset)
+    with tqdm(total=len(pairs) * len(sources), desc=dataset.name, unit="field", disable=not progress) as bar:
+        for pair in pairs:
+            loaded = load(pair)
+            for name, source in sources.items():
+                record = _score_pair(name, source, pair, loaded, dataset, metrics, pair.id == figure_pair)
+                rows.append(record.row)
+                labels.extend(record.labels)
+                if record.ok and record.arrays:
+                    snapshots[name] = record.arrays
+                bar.update()
+    return RunOutput(results=schema.ordered(pd.DataFrame(rows)), label_metrics=pd.DataFrame(labels),
+                     training=pd.DataFrame(columns=["method", "step", "loss"]), figure_pair=figure_pair,
+                     snapshots=snapshots)
