@@ -3,8 +3,8 @@ layout (``regbench run --export l2r DIR`` writes it, ``regbench evaluate`` reads
 the fields of ``regbench run --save-warped`` (read by ``regbench evaluate``).
 
 Learn2Reg's layout: one ``disp_FFFF_MMMM.nii.gz`` per pair, FFFF and MMMM the fixed
-and moving case numbers (``OASIS_0395`` -> ``0395``; subjects whose ids carry no
-4-digit case number keep their ids), an array of shape ``(*spatial, ndim)``: the
+and moving case numbers (``OASIS_0395`` -> ``0395``; see :func:`case_names` for ids
+without one), an array of shape ``(*spatial, ndim)``: the
 displacement along each array axis in voxels, pulling back, ``warped(x) =
 moving(x + disp(x))`` — regbench's field ``u`` with its components moved last.
 Fields at half resolution (each spatial size halved) are read too: their values are
@@ -33,7 +33,8 @@ _CASE_NUMBER = re.compile(r"(?:.*\D)?(\d{4})")
 
 def case_names(pairs: Iterable[Pair]) -> dict[str, str]:
     """Each subject's name in Learn2Reg file names: its trailing 4-digit case number
-    when every subject has one and no two share it, else its id made file-safe."""
+    when every subject has one and no two share it, else its id made file-safe, with
+    "-" for "_" (which separates the two names in ``disp_FFFF_MMMM``)."""
     ids = sorted({subject for pair in pairs for subject in (pair.fixed_id, pair.moving_id)})
     numbers = {subject: match.group(1) for subject in ids if (match := _CASE_NUMBER.fullmatch(subject))}
     if len(numbers) == len(ids) and len(set(numbers.values())) == len(ids):
