@@ -35,8 +35,8 @@ def test_run_export_evaluate_round_trip_reproduces_the_run(tmp_path, monkeypatch
     run, exported, evaluated = tmp_path / "run", tmp_path / "l2r", tmp_path / "evaluated"
     command = ["-p", "regbench_demons", "run", "--methods", "demons,identity", *SYNTHETIC, "--out", str(run)]
     assert main(command) == 0
-    # Asked for later, the export recomputes the pairs whose files are missing.
-    assert main([*command, "--export", "l2r", str(exported)]) == 0
+    # Asked for later, the export (and --save-warped) recompute the pairs whose files are missing.
+    assert main([*command, "--export", "l2r", str(exported), "--save-warped"]) == 0
     pairs = pd.read_csv(run / "results.csv").drop_duplicates("pair")
     assert len(pairs) == 3
     for method in ("demons", "identity"):  # ids without a 4-digit case number of their own name the files
@@ -52,6 +52,10 @@ def test_run_export_evaluate_round_trip_reproduces_the_run(tmp_path, monkeypatch
     pd.testing.assert_frame_equal(labels[1], labels[0], check_exact=True)
     assert _table_without_timing(evaluated) == _table_without_timing(run)
     assert main(["report", str(evaluated)]) == 0
+    # --save-warped fields (float32, as both methods return) are read as well.
+    assert main(["evaluate", str(run / "warped" / "demons"), *SYNTHETIC, "--out", str(tmp_path / "saved")]) == 0
+    saved = pd.read_csv(tmp_path / "saved" / "results.csv").set_index(["method", "pair"])
+    pd.testing.assert_frame_equal(saved[METRIC_COLUMNS], ran.loc[["demons"], METRIC_COLUMNS], check_exact=True)
 
 
 def test_evaluate_scores_a_learn2reg_folder_as_the_challenge_does(tmp_path):
