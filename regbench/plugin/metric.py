@@ -101,10 +101,12 @@ class PairOutcome:
 
     @functools.cached_property
     def jacobian(self) -> np.ndarray:
-        """det J of ``x + u(x)``, computed once and shared by the metrics that need it."""
+        """det J of ``x + u(x)``, computed once and shared by the metrics that need it; in
+        float64 whatever the field's precision (as Learn2Reg's evaluation reads fields), so
+        a nearly affine field's SDlogJ is not float32 rounding noise."""
         from regbench.measuring.metrics import jacobian_determinant  # noqa: PLC0415
 
-        return jacobian_determinant(self.displacement)
+        return jacobian_determinant(self.displacement.astype(np.float64, copy=False))
 
 
 MetricValues = Mapping[str, "float | np.ndarray"]
