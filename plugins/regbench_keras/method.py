@@ -71,7 +71,8 @@ class KerasVxm(CachedWeights):
         self.load_or_train(
             context,
             load=self.model.load_weights,
-            train=lambda: training.train(self.model, context.dataset, context.train_ids, profile=context.profile,
+            train=lambda: training.train(self.model, context.dataset, context.train_ids,
+                                         validation_ids=context.validation_ids, profile=context.profile,
                                          reg_weight=self.params["reg_weight"], seed=self.seed,
                                          progress=context.progress, description=f"train {self.name}"),
             save=self.model.save_weights,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from regbench import Dataset
-from regbench.learning import Profile, TrainingBatches, TrainingReport, run_steps
+from regbench.learning import Profile, TrainingBatches, TrainingReport, make_validator, run_steps
 from regbench_keras import devices
 from regbench_keras.backend import keras, tf
 
@@ -35,9 +35,11 @@ def diffusion(flow: tf.Tensor) -> tf.Tensor:
     return tf.add_n(terms) / ndim
 
 
-def train(model: keras.Model, dataset: Dataset, train_ids: tuple[str, ...], *, profile: Profile, reg_weight: float,
-          seed: int, progress: bool = False, description: str = "train") -> TrainingReport:
-    """Train ``model`` (``[moving, fixed] -> flow``) unsupervised, as the PyTorch trainer does."""
+def train(model: keras.Model, dataset: Dataset, train_ids: tuple[str, ...], *, validation_ids: tuple[str, ...] = (),
+          profile: Profile, reg_weight: float, seed: int, progress: bool = False,
+          description: str = "train") -> TrainingReport:
+    """Train ``model`` (``[moving, fixed] -> flow``) unsupervised, validated and stopped,
+    as the PyTorch trainer does."""
     batches = TrainingBatches(dataset, train_ids, profile.batch_size, seed)
     atlas = (np.broadcast_to(batches.atlas, (profile.batch_size, *batches.atlas.shape))[..., None]
              if batches.atlas is not None else None)
@@ -55,8 +57,17 @@ def train(model: keras.Model, dataset: Dataset, train_ids: tuple[str, ...], *, p
     def run(moving: np.ndarray, fixed: np.ndarray | None) -> float:
         return float(step(tf.constant(moving[..., None]), tf.constant(atlas if fixed is None else fixed[..., None])))
 
+    def predict(moving: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+        flow = model([tf.constant(moving[..., None]), tf.constant(fixed[..., None])], training=False)
+        return np.moveaxis(flow.numpy(), -1, 1)
+
+    best: dict[str, list[np.ndarray]] = {}
+    validator = make_validator(dataset, validation_ids, profile, predict,
+                               keep_best=lambda: best.update(weights=model.get_weights()),
+                               restore_best=lambda: model.set_weights(best["weights"]) if best else None)
     devices.reset_peak_memory()
-    losses, seconds, peak_rss_mb = run_steps(run, batches, profile.total_steps(len(train_ids)), progress=progress,
-                                             description=description, synchronize=devices.synchronize)
-    return TrainingReport(seconds=seconds, steps=len(losses), losses=losses, device=devices.name(),
-                          peak_cuda_mb=devices.peak_memory_mb(), peak_rss_mb=peak_rss_mb)
+    steps = run_steps(run, batches, profile.total_steps(len(train_ids)), progress=progress, description=description,
+                      synchronize=devices.synchronize, validator=validator)
+    return TrainingReport(seconds=steps.seconds, steps=len(steps.losses), losses=steps.losses, device=devices.name(),
+                          peak_cuda_mb=devices.peak_memory_mb(), peak_rss_mb=steps.peak_rss_mb,
+                          validation=steps.validation, stop=steps.stop, best_step=steps.best_step)

@@ -62,8 +62,13 @@ def _shared() -> argparse.ArgumentParser:
     shared.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
                         help="set a method parameter, e.g. eca-unet.dense=false (repeatable)")
     shared.add_argument("--seed", type=int, default=0, help="seed for every method (default: 0)")
-    shared.add_argument("--profile", choices=sorted(PROFILES), default="quick",
-                        help="training profile of learning methods (default: quick; paper: as published)")
+    shared.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                        help="training profile of learning methods (default: converge where CUDA is available, "
+                             "else quick, a CPU budget far from converged; paper: as published)")
+    shared.add_argument("--train", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="override a setting of the profile (repeatable): steps, epochs, lr, batch_size, until "
+                             "(budget or converged), validation_fraction, validate_every, patience, tolerance; "
+                             "e.g. --train until=converged,steps=3000")
     shared.add_argument("--cache-dir", type=Path, default=None,
                         help="where trained weights are kept (default: $REGBENCH_CACHE or ~/.cache/regbench)")
     shared.add_argument("--prepare-timeout", type=float, default=None, metavar="SECONDS",

@@ -10,6 +10,7 @@ does the work and :mod:`regbench.outputs` writes it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -23,12 +24,12 @@ from regbench.execution.rescoring import score_folders
 from regbench.execution.runner import run_jobs
 from regbench.execution.store import ResultStore
 from regbench.execution.tasks import Task, run_task
-from regbench.learning.profiles import PROFILES
+from regbench.learning.profiles import PROFILES, Profile, default_profile
 from regbench.learning.weights import default_cache_dir
 from regbench.measuring import devices
 from regbench.outputs.fields import EXPORT_FORMATS, L2rFolder, SavedFolder, field_folder
 from regbench.outputs.files import RunOutput, write_run
-from regbench.outputs.tables import console_table, contention_note
+from regbench.outputs.tables import console_table, table_notes
 from regbench.plugin.dataset import Dataset, Pair
 from regbench.plugin.manager import Catalog, PluginNotFound, collect, plugin_manager
 from regbench.plugin.method import Method
@@ -98,16 +99,27 @@ def _dataset(args: argparse.Namespace, found: Catalog) -> Dataset:
     return dataset
 
 
+def training_profile(args: argparse.Namespace) -> Profile:
+    """``--profile`` (by default ``converge`` where CUDA is available, else ``quick``)
+    with the ``--train`` settings applied."""
+    name = args.profile or default_profile(cuda=devices.pick_device().type == "cuda")
+    items = [part for item in args.train for part in item.split(",") if part.strip()]
+    try:
+        return PROFILES[name].with_settings(assignments("--train", items))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, **settings: Any) -> list[MethodJob]:
     """One planned job per method asked for: parameters resolved and typed, here and only here."""
     entries = _select_many(found.methods, "method", args.methods)
     if not entries:
         raise UsageError("no installed method to run; see `regbench list`")
     params = _params_by_method(args.param, entries)
+    profile = training_profile(args)
     try:
-        return [plan_job(entry, params.get(entry.name, {}), dataset=dataset, seed=args.seed,
-                         profile=PROFILES[args.profile], cache_dir=args.cache_dir, progress=not args.no_progress,
-                         **settings) for entry in entries]
+        return [plan_job(entry, params.get(entry.name, {}), dataset=dataset, seed=args.seed, profile=profile,
+                         cache_dir=args.cache_dir, progress=not args.no_progress, **settings) for entry in entries]
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -184,8 +196,7 @@ def _print_outcome(output: RunOutput, dataset: Dataset, out: Path, seconds: floa
     n_pairs = output.results["pair"].nunique()
     print(f"\nDice (mean ± std over labels) on {dataset.name}, {n_pairs} test pairs:\n")
     print(console_table(output.results))
-    note = contention_note(output.results)
-    if note:
+    for note in table_notes(output.results):
         print(f"\n{note}")
     failures = output.results[output.results["status"] != "ok"]
     for method, rows in failures.groupby("method", sort=False):
@@ -222,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
         "methods": [job.name for job in jobs],
         "params": {job.name: dict(job.params) for job in jobs},
         "seed": args.seed,
-        "profile": args.profile,
+        "profile": jobs[0].profile.name,
+        "training": dataclasses.asdict(jobs[0].profile),
         "seconds": round(time.perf_counter() - started, 3),
         "reused_results": output.reused,
         "workers": executor.workers,
@@ -257,8 +269,10 @@ def train(args: argparse.Namespace) -> int:
         else:
             columns = outcome.info.columns
             state = "cached" if columns["train_cached"] else "trained"
-            print(f"{job.name}: {state}, {columns['train_steps']} steps, {columns['train_seconds']:.1f} s, "
-                  f"final loss {outcome.info.losses[-1]:.5g}")
+            validation = (f", validation Dice {columns['train_val_dice']:.4f} (step {columns['train_best_step']:.0f})"
+                          if columns["train_val_dice"] == columns["train_val_dice"] else "")
+            print(f"{job.name}: {state}, {columns['train_steps']} steps, stopped: {columns['train_stop']}, "
+                  f"{columns['train_seconds']:.1f} s, final loss {outcome.info.losses[-1]:.5g}{validation}")
     return 1 if failed else 0
 
 

@@ -34,7 +34,7 @@ from regbench.measuring.reference import reference_operation, time_reference
 from regbench.outputs import schema
 from regbench.outputs.nifti import NiftiWriter, snapshot_arrays, subject_affine
 from regbench.plugin.dataset import Dataset, Pair, Subject
-from regbench.plugin.method import Method, TrainingContext
+from regbench.plugin.method import Method
 from regbench.plugin.metric import Metric, PairOutcome
 
 
@@ -144,6 +144,9 @@ def _method_columns(method: Method) -> dict[str, Any]:
         "train_cached": report.cached if report else np.nan,
         "train_peak_rss_mb": report.peak_rss_mb if report else np.nan,
         "train_peak_cuda_mb": report.peak_cuda_mb if report else np.nan,
+        "train_stop": report.stop if report else None,
+        "train_best_step": report.best_step if report and report.best_step is not None else np.nan,
+        "train_val_dice": best["val_dice"] if report and (best := report.best_validation) else np.nan,
     }
 
 
@@ -163,11 +166,11 @@ class Evaluator:
         job = self.job
         devices.use_threads(job.threads)
         method = job.instantiate()
-        method.prepare(TrainingContext(dataset=job.dataset, train_ids=job.dataset.train_ids, profile=job.profile,
-                                       cache_dir=job.cache_dir, progress=job.progress))
+        method.prepare(job.training_context())
         self.method = method
-        losses = list(method.training.losses) if method.training is not None else []
-        self.info = MethodInfo(columns=_method_columns(method), losses=losses)
+        report = method.training
+        self.info = MethodInfo(columns=_method_columns(method), losses=list(report.losses) if report else [],
+                               validation=list(report.validation) if report else [])
         self._where = {"device": method.device, **environment_columns(job)}
         reference_operation()  # warm-up: the first run pays for allocations the timed ones do not
         return self.info

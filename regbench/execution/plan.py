@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from regbench.common.fingerprint import code_version, digest
 from regbench.learning.profiles import Profile
+from regbench.learning.validation import split_validation
 from regbench.plugin.dataset import Dataset
-from regbench.plugin.method import Method
+from regbench.plugin.method import Method, TrainingContext
 from regbench.plugin.metric import Metric
 from regbench.plugin.registry import Entry
 
@@ -62,6 +63,15 @@ class MethodJob:
     def instantiate(self) -> Method:
         return self.method(seed=self.seed, **self.params)
 
+    def training_context(self) -> TrainingContext:
+        """What the method may learn from: the dataset's training subjects, less, for a
+        learning method, those its profile holds out for validation (seeded by the job's seed)."""
+        train_ids, validation_ids = self.dataset.train_ids, ()
+        if self.method.learns:
+            train_ids, validation_ids = split_validation(train_ids, self.profile.validation_fraction, self.seed)
+        return TrainingContext(dataset=self.dataset, train_ids=train_ids, validation_ids=validation_ids,
+                               profile=self.profile, cache_dir=self.cache_dir, progress=self.progress)
+
 
 @dataclass(frozen=True)
 class Timeouts:
@@ -79,8 +89,14 @@ class Timeouts:
 
 def plan_job(entry: Entry[Method], given: Mapping[str, Any], **settings: Any) -> MethodJob:
     """``entry``'s job with its parameters resolved from ``given`` (values or text); a
-    bad parameter is a ValueError naming the method."""
-    return MethodJob(method=entry.cls, params=entry.cls.resolve_params(given), requires=entry.requires, **settings)
+    bad parameter, or a dataset too small to hold out validation subjects, is a
+    ValueError naming the method."""
+    job = MethodJob(method=entry.cls, params=entry.cls.resolve_params(given), requires=entry.requires, **settings)
+    try:
+        job.training_context()
+    except ValueError as error:
+        raise ValueError(f"method {job.name!r}: {error}") from None
+    return job
 
 
 def result_key(job: MethodJob) -> str:

@@ -25,7 +25,7 @@ from regbench.execution.evaluation import (
 from regbench.execution.store import PairRecord
 from regbench.outputs import schema
 from regbench.outputs.fields import L2rFolder, SavedFolder
-from regbench.outputs.files import RunOutput
+from regbench.outputs.files import TRAINING_COLUMNS, RunOutput
 from regbench.plugin.dataset import Dataset, Pair, Subject
 from regbench.plugin.metric import Metric, PairOutcome
 
@@ -72,5 +72,5 @@ def score_folders(
                     snapshots[name] = record.arrays
                 bar.update()
     return RunOutput(results=schema.ordered(pd.DataFrame(rows)), label_metrics=pd.DataFrame(labels),
-                     training=pd.DataFrame(columns=["method", "step", "loss"]), figure_pair=figure_pair,
+                     training=pd.DataFrame(columns=TRAINING_COLUMNS), figure_pair=figure_pair,
                      snapshots=snapshots)

@@ -29,7 +29,7 @@ from regbench.execution.store import PairRecord, ResultStore
 from regbench.execution.tasks import Task, TaskOutcome, Timeouts
 from regbench.outputs import schema
 from regbench.outputs.fields import L2rFolder
-from regbench.outputs.files import RunOutput
+from regbench.outputs.files import TRAINING_COLUMNS, TRAINING_SCORES, RunOutput
 from regbench.outputs.nifti import NiftiWriter
 from regbench.plugin.dataset import Dataset, Pair
 
@@ -99,9 +99,12 @@ def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore)
                 snapshots[plan.job.name] = record.arrays
     for name, info in infos.items():
         if info is not None:
-            curves.extend({"method": name, "step": step, "loss": loss} for step, loss in enumerate(info.losses, start=1))
+            scores = {int(row["step"]): row for row in info.validation}
+            curves.extend({"method": name, "step": step, "loss": loss,
+                           **{key: scores.get(step, {}).get(key) for key in TRAINING_SCORES}}
+                          for step, loss in enumerate(info.losses, start=1))
     return RunOutput(results=schema.ordered(pd.DataFrame(results)), label_metrics=pd.DataFrame(labels),
-                     training=pd.DataFrame(curves, columns=["method", "step", "loss"]), snapshots=snapshots)
+                     training=pd.DataFrame(curves, columns=TRAINING_COLUMNS), snapshots=snapshots)
 
 
 def run_jobs(

@@ -46,10 +46,11 @@ class PairRecord:
 @dataclass
 class MethodInfo:
     """What preparing a method produced: the columns it adds to every row (device,
-    parameters, training time...) and its training loss per step."""
+    parameters, training time...), its training loss per step and its validation scores."""
 
     columns: dict[str, Any]
     losses: list[float] = field(default_factory=list)
+    validation: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def trained(self) -> bool:

@@ -1,5 +1,6 @@
 """The toolkit of learning methods: training profiles, the batches every framework
-draws, the shared PyTorch trainer, and cached weights (one load-or-train routine).
+draws, validation while training (when to stop), the shared PyTorch trainer, and
+cached weights (one load-or-train routine).
 
 Names are imported on first use, so ``regbench.learning.profiles`` stays light while
 ``regbench.learning.LearnedMethod`` brings torch.
@@ -14,6 +15,9 @@ _EXPORTS = {
     "default_cache_dir": "regbench.learning.weights",
     "TrainingBatches": "regbench.learning.batches",
     "run_steps": "regbench.learning.batches",
+    "StepsRun": "regbench.learning.batches",
+    "make_validator": "regbench.learning.validation",
+    "split_validation": "regbench.learning.validation",
     "Profile": "regbench.learning.profiles",
     "PROFILES": "regbench.learning.profiles",
     "DEFAULT_REG_WEIGHT": "regbench.learning.trainer",

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from regbench.learning.profiles import STOP_BUDGET, STOP_CONVERGED, STOP_UNVALIDATED
+from regbench.learning.validation import Validator
 from regbench.measuring.profiling import PeakRSS
 from regbench.plugin.dataset import Dataset
 
@@ -71,18 +74,47 @@ Step = Callable[[np.ndarray, "np.ndarray | None"], float]
 """One optimisation step on (moving, fixed) images (fixed None: the atlas); returns the loss."""
 
 
+@dataclass
+class StepsRun:
+    """What :func:`run_steps` did: the loss per step, the seconds (validation included),
+    the peak RSS in MB, the validation scores (one dict per evaluation: ``step``,
+    ``val_mse``, ``val_dice``), why it stopped and the step whose weights were kept."""
+
+    losses: list[float]
+    seconds: float
+    peak_rss_mb: float | None
+    validation: list[dict[str, float]] = field(default_factory=list)
+    stop: str = STOP_UNVALIDATED
+    best_step: int | None = None
+
+
 def run_steps(step: Step, batches: TrainingBatches, n_steps: int, *, progress: bool = False,
               description: str = "train", synchronize: Callable[[], object] = lambda: None,
-              ) -> tuple[list[float], float, float | None]:
-    """Run ``step`` on ``n_steps`` batches with the loss in a progress bar; returns the
-    losses, the seconds (after ``synchronize``, for accelerators) and the peak RSS in MB."""
-    losses: list[float] = []
+              validator: Validator | None = None) -> StepsRun:
+    """Run ``step`` on at most ``n_steps`` batches with the loss in a progress bar. With a
+    ``validator``, score the held-out subjects every ``validator.every`` steps and after
+    the last, keep the best weights, stop early once converged if asked, and end with the
+    best weights in place."""
+    run = StepsRun(losses=[], seconds=0.0, peak_rss_mb=None)
     bar = tqdm(range(n_steps), desc=description, unit="step", disable=not progress, leave=False)
     with PeakRSS() as rss:
         started = time.perf_counter()
-        for _ in bar:
-            losses.append(step(*batches.next()))
-            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+        for index in bar:
+            run.losses.append(step(*batches.next()))
+            bar.set_postfix(loss=f"{run.losses[-1]:.4g}")
+            done = index + 1
+            if validator is not None and (done % validator.every == 0 or done == n_steps):
+                scores = validator.validation.score(validator.predict)
+                run.validation.append({"step": done, **scores})
+                if validator.convergence.update(validator.validation.criterion(scores)):
+                    validator.keep_best()
+                    run.best_step = done
+                if validator.stop_when_converged and validator.convergence.converged:
+                    break
+        if validator is not None:
+            validator.restore_best()
+            run.stop = STOP_CONVERGED if validator.convergence.converged else STOP_BUDGET
         synchronize()
-        seconds = time.perf_counter() - started
-    return losses, seconds, rss.mb
+        run.seconds = time.perf_counter() - started
+    run.peak_rss_mb = rss.mb
+    return run

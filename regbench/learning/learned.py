@@ -81,7 +81,8 @@ class LearnedMethod(CachedWeights):
         self.load_or_train(
             context,
             load=lambda path: network.load_state_dict(torch.load(path, map_location=self._device, weights_only=True)),
-            train=lambda: trainer.train(network, context.dataset, context.train_ids, profile=context.profile,
+            train=lambda: trainer.train(network, context.dataset, context.train_ids,
+                                        validation_ids=context.validation_ids, profile=context.profile,
                                         similarity=self.params["similarity"], reg_weight=self.params["reg_weight"],
                                         seed=self.seed, device=self._device, progress=context.progress,
                                         description=f"train {self.name}"),

@@ -20,6 +20,7 @@ from torch import nn
 
 from regbench.learning.batches import TrainingBatches, run_steps
 from regbench.learning.profiles import Profile
+from regbench.learning.validation import make_validator
 from regbench.learning.weights import TrainingReport
 from regbench.measuring import devices
 from regbench.measuring.warp import warp_tensor
@@ -53,6 +54,7 @@ def train(
     dataset: Dataset,
     train_ids: tuple[str, ...],
     *,
+    validation_ids: tuple[str, ...] = (),
     profile: Profile,
     similarity: str = "mse",
     reg_weight: float,
@@ -63,7 +65,8 @@ def train(
 ) -> TrainingReport:
     """Train ``network`` (``(moving, fixed) -> displacement``) on moving images from
     ``train_ids`` registered to the dataset's atlas, or, for a dataset without atlas,
-    to another training subject drawn at random."""
+    to another training subject drawn at random; validate on ``validation_ids`` as the
+    profile says (:mod:`regbench.learning.validation`) and end with the best weights."""
     sim, smooth = similarity_loss(similarity), diffusion_loss()
     batches = TrainingBatches(dataset, train_ids, profile.batch_size, seed)
     if batches.atlas is not None:  # on the device once, not with every batch
@@ -82,16 +85,33 @@ def train(
         optimizer.step()
         return float(loss.detach())
 
+    def predict(moving_images: np.ndarray, fixed_images: np.ndarray) -> np.ndarray:
+        network.eval()
+        with torch.inference_mode():
+            to_batch = lambda images: torch.from_numpy(images)[:, None].to(device)  # noqa: E731
+            displacement = network(to_batch(moving_images), to_batch(fixed_images))
+        network.train()
+        return displacement.float().cpu().numpy()
+
+    best: dict[str, dict[str, torch.Tensor]] = {}
+    validator = make_validator(
+        dataset, validation_ids, profile, predict,
+        keep_best=lambda: best.update(state={k: v.detach().clone() for k, v in network.state_dict().items()}),
+        restore_best=lambda: network.load_state_dict(best["state"]) if best else None)
+
     network.train()
     devices.reset_peak_memory(device)
-    losses, seconds, peak_rss_mb = run_steps(step, batches, n_steps, progress=progress, description=description,
-                                             synchronize=lambda: devices.synchronize(device))
+    run = run_steps(step, batches, n_steps, progress=progress, description=description,
+                    synchronize=lambda: devices.synchronize(device), validator=validator)
     network.eval()
     return TrainingReport(
-        seconds=seconds,
-        steps=n_steps,
-        losses=losses,
+        seconds=run.seconds,
+        steps=len(run.losses),
+        losses=run.losses,
         device=devices.device_name(device),
         peak_cuda_mb=devices.peak_memory_mb(device),
-        peak_rss_mb=peak_rss_mb,
+        peak_rss_mb=run.peak_rss_mb,
+        validation=run.validation,
+        stop=run.stop,
+        best_step=run.best_step,
     )

@@ -2,7 +2,8 @@
 or trains and saves it, whatever the framework.
 
 Weights are kept under a key made of the method, its parameters, the dataset and its
-options, the training subjects, the training profile, the seed and a hash of the
+options, the training and validation subjects, the training profile (every setting),
+the seed and a hash of the
 code that defines the network and the training, so changing any of them trains
 again, and nothing else does. Beside the weights, a JSON file keeps how they were
 trained (:class:`TrainingReport`); a method that loads cached weights reports that
@@ -21,12 +22,17 @@ from typing import ClassVar
 
 from regbench.common.atomic import atomic_write, atomic_write_text
 from regbench.common.fingerprint import code_version, digest
+from regbench.learning.profiles import STOP_UNVALIDATED
 from regbench.plugin.method import Method, TrainingContext
 
 
 @dataclass
 class TrainingReport:
-    """What training produced, stored with the weights and the results."""
+    """What training produced, stored with the weights and the results: the steps run
+    (validation included in the seconds), the loss per step, the validation scores
+    (``step``, ``val_mse``, ``val_dice`` per evaluation), why it stopped
+    (``converged``, ``budget`` or ``unvalidated``; see :mod:`regbench.learning.profiles`)
+    and the step whose weights were kept."""
 
     seconds: float
     steps: int
@@ -35,6 +41,14 @@ class TrainingReport:
     peak_cuda_mb: float | None = None
     peak_rss_mb: float | None = None
     cached: bool = False
+    validation: list[dict[str, float]] = field(default_factory=list)
+    stop: str = STOP_UNVALIDATED
+    best_step: int | None = None
+
+    @property
+    def best_validation(self) -> dict[str, float] | None:
+        """The validation scores of the kept weights."""
+        return next((row for row in self.validation if row["step"] == self.best_step), None)
 
 
 def default_cache_dir() -> Path:
@@ -75,6 +89,7 @@ class CachedWeights(Method):
             "dataset": context.dataset.name,
             "dataset_options": context.dataset.options,
             "train_ids": digest(context.train_ids),
+            "validation_ids": digest(context.validation_ids),
             "profile": dataclasses.asdict(context.profile),
             "seed": self.seed,
             "code": code_version(self.code_modules()),

@@ -4,7 +4,7 @@
 | --- | --- |
 | ``results.csv`` | one row per method × pair (:mod:`regbench.outputs.schema`) |
 | ``label_metrics.csv`` | one row per method × pair × label |
-| ``training.csv`` | the training loss: one row per method × step |
+| ``training.csv`` | the training loss, one row per method × step, and the validation scores |
 | ``table.md`` | the reference paper's Table 1 |
 | ``run.json`` | how the run was made, and the metrics' column declarations |
 | ``qualitative.npz`` | one pair's arrays, for the report's figure |
@@ -22,7 +22,7 @@ import pandas as pd
 
 from regbench.outputs import schema
 from regbench.outputs.nifti import SNAPSHOT_FILE, write_snapshot
-from regbench.outputs.tables import contention_note, table1
+from regbench.outputs.tables import table1, table_notes
 from regbench.plugin.metric import Column
 
 RESULTS_FILE = "results.csv"
@@ -30,6 +30,9 @@ TRAINING_FILE = "training.csv"
 LABEL_METRICS_FILE = "label_metrics.csv"
 TABLE_FILE = "table.md"
 RUN_FILE = "run.json"
+# training.csv: the loss at every step; the validation scores at the steps they were taken.
+TRAINING_SCORES = ("val_mse", "val_dice")
+TRAINING_COLUMNS = ["method", "step", "loss", *TRAINING_SCORES]
 
 
 @dataclass
@@ -54,8 +57,8 @@ def write_run(out_dir: Path, output: RunOutput, run_info: dict[str, Any], column
     output.results.to_csv(paths[0], index=False)
     output.label_metrics.to_csv(paths[1], index=False)
     output.training.to_csv(paths[2], index=False)
-    note = contention_note(output.results)
-    table = table1(output.results).to_markdown(tablefmt="github") + (f"\n\n{note}" if note else "")
+    notes = "".join(f"\n\n{note}" for note in table_notes(output.results))
+    table = table1(output.results).to_markdown(tablefmt="github") + notes
     paths[3].write_text(table + "\n", encoding="utf-8")
     info = {**run_info, "columns": schema.declarations_to_json(columns)}
     paths[4].write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")

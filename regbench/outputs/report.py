@@ -24,7 +24,7 @@ from scipy import stats  # noqa: E402
 
 from regbench.outputs import schema  # noqa: E402
 from regbench.outputs.files import ResultsFolder  # noqa: E402
-from regbench.outputs.tables import CONTENDED_MARK, contention_note, table1  # noqa: E402
+from regbench.outputs.tables import CONTENDED_MARK, marked, table1, table_notes  # noqa: E402
 from regbench.plugin.metric import Column  # noqa: E402
 
 FIGURES_DIR = "report_files"
@@ -40,7 +40,8 @@ def _summary_cell(column: Column, values: pd.Series, aggregate: str) -> str:
 def summary_table(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
     """One row per method: each metric column as mean ± std over pairs (and its robust
     quantile where declared, e.g. DSC30), then the time, memory and training columns,
-    and the share of the CPU other processes used while it was timed (‡: contended)."""
+    and the share of the CPU other processes used while it was timed (‡: contended); a
+    method trained on a budget that ended before it converged is marked †."""
     rows = {}
     for method, group in results.groupby("method", sort=False):
         ok = group[group["status"] == schema.OK]
@@ -57,7 +58,7 @@ def summary_table(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFr
         row["CPU used by others"] = (f"{share:.0%}{CONTENDED_MARK if share > schema.CONTENTION_LIMIT else ''}"
                                      if share == share else None)  # NaN: not measured
         row["pairs ok"] = f"{len(ok)} of {len(group)}"
-        rows[method] = row
+        rows[marked(method, results)] = row
     table = pd.DataFrame(rows).T.dropna(axis=1, how="all").fillna("-")
     table.index.name = "method"
     return table
@@ -204,16 +205,28 @@ def runtime_memory_chart(folder: ResultsFolder, out: Path) -> Path | None:
 
 
 def training_figure(folder: ResultsFolder, out: Path) -> Path | None:
-    if folder.training.empty:
+    """The training loss per step and, beside it, the validation score at each evaluation
+    (mean Dice, or the image MSE for data without labels), one line per method."""
+    training = folder.training
+    if training.empty:
         return None
-    figure, axis = plt.subplots(figsize=(7, 3.6))
-    for method, curve in folder.training.groupby("method", sort=False):
-        axis.plot(curve["step"], curve["loss"], label=method, linewidth=1)
-    axis.set_yscale("log")
-    axis.set_xlabel("training step")
-    axis.set_ylabel("loss")
-    axis.legend()
-    axis.set_title("training loss")
+    validated = training.dropna(subset=["val_dice"]) if "val_dice" in training else training.iloc[:0]
+    score = "val_dice"
+    if validated.empty and "val_mse" in training:
+        validated, score = training.dropna(subset=["val_mse"]), "val_mse"
+    panels = 2 if not validated.empty else 1
+    figure, axes = plt.subplots(1, panels, figsize=(7 * panels, 3.6), squeeze=False)
+    for method, curve in training.groupby("method", sort=False):
+        axes[0, 0].plot(curve["step"], curve["loss"], label=method, linewidth=1)
+    axes[0, 0].set(yscale="log", xlabel="training step", ylabel="loss", title="training loss")
+    axes[0, 0].legend()
+    if panels == 2:
+        right = axes[0, 1]
+        for method, curve in validated.groupby("method", sort=False):
+            right.plot(curve["step"], curve[score], marker="o", markersize=3, label=method, linewidth=1)
+        right.set(xlabel="training step", ylabel="mean Dice" if score == "val_dice" else "image MSE",
+                  title="validation (held-out training subjects)")
+        right.legend()
     return _save(figure, out / "training_loss.png")
 
 
@@ -234,10 +247,10 @@ def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
                        f"profile `{info.get('profile', '?')}`; command: `{info.get('command', '?')}`"),
         Section("Summary", "Each metric as mean ± std over pairs (and, where a metric declares one, a robust "
                            "quantile over pairs, e.g. L2R DSC30), then time, memory and training. "
-                           + families_text(folder.metric_columns),
+                           + " ".join([families_text(folder.metric_columns), *table_notes(folder.results)]),
                 table=summary_table(folder.results, folder.metric_columns)),
         Section("Table 1", "Dice per test pair, mean ± std over labels (the reference paper's form). "
-                           + (contention_note(folder.results) or ""), table=table1(folder.results)),
+                           + " ".join(table_notes(folder.results)), table=table1(folder.results)),
     ]
     if not folder.label_metrics.empty and "dice" in folder.label_metrics:
         sections.append(Section("Dice per label", "mean ± std over pairs.", table=label_table(folder.label_metrics)))

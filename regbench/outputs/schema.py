@@ -25,7 +25,8 @@ IDENTITY = ("method", "dataset", "pair", "fixed", "moving", "seed")
 STATUS = ("status", "error", "traceback", "metric_errors")
 TIMING = ("seconds", "reference_seconds", "timing_repeats", "pair_wall_seconds", "others_cpu_seconds")
 MEMORY = ("peak_rss_mb", "rss_increase_mb", "peak_cuda_mb")
-TRAINING = ("parameters", "train_seconds", "train_steps", "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb")
+TRAINING = ("parameters", "train_seconds", "train_steps", "train_stop", "train_best_step", "train_val_dice",
+            "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb")
 ENVIRONMENT = ("device", "method_versions", "regbench_version", "python_version", "platform", "cpu", "cpu_cores",
                "torch_threads", "omp_wait_policy", "numpy_version", "torch_version")
 FIXED = (*IDENTITY, *STATUS, *TIMING, *MEMORY, *TRAINING, *ENVIRONMENT)

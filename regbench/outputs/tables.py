@@ -3,7 +3,8 @@
 Table 1 has one row per test pair with each method's Dice as "mean ± std over
 labels", and a last row averaging both numbers over pairs; regbench adds the mean
 seconds per pair (marked ‡ when measured while other processes used the CPU), and the
-count of failed pairs when there are any.
+count of failed pairs when there are any; a learning method whose training stopped on
+its budget before converging is marked † (``--train until=converged`` trains it out).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from regbench.learning.profiles import STOP_BUDGET
 from regbench.outputs import schema
 
 
@@ -38,6 +40,50 @@ def contention_note(results: pd.DataFrame) -> str | None:
     listed = ", ".join(f"{method} {share:.0%}" for method, share in busy.items())
     return (f"‡ timed while other processes used the CPU ({listed} of its cores): these seconds read slower than "
             f"the method is; time it again on an idle machine")
+
+
+UNDERTRAINED_MARK = "†"
+
+
+def undertrained(results: pd.DataFrame) -> dict[str, str]:
+    """Learning methods whose training stopped on its budget while validation was still
+    improving, each with how far it got: ``{"vxm1": "250 steps, validation Dice still
+    rising (0.7012 at the last step)"}``."""
+    if "train_stop" not in results:
+        return {}
+    found = {}
+    for method, rows in results.groupby("method", sort=False):
+        first = rows.iloc[0]
+        if first.get("train_stop") != STOP_BUDGET:
+            continue
+        steps, best_step, dice = first["train_steps"], first.get("train_best_step"), first.get("train_val_dice")
+        if pd.isna(dice):  # no labels: the validation followed the image MSE
+            found[method] = f"{steps:.0f} steps, validation not settled"
+        elif best_step == steps:
+            found[method] = f"{steps:.0f} steps, validation Dice still rising ({dice:.4f} at the last step)"
+        else:
+            found[method] = f"{steps:.0f} steps, validation not settled (best Dice {dice:.4f} at step {best_step:.0f})"
+    return found
+
+
+def undertrained_note(results: pd.DataFrame) -> str | None:
+    """A line explaining the † marks of :func:`table1`, or None when no learned method is marked."""
+    marked = undertrained(results)
+    if not marked:
+        return None
+    listed = "; ".join(f"{method}: {how}" for method, how in marked.items())
+    return (f"{UNDERTRAINED_MARK} stopped on the training budget before converging ({listed}): these rows "
+            f"understate the method; train to convergence with --profile converge or --train until=converged")
+
+
+def table_notes(results: pd.DataFrame) -> list[str]:
+    """The lines that explain :func:`table1`'s marks (‡ contended timing, † under-trained)."""
+    return [note for note in (contention_note(results), undertrained_note(results)) if note]
+
+
+def marked(method: str, results: pd.DataFrame) -> str:
+    """``method`` with † when its training stopped on budget before converging."""
+    return f"{method}{UNDERTRAINED_MARK}" if method in undertrained(results) else method
 
 
 def table1(results: pd.DataFrame) -> pd.DataFrame:
@@ -72,7 +118,7 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
         extra = extra.drop(index="s / pair")
     table = pd.concat([table, extra])
     table.index.name = "pair"
-    return table
+    return table.rename(columns=lambda method: marked(method, results))
 
 
 def console_table(results: pd.DataFrame, max_pair_rows: int = 20) -> str:

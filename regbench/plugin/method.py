@@ -46,13 +46,16 @@ class TrainingContext:
 
     ``dataset`` streams subjects with ``dataset.load(subject_id)`` and names the atlas
     (``dataset.atlas_id``), the fixed image of every pair; ``train_ids`` are the
-    subjects a method may train on (never the test subjects). ``profile`` says how
-    long to train, ``cache_dir`` where trained weights are kept. The seed is the
-    method's own (``Method.seed``).
+    subjects a method may train on, ``validation_ids`` the ones held out to tell when
+    training has converged (never trained on; neither is ever a test subject; see
+    :mod:`regbench.learning.validation`). ``profile`` says how long to train and when
+    to stop, ``cache_dir`` where trained weights are kept. The seed is the method's own
+    (``Method.seed``).
     """
 
     dataset: Dataset
     train_ids: tuple[str, ...]
+    validation_ids: tuple[str, ...] = ()
     profile: Profile = PROFILES["quick"]
     cache_dir: Path | None = None  # where learned weights are kept (None: the default)
     progress: bool = False
