@@ -1,10 +1,14 @@
 """Warping: the one place that applies a displacement field.
 
 Convention (docs/architecture.md): ``u`` has shape ``(ndim, *spatial)`` in voxel units and
-pulls back, ``warped(x) = moving(x + u(x))``, exactly like
+pulls back, ``warped(x) = moving(x + u(x))``, as
 ``scipy.ndimage.map_coordinates(moving, identity + u)``. Images are interpolated
-linearly, label maps by nearest neighbour; samples outside the image read 0
-(``map_coordinates(..., mode='grid-constant')``).
+linearly, with 0 outside the image (``map_coordinates(..., order=1,
+mode='grid-constant')``). Label maps are warped by nearest neighbour with torch's
+rounding: exact half-voxel ties go to the even index, and a sample less than half a
+voxel outside the image takes the edge voxel's label. Learn2Reg's evaluation warps
+labels differently (halves up, 0 for any sample outside);
+:func:`regbench.measuring.learn2reg.warp_labels` does it that way.
 
 It is built on ``torch.nn.functional.grid_sample`` so the same code serves the harness
 (numpy in, numpy out) and training loops (batched tensors on CPU or GPU).

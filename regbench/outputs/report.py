@@ -230,6 +230,13 @@ def training_figure(folder: ResultsFolder, out: Path) -> Path | None:
     return _save(figure, out / "training_loss.png")
 
 
+def _training_text(run_info: dict) -> str:
+    """The profile's settings as run, e.g. " (steps=250, lr=0.001, until=budget, ...)"."""
+    settings = {key: value for key, value in run_info.get("training", {}).items()
+                if key != "name" and value is not None}
+    return f" ({', '.join(f'{key}={value}' for key, value in settings.items())})" if settings else ""
+
+
 @dataclass
 class Section:
     title: str
@@ -244,7 +251,8 @@ def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
     n_pairs = folder.results["pair"].nunique()
     sections = [
         Section("Run", f"dataset `{info.get('dataset', '?')}`, {n_pairs} test pairs, seed {info.get('seed', '?')}, "
-                       f"profile `{info.get('profile', '?')}`; command: `{info.get('command', '?')}`"),
+                       f"profile `{info.get('profile', '?')}`{_training_text(info)}; "
+                       f"command: `{info.get('command', '?')}`"),
         Section("Summary", "Each metric as mean ± std over pairs (and, where a metric declares one, a robust "
                            "quantile over pairs, e.g. L2R DSC30), then time, memory and training. "
                            + " ".join([families_text(folder.metric_columns), *table_notes(folder.results)]),

@@ -88,7 +88,8 @@ def marked(method: str, results: pd.DataFrame) -> str:
 
 def table1(results: pd.DataFrame) -> pd.DataFrame:
     """Rows: test pairs, then ``mean`` and, where they apply, ``s / pair``, ``train s``,
-    ``parameters`` and ``failed pairs``; columns: methods."""
+    ``train steps`` (and why training stopped), ``parameters`` and ``failed pairs``;
+    columns: methods (marked † when under-trained)."""
     methods = list(dict.fromkeys(results["method"]))
     pairs = list(dict.fromkeys(results["pair"]))
     by_key = results.set_index(["pair", "method"])
@@ -104,6 +105,8 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
             "mean": _cell(ok["dice_mean"].mean(), ok["dice_std"].mean()) if len(ok) and "dice_mean" in ok else "failed",
             "s / pair": f"{ok['seconds'].mean():.3f}{CONTENDED_MARK if schema.contended(ok) else ''}" if len(ok) else "-",
             "train s": _train_cell(first),
+            "train steps": (f"{first['train_steps']:.0f} ({first['train_stop']})"
+                            if pd.notna(first.get("train_steps")) and pd.notna(first.get("train_stop")) else "-"),
             "parameters": f"{int(first['parameters']):,}" if pd.notna(first.get("parameters")) else "-",
             "failed pairs": f"{len(rows) - len(ok)} of {len(rows)}",
         }
@@ -112,6 +115,8 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
         extra = extra.drop(index="failed pairs")
     if "train_seconds" not in results or results["train_seconds"].isna().all():
         extra = extra.drop(index="train s")
+    if "train_stop" not in results or results["train_stop"].isna().all():
+        extra = extra.drop(index="train steps")
     if "parameters" not in results or results["parameters"].isna().all():
         extra = extra.drop(index="parameters")
     if results["seconds"].isna().all():  # fields scored by `regbench evaluate`: nothing was timed
