@@ -19,7 +19,12 @@ from regbench.cli.running import training_profile
 from regbench.execution.plan import plan_job, result_key
 from regbench.learning import profiles, trainer
 from regbench.learning.batches import TrainingBatches, run_steps
-from regbench.learning.validation import Convergence, ValidationSet, Validator, split_validation
+from regbench.learning.validation import (
+    Convergence,
+    ValidationSet,
+    Validator,
+    split_validation,
+)
 from regbench.plugin.registry import Registry
 
 TINY = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset-option", "n_subjects=16",
@@ -185,8 +190,9 @@ def test_budget_rows_are_marked_in_console_table_and_report(tmp_path, capsys):
 
 def test_converged_rows_are_not_marked(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["run", "--methods", "vxm1", *TINY, "--train", "steps=50,validate_every=2,until=converged,patience=1,"
-                 "tolerance=1", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]) == 0
+    settings = "steps=50,validate_every=2,until=converged,patience=1,tolerance=1"  # converged at the 2nd evaluation
+    assert main(["run", "--methods", "vxm1", *TINY, "--train", settings, "--cache-dir", str(tmp_path / "cache"),
+                 "--out", str(out)]) == 0
     assert "†" not in capsys.readouterr().out
     results = pd.read_csv(out / "results.csv")
     assert (results["train_stop"] == "converged").all() and (results["train_steps"] == 4).all()

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import learn2reg_reference as reference
 import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import smooth_field
 from layouts import learn2reg_oasis
+from regbench_datasets.l2r import L2rOasis
 from test_example_plugin import EXAMPLE
 
-import learn2reg_reference as reference
 from regbench.cli import main
 from regbench.outputs.fields import case_names, read_field
 from regbench.plugin.dataset import Pair
-from regbench_datasets.l2r import L2rOasis
 
 SYNTHETIC = ["--dataset", "synthetic", "--dataset-option", "shape=40,36", "--dataset-option", "n_subjects=16",
              "--max-pairs", "3", "--no-progress"]
