@@ -24,7 +24,7 @@ from scipy import stats  # noqa: E402
 
 from regbench.outputs import schema  # noqa: E402
 from regbench.outputs.files import ResultsFolder  # noqa: E402
-from regbench.outputs.tables import CONTENDED_MARK, marked, table1, table_notes  # noqa: E402
+from regbench.outputs.tables import CONTENDED_MARK, marked_names, table1, table_notes  # noqa: E402
 from regbench.plugin.metric import Column  # noqa: E402
 
 FIGURES_DIR = "report_files"
@@ -42,7 +42,7 @@ def summary_table(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFr
     quantile where declared, e.g. DSC30), then the time, memory and training columns,
     and the share of the CPU other processes used while it was timed (‡: contended); a
     method trained on a budget that ended before it converged is marked †."""
-    rows = {}
+    rows, names = {}, marked_names(results)
     for method, group in results.groupby("method", sort=False):
         ok = group[group["status"] == schema.OK]
         row: dict[str, object] = {}
@@ -58,7 +58,7 @@ def summary_table(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFr
         row["CPU used by others"] = (f"{share:.0%}{CONTENDED_MARK if share > schema.CONTENTION_LIMIT else ''}"
                                      if share == share else None)  # NaN: not measured
         row["pairs ok"] = f"{len(ok)} of {len(group)}"
-        rows[marked(method, results)] = row
+        rows[names[method]] = row
     table = pd.DataFrame(rows).T.dropna(axis=1, how="all").fillna("-")
     table.index.name = "method"
     return table

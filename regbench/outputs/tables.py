@@ -81,9 +81,11 @@ def table_notes(results: pd.DataFrame) -> list[str]:
     return [note for note in (contention_note(results), undertrained_note(results)) if note]
 
 
-def marked(method: str, results: pd.DataFrame) -> str:
-    """``method`` with † when its training stopped on budget before converging."""
-    return f"{method}{UNDERTRAINED_MARK}" if method in undertrained(results) else method
+def marked_names(results: pd.DataFrame) -> dict[str, str]:
+    """Each method's name in tables: with † when its training stopped on budget before converging."""
+    marks = undertrained(results)
+    return {method: f"{method}{UNDERTRAINED_MARK}" if method in marks else method
+            for method in dict.fromkeys(results["method"])}
 
 
 def table1(results: pd.DataFrame) -> pd.DataFrame:
@@ -123,7 +125,7 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
         extra = extra.drop(index="s / pair")
     table = pd.concat([table, extra])
     table.index.name = "pair"
-    return table.rename(columns=lambda method: marked(method, results))
+    return table.rename(columns=marked_names(results))
 
 
 def console_table(results: pd.DataFrame, max_pair_rows: int = 20) -> str:
