@@ -130,12 +130,13 @@ def run_jobs(
     submission layout under ``export_to/<method>/`` (:mod:`regbench.outputs.fields`).
     """
     plans = []
+    all_pairs = dataset.test_pairs() if export_to is not None else []  # export file names come from every pair
     for job in jobs:
         key = result_key(job)
         if warped_out is not None:
             job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, job.name, key))
         if export_to is not None:
-            job = dataclasses.replace(job, export=L2rFolder.for_method(export_to, job.name, key, dataset.test_pairs()))
+            job = dataclasses.replace(job, export=L2rFolder.for_method(export_to, job.name, key, all_pairs))
         plans.append(_Plan(job, key, _pending(job, key, pairs, store)))
     total = len(pairs) * len(plans)
     reused = total - sum(len(plan.pending) for plan in plans)
