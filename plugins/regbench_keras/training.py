@@ -9,7 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from regbench import Dataset
-from regbench.learning import Profile, TrainingBatches, TrainingReport, make_validator, run_steps
+from regbench.learning import (
+    Profile,
+    TrainingBatches,
+    TrainingReport,
+    make_validator,
+    run_steps,
+)
 from regbench_keras import devices
 from regbench_keras.backend import keras, tf
 

@@ -10,6 +10,7 @@ from regbench import Method, RegistrationResult, hookimpl
 class Identity(Method):
     name = "identity"
     description = "no motion (zero displacement): the floor"
+    seeded = False
 
     def register(self, fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:
         return RegistrationResult(np.zeros((fixed.ndim, *fixed.shape), dtype=np.float32))

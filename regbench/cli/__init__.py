@@ -8,15 +8,27 @@ start in a fraction of a second.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
+from regbench.cli import config
 from regbench.cli.arguments import USAGE_ERROR, UsageError, parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _arguments(argv: Sequence[str]) -> argparse.Namespace:
+    """The parsed command line; with ``--config FILE``, the file's settings under the
+    command line's own flags (:mod:`regbench.cli.config`)."""
     args = parser().parse_args(argv)
+    if getattr(args, "config", None) is not None:
+        argv = config.with_config(argv, args.command, args.config, parser().parse_args([args.command]))
+        args = parser().parse_args(argv)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     try:
+        args = _arguments(sys.argv[1:] if argv is None else argv)
         if args.command in ("report", "compare"):
             from regbench.cli import results  # noqa: PLC0415 - light: tables and figures only
 

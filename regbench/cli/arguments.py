@@ -33,6 +33,28 @@ def assignments(flag: str, items: Iterable[str]) -> dict[str, str]:
         raise UsageError(str(error)) from None
 
 
+def _integer(flag: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{flag} expects an integer, got {text!r}") from None
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """``--seeds``: seeds joined by commas (``0,1,2``), or how many (``3``: seeds 0, 1 and 2)."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) == 1:
+        count = _integer("--seeds", parts[0])
+        if count < 1:
+            raise argparse.ArgumentTypeError(f"--seeds expects a count of at least 1 or seeds joined by commas, "
+                                             f"got {text!r}")
+        return tuple(range(count))
+    seeds = tuple(_integer("--seeds", part) for part in parts)
+    if len(set(seeds)) < len(seeds):
+        raise argparse.ArgumentTypeError(f"--seeds names a seed twice: {text!r}")
+    return seeds
+
+
 def _data() -> argparse.ArgumentParser:
     """Options of every command that reads a dataset."""
     data = argparse.ArgumentParser(add_help=False)
@@ -58,10 +80,17 @@ def _scoring() -> argparse.ArgumentParser:
 def _shared() -> argparse.ArgumentParser:
     """Options of ``run`` and ``train``."""
     shared = argparse.ArgumentParser(add_help=False, parents=[_data()])
-    shared.add_argument("--methods", default="all", help="'all' (every installed method) or names joined by commas")
+    shared.add_argument("--methods", default="all",
+                        help="'all' (every installed method) and names joined by commas; NAME[KEY=VALUE,...] is a "
+                             "variant, a method of its own (eca-unet[dense=false]); KEY=A,B is a grid of variants")
     shared.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
                         help="set a method parameter, e.g. eca-unet.dense=false (repeatable)")
-    shared.add_argument("--seed", type=int, default=0, help="seed for every method (default: 0)")
+    shared.add_argument("--seed", dest="seeds", type=lambda text: (_integer("--seed", text),), default=(0,),
+                        metavar="N", help="seed for every method (default: 0)")
+    shared.add_argument("--seeds", dest="seeds", type=seed_list, metavar="S1,S2,...|COUNT",
+                        help="run every method once per seed (e.g. 0,1,2, or 3 for seeds 0, 1 and 2): tables give the "
+                             "mean over seeds ± the std across seeds; a method whose results do not depend on the "
+                             "seed runs once")
     shared.add_argument("--profile", choices=sorted(PROFILES), default=None,
                         help="training profile of learning methods (default: converge where CUDA is available, "
                              "else quick, a CPU budget far from converged; paper: as published)")
@@ -79,6 +108,9 @@ def _shared() -> argparse.ArgumentParser:
 
 
 def _run_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--config", type=Path, default=None, metavar="FILE",
+                     help="read the run's settings from a TOML (or YAML) file, e.g. benchmarks/paper.toml; flags "
+                          "given here override it; the settings used go into run.json")
     run.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     run.add_argument("--save-warped", action="store_true",
                      help="write warped images, warped labels and displacement fields as NIfTI into OUT/warped/")

@@ -8,10 +8,12 @@ from collections.abc import Callable
 
 from regbench.cli.arguments import UsageError, assignments
 from regbench.outputs.compare import (
+    NOT_COMPARABLE,
     REGRESSION,
     SPEED_NOT_JUDGED,
     Thresholds,
     compare,
+    configuration_differences,
     exit_status,
     read_results,
 )
@@ -39,8 +41,18 @@ def compare_runs(args: argparse.Namespace) -> int:
     table = compare(current, baseline, Thresholds(speed_factor=args.speed_factor, tolerances=tolerances))
     print(table.to_markdown(floatfmt=".4g"))
     status = exit_status(table)
-    if status == REGRESSION:
+    differences = configuration_differences(current, baseline)
+    if differences:
+        print(f"\nnot comparable (exit status {NOT_COMPARABLE}): the runs differ in more than the code under test:",
+              file=sys.stderr)
+        for difference in differences:
+            print(f"  {difference}", file=sys.stderr)
+        print("compare runs of one configuration, e.g. the baseline's command from its run.json", file=sys.stderr)
+    elif status == REGRESSION:
         print("\nregression: see the verdict column", file=sys.stderr)
+    elif status == NOT_COMPARABLE:
+        print(f"\nnot comparable (exit status {NOT_COMPARABLE}): some methods ran with other parameters than in "
+              f"the baseline; see the verdict column", file=sys.stderr)
     elif status == SPEED_NOT_JUDGED:
         print("\nno accuracy regression; speed not judged for some methods: other processes used the CPU while "
               "they were timed (exit status 3); rerun on an idle machine", file=sys.stderr)

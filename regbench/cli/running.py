@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from regbench.cli import config
 from regbench.cli.arguments import UsageError, assignments
 from regbench.execution.executors import DaskExecutor, Executor, LocalPool
 from regbench.execution.plan import MethodJob, Timeouts, plan_job
@@ -24,6 +25,7 @@ from regbench.execution.rescoring import score_folders
 from regbench.execution.runner import run_jobs
 from regbench.execution.store import ResultStore
 from regbench.execution.tasks import Task, run_task
+from regbench.execution.variants import Variant, expand, method_name, split_specs
 from regbench.learning.profiles import PROFILES, Profile, default_profile
 from regbench.learning.weights import default_cache_dir
 from regbench.measuring import devices
@@ -70,15 +72,43 @@ def _select_many(registry: Registry[Any], kind: str, spec: str) -> list[Entry[An
     return [_select(registry, kind, name) for name in names]
 
 
+def _method_variants(registry: Registry[Method], spec: str) -> list[tuple[Entry[Method], Variant]]:
+    """What ``--methods`` names: ``all`` (every installed method) and methods, each
+    possibly a variant, ``NAME[KEY=VALUE,...]``, with grids expanded
+    (:mod:`regbench.execution.variants`)."""
+    try:
+        specs = split_specs(spec)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if not specs:
+        raise UsageError("--methods needs 'all' or at least one method name")
+    chosen: list[tuple[Entry[Method], Variant]] = []
+    for item in specs:
+        if item == "all":
+            chosen += [(entry, Variant(entry.name)) for entry in _select_many(registry, "method", "all")]
+            continue
+        entry = _select(registry, "method", method_name(item))
+        try:
+            chosen += [(entry, variant) for variant in expand(item, entry.cls.default_params)]
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    names = [variant.name for _, variant in chosen]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UsageError(f"--methods names {', '.join(twice)} more than once")
+    return chosen
+
+
 def _params_by_method(items: Sequence[str], selected: Sequence[Entry[Method]]) -> dict[str, dict[str, str]]:
-    """``--param METHOD.KEY=VALUE`` items as text by method (typed when jobs are planned)."""
+    """``--param METHOD.KEY=VALUE`` items as text by method (typed when jobs are planned);
+    a method's parameters apply to all its variants (whose own values win)."""
     by_method: dict[str, list[str]] = {}
     for item in items:
         method, dot, rest = item.partition(".")
         if not dot:
             raise UsageError(f"--param expects METHOD.KEY=VALUE, got {item!r}")
         by_method.setdefault(method, []).append(rest)
-    known = {entry.name for entry in selected}
+    known = list(dict.fromkeys(entry.name for entry in selected))
     for method in by_method:
         if method not in known:
             raise UsageError(f"--param names method {method!r}, which is not in this run ({', '.join(known)})")
@@ -111,23 +141,36 @@ def training_profile(args: argparse.Namespace) -> Profile:
 
 
 def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, **settings: Any) -> list[MethodJob]:
-    """One planned job per method asked for: parameters resolved and typed, here and only here."""
-    entries = _select_many(found.methods, "method", args.methods)
-    if not entries:
+    """One planned job per method (or variant) and seed: parameters resolved and typed,
+    here and only here. A method whose results do not depend on the seed runs once,
+    with the first seed; only the first seed's jobs keep the report's figure pair."""
+    chosen = _method_variants(found.methods, args.methods)
+    if not chosen:
         raise UsageError("no installed method to run; see `regbench list`")
-    params = _params_by_method(args.param, entries)
+    params = _params_by_method(args.param, [entry for entry, _ in chosen])
     profile = training_profile(args)
+    seeds = tuple(args.seeds)
+    jobs = []
     try:
-        return [plan_job(entry, params.get(entry.name, {}), dataset=dataset, seed=args.seed, profile=profile,
-                         cache_dir=args.cache_dir, progress=not args.no_progress, **settings) for entry in entries]
+        for entry, variant in chosen:
+            given = {**params.get(entry.name, {}), **variant.given}
+            for seed in seeds if entry.cls.seeded else seeds[:1]:
+                later = {"figure_pair": None} if seed != seeds[0] and "figure_pair" in settings else {}
+                jobs.append(plan_job(entry, given, **{**settings, **later}, label=variant.name if variant.params else "",
+                                     dataset=dataset, seed=seed, profile=profile, cache_dir=args.cache_dir,
+                                     progress=not args.no_progress))
     except ValueError as error:
         raise UsageError(str(error)) from None
+    return jobs
 
 
 def _timeouts(args: argparse.Namespace, jobs: Sequence[MethodJob]) -> Timeouts:
-    """``--timeout SECONDS`` for every method, ``--timeout METHOD=SECONDS`` for one."""
+    """``--timeout SECONDS`` for every method, ``--timeout METHOD=SECONDS`` for one
+    (a method's name covers its variants; a variant's name only that variant)."""
     pair, by_method = Timeouts.pair, {}
-    names = {job.name for job in jobs}
+    names = {job.name: [job.name] for job in jobs}
+    for job in jobs:
+        names.setdefault(job.method.name, []).append(job.name)
     for item in args.timeout:
         method, _, seconds = item.rpartition("=")
         try:
@@ -139,7 +182,7 @@ def _timeouts(args: argparse.Namespace, jobs: Sequence[MethodJob]) -> Timeouts:
         if method and method not in names:
             raise UsageError(f"--timeout names method {method!r}, which is not in this run ({', '.join(sorted(names))})")
         if method:
-            by_method[method] = value
+            by_method.update(dict.fromkeys(names[method], value))
         else:
             pair = value
     return Timeouts(pair=pair, prepare=args.prepare_timeout, by_method=by_method)
@@ -226,13 +269,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         executor.close()
     output.figure_pair = figure_pair
+    seeds = tuple(args.seeds)
     run_info = {
         "command": "regbench " + " ".join(sys.argv[1:]),
         "dataset": dataset.name,
         "dataset_options": dataset.options,
-        "methods": [job.name for job in jobs],
+        "methods": list(dict.fromkeys(job.name for job in jobs)),
+        "requested_methods": args.methods,
+        "not_installed": {entry.name: entry.status for entry in found.methods.entries() if not entry.installed},
         "params": {job.name: dict(job.params) for job in jobs},
-        "seed": args.seed,
+        "seed": seeds[0],
+        "seeds": list(seeds),
+        "run_once": [job.name for job in jobs if not job.method.seeded] if len(seeds) > 1 else [],
         "profile": jobs[0].profile.name,
         "training": dataclasses.asdict(jobs[0].profile),
         "seconds": round(time.perf_counter() - started, 3),
@@ -241,6 +289,8 @@ def run(args: argparse.Namespace) -> int:
         "scheduler": args.scheduler,
         "timing_repeats": args.repeats,
         "export": args.export,
+        "config_file": str(args.config) if args.config else None,
+        "config": config.resolved(args),
     }
     columns = [column for metric in metrics for column in metric.columns]
     write_run(args.out, output, run_info, columns)

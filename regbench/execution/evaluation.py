@@ -115,7 +115,7 @@ def score_into(record: PairRecord, metrics: Sequence[Metric], outcome: PairOutco
         record.arrays = snapshot_arrays(outcome)
     if per_label:
         record.labels = [
-            {"method": record.row["method"], "pair": pair.id, "label_id": label, "label": name,
+            {"method": record.row["method"], "seed": record.row["seed"], "pair": pair.id, "label_id": label, "label": name,
              **{key: float(values[index]) for key, values in per_label.items()}}
             for index, (label, name) in enumerate(outcome.labels.items())
         ]

@@ -55,10 +55,12 @@ class MethodJob:
     requires: tuple[str, ...] = ()  # modules whose versions go into every row
     threads: int | None = None  # torch CPU threads (None: torch's default); see devices.use_threads
     timing_repeats: int = 1  # register() is timed this many times per pair; the fastest counts
+    label: str = ""  # the name in tables when it is not the method's own: a variant, eca-unet[dense=false]
 
     @property
     def name(self) -> str:
-        return self.method.name
+        """The method's name in every row, table and figure: its variant's, or its own."""
+        return self.label or self.method.name
 
     def instantiate(self) -> Method:
         return self.method(seed=self.seed, **self.params)
@@ -90,8 +92,13 @@ class Timeouts:
 def plan_job(entry: Entry[Method], given: Mapping[str, Any], **settings: Any) -> MethodJob:
     """``entry``'s job with its parameters resolved from ``given`` (values or text); a
     bad parameter, or a dataset too small to hold out validation subjects, is a
-    ValueError naming the method."""
-    job = MethodJob(method=entry.cls, params=entry.cls.resolve_params(given), requires=entry.requires, **settings)
+    ValueError naming the method (its variant, with ``label``)."""
+    what = settings.get("label") or entry.name
+    try:
+        params = entry.cls.resolve_params(given)
+    except ValueError as error:
+        raise ValueError(str(error).replace(f"method {entry.name!r}", f"method {what!r}", 1)) from None
+    job = MethodJob(method=entry.cls, params=params, requires=entry.requires, **settings)
     try:
         job.training_context()
     except ValueError as error:

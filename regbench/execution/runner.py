@@ -82,29 +82,35 @@ def _tasks(plans: Sequence[_Plan], workers: int, timeouts: Timeouts, isolate: bo
 
 
 def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore) -> RunOutput:
-    """The run's tables from the store, pair by pair then method by method, with the
-    figure pair's arrays of each method."""
+    """The run's tables from the store, pair by pair then method by method (and seed by
+    seed), with the figure pair's arrays of each method (its first seed's)."""
     results, labels, curves, snapshots = [], [], [], {}
     stored = [store.records(plan.job.name, plan.key) for plan in plans]
-    infos = {plan.job.name: store.info(plan.job.name, plan.key) for plan in plans}
-    columns = {name: info.columns if info is not None else {} for name, info in infos.items()}
+    infos = [store.info(plan.job.name, plan.key) for plan in plans]
     for pair in pairs:
-        for plan, records in zip(plans, stored, strict=True):
+        for plan, records, info in zip(plans, stored, infos, strict=True):
             record = records.get(pair.id)
             if record is None:
                 continue
-            results.append({**record.row, **columns[plan.job.name]})
+            results.append({**record.row, **(info.columns if info is not None else {})})
             labels.extend(record.labels)
             if record.ok and record.arrays:
-                snapshots[plan.job.name] = record.arrays
-    for name, info in infos.items():
+                snapshots.setdefault(plan.job.name, record.arrays)
+    for plan, info in zip(plans, infos, strict=True):
         if info is not None:
             scores = {int(row["step"]): row for row in info.validation}
-            curves.extend({"method": name, "step": step, "loss": loss,
+            curves.extend({"method": plan.job.name, "seed": plan.job.seed, "step": step, "loss": loss,
                            **{key: scores.get(step, {}).get(key) for key in TRAINING_SCORES}}
                           for step, loss in enumerate(info.losses, start=1))
     return RunOutput(results=schema.ordered(pd.DataFrame(results)), label_metrics=pd.DataFrame(labels),
                      training=pd.DataFrame(curves, columns=TRAINING_COLUMNS), snapshots=snapshots)
+
+
+def _folder_name(job: MethodJob, jobs: Sequence[MethodJob]) -> str:
+    """The name of ``job``'s folder of files (--save-warped, --export): the method's, with
+    the seed when the run has several."""
+    several = sum(other.name == job.name for other in jobs) > 1
+    return f"{job.name}-seed{job.seed}" if several else job.name
 
 
 def run_jobs(
@@ -133,10 +139,11 @@ def run_jobs(
     all_pairs = dataset.test_pairs() if export_to is not None else []  # export file names come from every pair
     for job in jobs:
         key = result_key(job)
+        folder = _folder_name(job, jobs)
         if warped_out is not None:
-            job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, job.name, key))
+            job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, folder, key))
         if export_to is not None:
-            job = dataclasses.replace(job, export=L2rFolder.for_method(export_to, job.name, key, all_pairs))
+            job = dataclasses.replace(job, export=L2rFolder.for_method(export_to, folder, key, all_pairs))
         plans.append(_Plan(job, key, _pending(job, key, pairs, store)))
     total = len(pairs) * len(plans)
     reused = total - sum(len(plan.pending) for plan in plans)

@@ -9,9 +9,14 @@ while other processes used more than :data:`schema.CONTENTION_LIMIT` of the CPU:
 gate says so and exits with :data:`SPEED_NOT_JUDGED` rather than calling it a
 regression (or passing it). A metric is gated when its column declaration
 (:class:`regbench.Column`) gives a ``tolerance`` (Dice: 0.01), or when one is given
-here. A method regresses when a gated metric gets worse by more than its tolerance,
-when its speed ratio grows by more than ``speed_factor``, when it fails pairs the
-baseline did not, or when it is missing.
+here. A method regresses when a gated metric gets worse by more than its tolerance
+and by more than seeds alone move it (when either run has several seeds,
+:func:`seed_allowance`), when its speed ratio grows by more than ``speed_factor``, when
+it fails pairs the baseline did not, or when it is missing although the run asked for
+it. Runs of different configurations (dataset, its options, test pairs, training
+settings; or a method's parameters) are not judged at all: the gate says what differs
+and exits with :data:`NOT_COMPARABLE`. A baseline method this run did not ask for, or
+could not run because its extra is not installed, is skipped with that reason.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.outputs import schema
+from regbench.execution.variants import split_specs
+from regbench.outputs import schema, seeds
 from regbench.outputs.files import RESULTS_FILE, ResultsFolder
 from regbench.plugin.metric import Column
 
@@ -32,6 +38,11 @@ from regbench.plugin.metric import Column
 MIN_TIMED_SECONDS = 1e-3
 REGRESSION = 1  # exit status: a method regressed
 SPEED_NOT_JUDGED = 3  # exit status: no regression found, but some speed was measured under contention
+NOT_COMPARABLE = 4  # exit status: the runs' configurations (or a method's parameters) differ
+NOT_COMPARABLE_VERDICT = "not comparable"
+SKIPPED = "skipped"  # a baseline method this run did not ask for, or could not run (not installed)
+# A metric change within this many standard errors of the seed-to-seed spread is not a regression.
+SEED_Z = 2.0
 
 
 @dataclass(frozen=True)
@@ -64,16 +75,23 @@ def gated_columns(folders: Sequence[ResultsFolder], thresholds: Thresholds) -> l
 
 
 def summarize(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
-    """Per method: each column's mean over pairs, median seconds per pair, speed ratio
-    (the median of per-pair ratios: robust to the odd pair slowed by something else on
-    the machine), the share of the CPU other processes used meanwhile, failed pairs."""
+    """Per method: each column's mean over pairs (with several seeds, the mean over seeds
+    of the per-seed means, and ``<column> seed std``, their sample std), the number of
+    seeds, median seconds per pair, speed ratio (the median of per-pair ratios: robust to
+    the odd pair slowed by something else on the machine), the share of the CPU other
+    processes used meanwhile, failed pairs."""
+    spreads = {column.name: seeds.spread(results, column.result_column) for column in columns}
     rows = {}
     for method, group in results.groupby("method", sort=False):
         ok = group[group["status"] == schema.OK]
-        seconds = ok["seconds"].median() if len(ok) else np.nan
-        row = {column.name: ok[column.result_column].mean() if len(ok) and column.result_column in ok else np.nan
-               for column in columns}
-        row["seconds"] = seconds
+        row: dict[str, float] = {}
+        for column in columns:
+            spread = spreads[column.name]
+            found = method in spread.index and column.result_column in ok and len(ok)
+            row[column.name] = spread.at[method, "mean"] if found else np.nan
+            row[f"{column.name} seed std"] = spread.at[method, "std"] if found else np.nan
+        row["seeds"] = max(1, group["seed"].nunique()) if "seed" in group else 1
+        row["seconds"] = ok["seconds"].median() if len(ok) else np.nan
         row["speed_ratio"] = (ok["seconds"] / ok["reference_seconds"]).median() if len(ok) else np.nan
         row["others_cpu"] = schema.contention(ok)
         row["failed"] = int((group["status"] != schema.OK).sum())
@@ -81,38 +99,98 @@ def summarize(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def _worse(column: Column, before: float, after: float) -> str | None:
-    """Why ``after`` is a regression of ``column`` from ``before``, or None."""
+def seed_allowance(before_std: float, before_seeds: float, after_std: float, after_seeds: float) -> float:
+    """How far two runs' means may differ from seed to seed alone: :data:`SEED_Z` standard
+    errors of the difference of two means over seeds, the std across seeds pooled from
+    the runs that have several; 0 when neither has."""
+    runs = [(std, n) for std, n in ((before_std, before_seeds), (after_std, after_seeds)) if n > 1 and not np.isnan(std)]
+    if not runs:
+        return 0.0
+    pooled = np.sqrt(sum((n - 1) * std**2 for std, n in runs) / sum(n - 1 for _, n in runs))
+    return float(SEED_Z * pooled * np.sqrt(1 / before_seeds + 1 / after_seeds))
+
+
+def _worse(column: Column, before: float, after: float, allowance: float = 0.0) -> str | None:
+    """Why ``after`` is a regression of ``column`` from ``before`` (beyond its tolerance
+    and beyond the seeds' ``allowance``), or None."""
     assert column.tolerance is not None
     if np.isnan(after) and not np.isnan(before):
         return f"{column.heading} is missing (baseline {before:{column.format}})"
     change = column.worse_by(before, after)
-    if change > column.tolerance:
+    if change > max(column.tolerance, allowance):
         moved = "dropped" if column.better == "higher" else "rose"
-        return f"{column.heading} {moved} by {change:.4f} (tolerance {column.tolerance:g})"
+        spread = f", seed spread allows {allowance:.4f}" if allowance else ""
+        return f"{column.heading} {moved} by {change:.4f} (tolerance {column.tolerance:g}{spread})"
     return None
 
 
+def configuration_differences(current: ResultsFolder, baseline: ResultsFolder) -> list[str]:
+    """What differs between the two runs' configurations besides the code under test
+    (dataset, its options, the test pairs, the training settings of learning methods):
+    numbers from different configurations are not a regression, nor a pass."""
+    differences = []
+    now, before = current.run_info, baseline.run_info
+    learned = all("train_steps" in folder.results and folder.results["train_steps"].notna().any()
+                  for folder in (current, baseline))
+    for key, what in (("dataset", "dataset"), ("dataset_options", "dataset options"),
+                      *([("training", "training settings")] if learned else [])):
+        if key in now and key in before and now[key] != before[key]:
+            differences.append(f"{what}: {now[key]} here, {before[key]} in the baseline")
+    pairs_now, pairs_before = set(current.results["pair"]), set(baseline.results["pair"])
+    if pairs_now != pairs_before:
+        differences.append(f"test pairs: {len(pairs_now)} here, {len(pairs_before)} in the baseline "
+                           f"({len(pairs_now & pairs_before)} in both)")
+    return differences
+
+
+def _absent(method: str, current: ResultsFolder) -> str:
+    """The verdict of a baseline method absent from the current run."""
+    info = current.run_info
+    if method in info.get("not_installed", {}):
+        return f"{SKIPPED}: not installed here ({info['not_installed'][method]})"
+    requested = info.get("requested_methods")
+    if requested is not None and "all" not in split_specs(requested):
+        return f"{SKIPPED}: not asked for in this run (--methods {requested})"
+    return "REGRESSION: missing from the current run"
+
+
+def _parameters_differ(method: str, current: ResultsFolder, baseline: ResultsFolder) -> str | None:
+    now, before = (folder.run_info.get("params", {}).get(method) for folder in (current, baseline))
+    if now is None or before is None or now == before:
+        return None
+    changed = ", ".join(f"{key}: {now.get(key)} here, {before.get(key)} in the baseline"
+                        for key in sorted({*now, *before}) if now.get(key) != before.get(key))
+    return f"{NOT_COMPARABLE_VERDICT}: parameters differ ({changed})"
+
+
 def compare(current: ResultsFolder, baseline: ResultsFolder, thresholds: Thresholds = Thresholds()) -> pd.DataFrame:
-    """A table of what moved, one row per method, with a ``verdict`` column."""
+    """A table of what moved, one row per method, with a ``verdict`` column. When the
+    runs' configurations differ (:func:`configuration_differences`) nothing is judged:
+    every verdict says the runs are not comparable."""
     columns = gated_columns([baseline, current], thresholds)
     now, before = summarize(current.results, columns), summarize(baseline.results, columns)
+    differ = bool(configuration_differences(current, baseline))
     rows = []
     for method in list(dict.fromkeys([*before.index, *now.index])):
         if method not in now.index:
-            rows.append({"method": method, "verdict": "REGRESSION: missing from the current run"})
+            verdict = _absent(method, current)
+            if differ and verdict.startswith("REGRESSION"):
+                verdict = f"{NOT_COMPARABLE_VERDICT}: the runs' configurations differ (and this run lacks it)"
+            rows.append({"method": method, "verdict": verdict})
             continue
         if method not in before.index:
             rows.append({"method": method, **{c.name: now.at[method, c.name] for c in columns},
                          "verdict": "new (not in the baseline)"})
             continue
         a, b = before.loc[method], now.loc[method]
-        row: dict[str, object] = {"method": method}
+        row: dict[str, object] = {"method": method, "seeds baseline": a["seeds"], "seeds": b["seeds"]}
         problems = []
         for column in columns:
+            allowance = seed_allowance(a[f"{column.name} seed std"], a["seeds"],
+                                       b[f"{column.name} seed std"], b["seeds"])
             row |= {f"{column.name} baseline": a[column.name], column.name: b[column.name],
                     f"Δ {column.name}": b[column.name] - a[column.name]}
-            problem = _worse(column, a[column.name], b[column.name])
+            problem = _worse(column, a[column.name], b[column.name], allowance)
             problems += [problem] if problem else []
         speed_change = b["speed_ratio"] / a["speed_ratio"] if a["speed_ratio"] > 0 else np.nan
         busy = max(a["others_cpu"], b["others_cpu"])
@@ -121,7 +199,12 @@ def compare(current: ResultsFolder, baseline: ResultsFolder, thresholds: Thresho
             problems.append(f"{speed_change:.2f}x slower (allowed {thresholds.speed_factor}x)")
         if b["failed"] > a["failed"]:
             problems.append(f"{int(b['failed'])} failed pairs (baseline {int(a['failed'])})")
-        if problems:
+        parameters = _parameters_differ(method, current, baseline)
+        if differ:
+            verdict = f"{NOT_COMPARABLE_VERDICT}: the runs' configurations differ"
+        elif parameters:
+            verdict = parameters
+        elif problems:
             verdict = "REGRESSION: " + "; ".join(problems)
         elif unjudged:
             verdict = (f"speed not judged: other processes used {busy:.0%} of the CPU while "
@@ -136,9 +219,13 @@ def compare(current: ResultsFolder, baseline: ResultsFolder, thresholds: Thresho
 
 
 def exit_status(table: pd.DataFrame) -> int:
-    """0, :data:`REGRESSION` or :data:`SPEED_NOT_JUDGED` (a regression outranks it)."""
-    if table["verdict"].str.startswith("REGRESSION").any():
+    """:data:`REGRESSION`, :data:`NOT_COMPARABLE`, :data:`SPEED_NOT_JUDGED` or 0, the
+    first that applies in this order."""
+    verdicts = table["verdict"]
+    if verdicts.str.startswith("REGRESSION").any():
         return REGRESSION
-    if table["verdict"].str.startswith("speed not judged").any():
+    if verdicts.str.startswith(NOT_COMPARABLE_VERDICT).any():
+        return NOT_COMPARABLE
+    if verdicts.str.startswith("speed not judged").any():
         return SPEED_NOT_JUDGED
     return 0

@@ -32,7 +32,7 @@ TABLE_FILE = "table.md"
 RUN_FILE = "run.json"
 # training.csv: the loss at every step; the validation scores at the steps they were taken.
 TRAINING_SCORES = ("val_mse", "val_dice")
-TRAINING_COLUMNS = ["method", "step", "loss", *TRAINING_SCORES]
+TRAINING_COLUMNS = ["method", "seed", "step", "loss", *TRAINING_SCORES]
 
 
 @dataclass

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from regbench.outputs import schema  # noqa: E402
+from regbench.outputs import schema, seeds  # noqa: E402
 from regbench.outputs.files import ResultsFolder  # noqa: E402
 from regbench.outputs.tables import CONTENDED_MARK, marked_names, table1, table_notes  # noqa: E402
 from regbench.plugin.metric import Column  # noqa: E402
@@ -41,9 +41,11 @@ def summary_table(results: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFr
     """One row per method: each metric column as mean ± std over pairs (and its robust
     quantile where declared, e.g. DSC30), then the time, memory and training columns,
     and the share of the CPU other processes used while it was timed (‡: contended); a
-    method trained on a budget that ended before it converged is marked †."""
+    method trained on a budget that ended before it converged is marked †. With several
+    seeds, a pair's value is its mean over seeds (the spread across seeds is
+    :func:`regbench.outputs.seeds.spread_table`'s)."""
     rows, names = {}, marked_names(results)
-    for method, group in results.groupby("method", sort=False):
+    for method, group in seeds.pair_means(results).groupby("method", sort=False):
         ok = group[group["status"] == schema.OK]
         row: dict[str, object] = {}
         summarised = [(column, "mean") for column in columns]
@@ -92,7 +94,9 @@ def label_table(label_metrics: pd.DataFrame, metric: str = "dice") -> pd.DataFra
 
 
 def wilcoxon_table(results: pd.DataFrame, metric: str = "dice_mean") -> pd.DataFrame:
-    """Two-sided Wilcoxon signed-rank p-values between methods, paired over test pairs."""
+    """Two-sided Wilcoxon signed-rank p-values between methods, paired over test pairs
+    (with several seeds, each pair's mean over seeds)."""
+    results = seeds.pair_means(results)
     wide = results[results["status"] == schema.OK].pivot(index="pair", columns="method", values=metric)
     methods = list(dict.fromkeys(results["method"]))
     table = pd.DataFrame("-", index=methods, columns=methods, dtype=object)
@@ -112,13 +116,24 @@ def _save(figure: plt.Figure, path: Path) -> Path:
 
 
 def dice_box_plots(folder: ResultsFolder, out: Path) -> list[Path]:
-    ok = folder.ok
+    """Dice per method (per pair; with several seeds each pair's mean over seeds, and one
+    dot per seed at its mean over pairs) and per label."""
+    means = seeds.pair_means(folder.results)
+    ok = means[means["status"] == schema.OK]
     paths = []
     figure, axis = plt.subplots(figsize=(1.4 * len(folder.methods) + 2, 4))
     data = [ok.loc[ok["method"] == m, "dice_mean"].dropna() for m in folder.methods]
     axis.boxplot(data, tick_labels=folder.methods)
+    if seeds.repeated(folder.results):
+        dots = seeds.per_seed(folder.results, "dice_mean")
+        for position, method in enumerate(folder.methods, start=1):
+            values = dots.loc[dots["method"] == method, "value"]
+            axis.scatter(np.full(len(values), position + 0.25), values, color="tab:red", s=14, zorder=3,
+                         label="mean over pairs, one dot per seed" if position == 1 else None)
+        axis.legend(fontsize="small")
     axis.set_ylabel("Dice (mean over labels, per pair)")
     axis.set_title("Dice per method")
+    axis.tick_params(axis="x", rotation=20)
     paths.append(_save(figure, out / "dice_per_method.png"))
     if not folder.label_metrics.empty and "dice" in folder.label_metrics:
         labels = folder.label_metrics.drop_duplicates("label").sort_values("label_id")["label"].tolist()
@@ -216,18 +231,34 @@ def training_figure(folder: ResultsFolder, out: Path) -> Path | None:
         validated, score = training.dropna(subset=["val_mse"]), "val_mse"
     panels = 2 if not validated.empty else 1
     figure, axes = plt.subplots(1, panels, figsize=(7 * panels, 3.6), squeeze=False)
-    for method, curve in training.groupby("method", sort=False):
-        axes[0, 0].plot(curve["step"], curve["loss"], label=method, linewidth=1)
+    colours = {method: plt.cm.tab10(index % 10) for index, method in enumerate(dict.fromkeys(training["method"]))}
+    for (method, _), curve in _curves(training):
+        axes[0, 0].plot(curve["step"], curve["loss"], label=method, linewidth=1, color=colours[method])
     axes[0, 0].set(yscale="log", xlabel="training step", ylabel="loss", title="training loss")
-    axes[0, 0].legend()
+    _legend(axes[0, 0])
     if panels == 2:
         right = axes[0, 1]
-        for method, curve in validated.groupby("method", sort=False):
-            right.plot(curve["step"], curve[score], marker="o", markersize=3, label=method, linewidth=1)
+        for (method, _), curve in _curves(validated):
+            right.plot(curve["step"], curve[score], marker="o", markersize=3, label=method, linewidth=1,
+                       color=colours[method])
         right.set(xlabel="training step", ylabel="mean Dice" if score == "val_dice" else "image MSE",
                   title="validation (held-out training subjects)")
-        right.legend()
+        _legend(right)
     return _save(figure, out / "training_loss.png")
+
+
+def _curves(training: pd.DataFrame) -> list[tuple[tuple[str, object], pd.DataFrame]]:
+    """The curves of ``training``, one per method and seed (one colour per method)."""
+    if "seed" not in training or training["seed"].isna().all():
+        return [((method, None), curve) for method, curve in training.groupby("method", sort=False)]
+    return list(training.groupby(["method", "seed"], sort=False))
+
+
+def _legend(axis: plt.Axes) -> None:
+    """A legend naming each method once, whatever its number of seeds."""
+    handles, labels = axis.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    axis.legend(unique.values(), unique.keys())
 
 
 def _training_text(run_info: dict) -> str:
@@ -235,6 +266,14 @@ def _training_text(run_info: dict) -> str:
     settings = {key: value for key, value in run_info.get("training", {}).items()
                 if key != "name" and value is not None}
     return f" ({', '.join(f'{key}={value}' for key, value in settings.items())})" if settings else ""
+
+
+def _seeds_text(run_info: dict) -> str:
+    """``seed 0``, or ``seeds 0, 1, 2 (identity run once: deterministic)``."""
+    several = run_info.get("seeds") or [run_info.get("seed", "?")]
+    text = f"seed{'s' if len(several) > 1 else ''} {', '.join(map(str, several))}"
+    once = run_info.get("run_once") or []
+    return text + (f" ({', '.join(once)} run once: deterministic)" if once else "")
 
 
 @dataclass
@@ -245,18 +284,32 @@ class Section:
     figure: Path | None = None
 
 
+def _spread_sections(folder: ResultsFolder) -> list[Section]:
+    """With several seeds: each metric's spread across seeds (see :mod:`regbench.outputs.seeds`)."""
+    if not seeds.repeated(folder.results):
+        return []
+    once = folder.run_info.get("run_once", [])
+    text = ("Each method's mean over pairs, computed per seed: the mean over seeds ± the sample std across "
+            "seeds. A difference between two methods smaller than these spreads is not a ranking."
+            + (f" Run once, their results not depending on the seed: {', '.join(once)}." if once else ""))
+    table = seeds.spread_table(folder.results, folder.metric_columns, once)
+    return [Section("Across seeds", text, table=table)]
+
+
 def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
     figures_dir.mkdir(parents=True, exist_ok=True)
     info = folder.run_info
     n_pairs = folder.results["pair"].nunique()
     sections = [
-        Section("Run", f"dataset `{info.get('dataset', '?')}`, {n_pairs} test pairs, seed {info.get('seed', '?')}, "
+        Section("Run", f"dataset `{info.get('dataset', '?')}`, {n_pairs} test pairs, {_seeds_text(info)}, "
                        f"profile `{info.get('profile', '?')}`{_training_text(info)}; "
                        f"command: `{info.get('command', '?')}`"),
-        Section("Summary", "Each metric as mean ± std over pairs (and, where a metric declares one, a robust "
+        Section("Summary", "Each metric as mean ± std over pairs (with several seeds, of each pair's mean over "
+                           "seeds; and, where a metric declares one, a robust "
                            "quantile over pairs, e.g. L2R DSC30), then time, memory and training. "
                            + " ".join([families_text(folder.metric_columns), *table_notes(folder.results)]),
                 table=summary_table(folder.results, folder.metric_columns)),
+        *_spread_sections(folder),
         Section("Table 1", "Dice per test pair, mean ± std over labels (the reference paper's form). "
                            + " ".join(table_notes(folder.results)), table=table1(folder.results)),
     ]

@@ -27,8 +27,9 @@ TIMING = ("seconds", "reference_seconds", "timing_repeats", "pair_wall_seconds",
 MEMORY = ("peak_rss_mb", "rss_increase_mb", "peak_cuda_mb")
 TRAINING = ("parameters", "train_seconds", "train_steps", "train_stop", "train_best_step", "train_val_dice",
             "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb")
-ENVIRONMENT = ("device", "method_versions", "regbench_version", "python_version", "platform", "cpu", "cpu_cores",
-               "torch_threads", "omp_wait_policy", "numpy_version", "torch_version")
+ENVIRONMENT = ("device", "method_versions", "regbench_version", "python_version", "platform", "cpu", "cpu_isa",
+               "cpu_cores", "torch_threads", "torch_parallel", "omp_wait_policy", "blas", "numpy_version",
+               "torch_version")
 FIXED = (*IDENTITY, *STATUS, *TIMING, *MEMORY, *TRAINING, *ENVIRONMENT)
 # Columns that differ between two runs of the same configuration on the same machine
 # (measurements, whether weights came from the cache, and the OpenMP wait policy, chosen

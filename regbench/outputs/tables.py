@@ -1,7 +1,8 @@
 """Comparison tables in the reference paper's Table 1 form.
 
 Table 1 has one row per test pair with each method's Dice as "mean ± std over
-labels", and a last row averaging both numbers over pairs; regbench adds the mean
+labels", and a last row averaging both numbers over pairs; with several seeds a cell
+averages them and a row gives the spread across seeds; regbench adds the mean
 seconds per pair (marked ‡ when measured while other processes used the CPU), and the
 count of failed pairs when there are any; a learning method whose training stopped on
 its budget before converging is marked † (``--train until=converged`` trains it out).
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.learning.profiles import STOP_BUDGET
-from regbench.outputs import schema
+from regbench.outputs import schema, seeds
 
 
 def _cell(mean: float, std: float) -> str:
@@ -53,16 +54,20 @@ def undertrained(results: pd.DataFrame) -> dict[str, str]:
         return {}
     found = {}
     for method, rows in results.groupby("method", sort=False):
-        first = rows.iloc[0]
-        if first.get("train_stop") != STOP_BUDGET:
+        stopped = rows[rows["train_stop"] == STOP_BUDGET]
+        if stopped.empty:
             continue
+        first = stopped.iloc[0]
         steps, best_step, dice = first["train_steps"], first.get("train_best_step"), first.get("train_val_dice")
         if pd.isna(dice):  # no labels: the validation followed the image MSE
-            found[method] = f"{steps:.0f} steps, validation not settled"
+            how = f"{steps:.0f} steps, validation not settled"
         elif best_step == steps:
-            found[method] = f"{steps:.0f} steps, validation Dice still rising ({dice:.4f} at the last step)"
+            how = f"{steps:.0f} steps, validation Dice still rising ({dice:.4f} at the last step)"
         else:
-            found[method] = f"{steps:.0f} steps, validation not settled (best Dice {dice:.4f} at step {best_step:.0f})"
+            how = f"{steps:.0f} steps, validation not settled (best Dice {dice:.4f} at step {best_step:.0f})"
+        if "seed" in rows and rows["seed"].nunique() > 1:
+            how = f"{stopped['seed'].nunique()} of {rows['seed'].nunique()} seeds; seed {first['seed']:.0f}: {how}"
+        found[method] = how
     return found
 
 
@@ -88,10 +93,23 @@ def marked_names(results: pd.DataFrame) -> dict[str, str]:
             for method in dict.fromkeys(results["method"])}
 
 
+def _across_seeds_cell(row: pd.Series) -> str:
+    if np.isnan(row["mean"]):
+        return "failed"
+    if row["seeds"] < 2:
+        return f"{row['mean']:.4f} (run once)"
+    return f"{row['mean']:.4f} ± {row['std']:.4f} ({row['seeds']:.0f} seeds)"
+
+
 def table1(results: pd.DataFrame) -> pd.DataFrame:
-    """Rows: test pairs, then ``mean`` and, where they apply, ``s / pair``, ``train s``,
+    """Rows: test pairs, then ``mean`` and, where they apply, ``across seeds`` (the mean
+    over seeds of the mean Dice ± its std across seeds), ``s / pair``, ``train s``,
     ``train steps`` (and why training stopped), ``parameters`` and ``failed pairs``;
-    columns: methods (marked † when under-trained)."""
+    columns: methods (marked † when under-trained). With several seeds, a pair's cell
+    averages its seeds (:func:`regbench.outputs.seeds.pair_means`)."""
+    names = marked_names(results)
+    across = seeds.spread(results, "dice_mean") if seeds.repeated(results) and "dice_mean" in results else None
+    results = seeds.pair_means(results)
     methods = list(dict.fromkeys(results["method"]))
     pairs = list(dict.fromkeys(results["pair"]))
     by_key = results.set_index(["pair", "method"])
@@ -105,6 +123,7 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
         first = rows.iloc[0]
         summary[method] = {
             "mean": _cell(ok["dice_mean"].mean(), ok["dice_std"].mean()) if len(ok) and "dice_mean" in ok else "failed",
+            "across seeds": _across_seeds_cell(across.loc[method]) if across is not None else "-",
             "s / pair": f"{ok['seconds'].mean():.3f}{CONTENDED_MARK if schema.contended(ok) else ''}" if len(ok) else "-",
             "train s": _train_cell(first),
             "train steps": (f"{first['train_steps']:.0f} ({first['train_stop']})"
@@ -113,6 +132,8 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
             "failed pairs": f"{len(rows) - len(ok)} of {len(rows)}",
         }
     extra = pd.DataFrame(summary, dtype=object)
+    if across is None:
+        extra = extra.drop(index="across seeds")
     if (results["status"] == schema.OK).all():
         extra = extra.drop(index="failed pairs")
     if "train_seconds" not in results or results["train_seconds"].isna().all():
@@ -125,7 +146,7 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
         extra = extra.drop(index="s / pair")
     table = pd.concat([table, extra])
     table.index.name = "pair"
-    return table.rename(columns=marked_names(results))
+    return table.rename(columns=names)
 
 
 def console_table(results: pd.DataFrame, max_pair_rows: int = 20) -> str:

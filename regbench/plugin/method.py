@@ -76,6 +76,9 @@ class Method(abc.ABC):
     default_params: ClassVar[Mapping[str, Any]] = {}
     # True when results depend on the training profile (the method learns in prepare()).
     learns: ClassVar[bool] = False
+    # False when results do not depend on ``self.seed`` (a deterministic method): a run
+    # with several seeds (``--seeds``) then runs it once and says so.
+    seeded: ClassVar[bool] = True
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         self.seed = seed
