@@ -25,7 +25,6 @@ from regbench.execution.rescoring import score_folders
 from regbench.execution.runner import run_jobs
 from regbench.execution.store import ResultStore
 from regbench.execution.tasks import Task, run_task
-from regbench.execution.variants import Variant, expand, method_name, split_specs
 from regbench.learning.profiles import PROFILES, Profile, default_profile
 from regbench.learning.weights import default_cache_dir
 from regbench.measuring import devices
@@ -37,6 +36,7 @@ from regbench.plugin.manager import Catalog, PluginNotFound, collect, plugin_man
 from regbench.plugin.method import Method
 from regbench.plugin.metric import Metric
 from regbench.plugin.registry import Entry, Registry
+from regbench.plugin.variants import Variant, expand, method_name, split_specs
 
 
 def catalog(args: argparse.Namespace) -> Catalog:
@@ -75,7 +75,7 @@ def _select_many(registry: Registry[Any], kind: str, spec: str) -> list[Entry[An
 def _method_variants(registry: Registry[Method], spec: str) -> list[tuple[Entry[Method], Variant]]:
     """What ``--methods`` names: ``all`` (every installed method) and methods, each
     possibly a variant, ``NAME[KEY=VALUE,...]``, with grids expanded
-    (:mod:`regbench.execution.variants`)."""
+    (:mod:`regbench.plugin.variants`)."""
     try:
         specs = split_specs(spec)
     except ValueError as error:
@@ -309,19 +309,20 @@ def train(args: argparse.Namespace) -> int:
     found = catalog(args)
     failed = 0
     for job in _jobs(args, found, _dataset(args, found)):
+        name = job.name if len(args.seeds) == 1 else f"{job.name} (seed {job.seed})"
         outcome = run_task(Task(job, key="", timeouts=Timeouts(prepare=args.prepare_timeout),
                                 isolate=not args.no_isolation))
         if outcome.info is None:
-            print(f"{job.name}: failed: {outcome.error}", file=sys.stderr)
+            print(f"{name}: failed: {outcome.error}", file=sys.stderr)
             failed += 1
         elif not outcome.info.losses:
-            print(f"{job.name}: nothing to train")
+            print(f"{name}: nothing to train")
         else:
             columns = outcome.info.columns
             state = "cached" if columns["train_cached"] else "trained"
             validation = (f", validation Dice {columns['train_val_dice']:.4f} (step {columns['train_best_step']:.0f})"
                           if columns["train_val_dice"] == columns["train_val_dice"] else "")
-            print(f"{job.name}: {state}, {columns['train_steps']} steps, stopped: {columns['train_stop']}, "
+            print(f"{name}: {state}, {columns['train_steps']} steps, stopped: {columns['train_stop']}, "
                   f"{columns['train_seconds']:.1f} s, final loss {outcome.info.losses[-1]:.5g}{validation}")
     return 1 if failed else 0
 

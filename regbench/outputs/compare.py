@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.execution.variants import split_specs
 from regbench.outputs import schema, seeds
 from regbench.outputs.files import RESULTS_FILE, ResultsFolder
 from regbench.plugin.metric import Column
+from regbench.plugin.variants import method_name, split_specs
 
 # Below this many seconds per pair, timing noise dominates: the speed check is skipped.
 MIN_TIMED_SECONDS = 1e-3
@@ -146,10 +146,12 @@ def configuration_differences(current: ResultsFolder, baseline: ResultsFolder) -
 def _absent(method: str, current: ResultsFolder) -> str:
     """The verdict of a baseline method absent from the current run."""
     info = current.run_info
-    if method in info.get("not_installed", {}):
-        return f"{SKIPPED}: not installed here ({info['not_installed'][method]})"
+    base = method_name(method)  # a variant's method
+    if base in info.get("not_installed", {}):
+        return f"{SKIPPED}: not installed here ({info['not_installed'][base]})"
     requested = info.get("requested_methods")
-    if requested is not None and "all" not in split_specs(requested):
+    asked = {method_name(spec) for spec in split_specs(requested)} if requested is not None else {"all"}
+    if not asked & {"all", base}:
         return f"{SKIPPED}: not asked for in this run (--methods {requested})"
     return "REGRESSION: missing from the current run"
 
