@@ -15,9 +15,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from regbench_methods.identity import Identity
+from torch import nn
 
 import regbench
+from regbench.learning import LearnedMethod
 
 
 def _zeros(fixed: np.ndarray, dtype: type = np.float32) -> regbench.RegistrationResult:
@@ -143,8 +146,43 @@ class Slow(Identity):
         return _zeros(fixed)
 
 
+class _OutOfMemoryNet(nn.Module):
+    """A network that runs out of memory as a test asks: CUDA's error for any training
+    batch of more than one image, or the host's ``MemoryError`` the first time it
+    registers a pair (outside training)."""
+
+    def __init__(self, ndim: int, on_training: bool) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.zeros(()))
+        self.on_training = on_training
+
+    def forward(self, moving, fixed):
+        if self.on_training and self.training and moving.shape[0] > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total "
+                                              "capacity of 79.19 GiB of which 1.02 GiB is free.")
+        if not self.on_training and not self.training and _first_time("out-of-memory-pair"):
+            raise MemoryError()
+        return torch.zeros((moving.shape[0], moving.ndim - 2, *moving.shape[2:])) + self.scale * moving
+
+
+class OutOfMemoryTraining(LearnedMethod):
+    name = "oom-training"
+    size_multiple = 1
+
+    def build_network(self, ndim):
+        return _OutOfMemoryNet(ndim, on_training=True)
+
+
+class OutOfMemoryOnePair(LearnedMethod):
+    name = "oom-one-pair"
+    size_multiple = 1
+
+    def build_network(self, ndim):
+        return _OutOfMemoryNet(ndim, on_training=False)
+
+
 METHODS = (Raises, Segfaults, SegfaultsOnce, KilledForMemory, Exits, Hangs, HangsPreparing, RunsOutOfMemory,
-           NaNField, WrongShape, WrongDtype, NotAnArray, Slow)
+           NaNField, WrongShape, WrongDtype, NotAnArray, Slow, OutOfMemoryTraining, OutOfMemoryOnePair)
 
 
 @regbench.hookimpl

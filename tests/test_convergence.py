@@ -89,7 +89,7 @@ def test_every_training_setting_changes_the_result_and_weight_keys(tmp_path):
     registry(Vxm1)
     base = profiles.PROFILES["quick"]
     changes = {"batch_size": 4, "lr": 5e-4, "steps": 251, "until": "converged", "validation_fraction": 0.2,
-               "validate_every": 10, "patience": 2, "tolerance": 0.01}
+               "validate_every": 10, "patience": 2, "tolerance": 0.01, "batch_size_3d": 2}
     assert set(changes) | {"name", "epochs"} == {field.name for field in dataclasses.fields(base)}
 
     def keys(profile):

@@ -46,8 +46,9 @@ def train(model: keras.Model, dataset: Dataset, train_ids: tuple[str, ...], *, v
           description: str = "train") -> TrainingReport:
     """Train ``model`` (``[moving, fixed] -> flow``) unsupervised, validated and stopped,
     as the PyTorch trainer does."""
-    batches = TrainingBatches(dataset, train_ids, profile.batch_size, seed)
-    atlas = (np.broadcast_to(batches.atlas, (profile.batch_size, *batches.atlas.shape))[..., None]
+    ndim = len(dataset.spacing)
+    batches = TrainingBatches(dataset, train_ids, profile.batch_for(ndim), seed)
+    atlas = (np.broadcast_to(batches.atlas, (batches.batch_size, *batches.atlas.shape))[..., None]
              if batches.atlas is not None else None)
     optimizer = keras.optimizers.Adam(learning_rate=profile.lr)
 
@@ -72,7 +73,7 @@ def train(model: keras.Model, dataset: Dataset, train_ids: tuple[str, ...], *, v
                                keep_best=lambda: best.update(weights=model.get_weights()),
                                restore_best=lambda: model.set_weights(best["weights"]) if best else None)
     devices.reset_peak_memory()
-    steps = run_steps(run, batches, profile.total_steps(len(train_ids)), progress=progress, description=description,
+    steps = run_steps(run, batches, profile.total_steps(len(train_ids), ndim), progress=progress, description=description,
                       synchronize=devices.synchronize, validator=validator)
     return TrainingReport(seconds=steps.seconds, steps=len(steps.losses), losses=steps.losses, device=devices.name(),
                           peak_cuda_mb=devices.peak_memory_mb(), peak_rss_mb=steps.peak_rss_mb,

@@ -133,6 +133,10 @@ def _run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--repeats", type=int, default=1, metavar="K",
                      help="time each registration K times, each after the reference workload, and keep the fastest "
                           "(default 1; the CI gate uses 3)")
+    run.add_argument("--batch-pairs", type=int, default=1, metavar="N",
+                     help="register up to N pairs that share a fixed image in one call, for methods that can "
+                          "(the learned networks: one forward pass); each pair's seconds are the call's share "
+                          "(default 1: pair by pair)")
     run.add_argument("--fresh", action="store_true",
                      help="discard results stored in OUT by an earlier run (default: reuse them and compute the rest)")
 

@@ -194,6 +194,8 @@ def _executor(args: argparse.Namespace) -> Executor:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if args.repeats < 1:
         raise UsageError(f"--repeats must be at least 1, got {args.repeats}")
+    if args.batch_pairs < 1:
+        raise UsageError(f"--batch-pairs must be at least 1, got {args.batch_pairs}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
     if args.no_isolation and (args.workers > 1 or args.scheduler):
@@ -255,7 +257,8 @@ def run(args: argparse.Namespace) -> int:
     metrics = _metrics(args, found)
     export_to = _export_folder(args)
     jobs = _jobs(args, found, dataset, metrics=tuple(metrics), figure_pair=figure_pair,
-                 threads=args.threads or devices.cpu_threads(), timing_repeats=args.repeats)
+                 threads=args.threads or devices.cpu_threads(), timing_repeats=args.repeats,
+                 batch_pairs=args.batch_pairs)
     timeouts = _timeouts(args, jobs)
     store = ResultStore(args.out / "progress")
     if args.fresh:
@@ -288,6 +291,7 @@ def run(args: argparse.Namespace) -> int:
         "workers": executor.workers,
         "scheduler": args.scheduler,
         "timing_repeats": args.repeats,
+        "batch_pairs": args.batch_pairs,
         "export": args.export,
         "config_file": str(args.config) if args.config else None,
         "config": config.resolved(args),

@@ -16,10 +16,11 @@ killed for memory loses only the pair it was on.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -139,8 +140,11 @@ def _method_columns(method: Method) -> dict[str, Any]:
     report = method.training
     return {
         "parameters": method.parameter_count,
+        "method_params": json.dumps(method.params, default=str, sort_keys=True),
         "train_seconds": report.seconds if report else np.nan,
         "train_steps": report.steps if report else np.nan,
+        "train_batch_size": report.batch_size if report and report.batch_size is not None else np.nan,
+        "train_preflight_cuda_mb": report.preflight_cuda_mb if report else np.nan,
         "train_cached": report.cached if report else np.nan,
         "train_peak_rss_mb": report.peak_rss_mb if report else np.nan,
         "train_peak_cuda_mb": report.peak_cuda_mb if report else np.nan,
@@ -175,60 +179,81 @@ class Evaluator:
         reference_operation()  # warm-up: the first run pays for allocations the timed ones do not
         return self.info
 
-    def evaluate(self, pair: Pair) -> PairRecord:
-        """Register and score one pair; any error becomes a ``failed`` row."""
+    def evaluate(self, pairs: Sequence[Pair]) -> list[PairRecord]:
+        """Register and score ``pairs`` (one, or a batch of pairs with one fixed image for a
+        method with ``register_batch``: registered in one call, each pair's seconds that
+        call's share); any error becomes ``failed`` rows: of the batch when registering
+        fails, of one pair when its scoring does."""
         if self.method is None or self.info is None:
             raise RuntimeError(f"method {self.job.name!r} must be prepared before it evaluates pairs")
-        record = PairRecord(row=pair_row(self.job, pair))
+        records = [PairRecord(row=pair_row(self.job, pair)) for pair in pairs]
         with OtherProcessesCPU() as others:
             started = time.perf_counter()
             try:
-                self._evaluate(pair, record)
-                record.row["status"] = schema.OK
-            except Exception as error:  # one pair failing never loses the others
-                record.row["error"] = error_text(error)
-                record.row["traceback"] = traceback.format_exc(limit=5)
-                record.labels, record.arrays = [], {}
-            record.row["pair_wall_seconds"] = time.perf_counter() - started
-        record.row["others_cpu_seconds"] = others.seconds
-        record.row.update(self._where)
-        return record
+                self._evaluate(pairs, records)
+            except Exception as error:  # registering failed: every pair of the call
+                for record in records:
+                    record.row.update(status=schema.FAILED, error=error_text(error),
+                                      traceback=traceback.format_exc(limit=5))
+                    record.labels, record.arrays = [], {}
+            wall = time.perf_counter() - started
+        for record in records:
+            record.row.update(pair_wall_seconds=wall / len(records), others_cpu_seconds=others.seconds / len(records),
+                              **self._where)
+        return records
 
-    def _timed_register(self, fixed: np.ndarray, moving: np.ndarray, row: dict[str, Any]) -> np.ndarray:
-        """The method's field for the pair; its time (the fastest of ``timing_repeats``,
-        each right after one run of the reference workload, whose fastest is kept too)
-        and its peak memory (the highest) into ``row``. The field is the first call's."""
+    def _timed(self, register: Callable[[], list[np.ndarray]], rows: Sequence[dict[str, Any]]) -> list[np.ndarray]:
+        """The fields ``register`` returns for ``rows``' pairs; its time (the fastest of
+        ``timing_repeats``, each right after one run of the reference workload, whose
+        fastest is kept too), shared equally by the rows, and its peak memory (the
+        highest) into every row. The fields are the first call's."""
         method = self.method
         assert method is not None
         seconds = reference = math.inf
         peaks: list[tuple[float, float, float | None]] = []
-        displacement = None
+        fields = None
         for _ in range(self.job.timing_repeats):
             reference = min(reference, time_reference())
             method.reset_peak_memory()
             with PeakRSS() as rss:
                 started = time.perf_counter()
-                result = method.register(fixed, moving)
+                result = register()
                 method.synchronize()
                 seconds = min(seconds, time.perf_counter() - started)
             peaks.append((rss.mb, rss.increase_mb, method.peak_memory_mb()))
-            displacement = result.displacement if displacement is None else displacement
+            fields = result if fields is None else fields
         cuda = [peak for _, _, peak in peaks if peak is not None]
-        row.update(seconds=seconds, reference_seconds=reference, timing_repeats=self.job.timing_repeats,
-                   peak_rss_mb=max(p[0] for p in peaks), rss_increase_mb=max(p[1] for p in peaks),
-                   peak_cuda_mb=max(cuda) if cuda else None)
-        return displacement
+        for row in rows:
+            row.update(seconds=seconds / len(rows), reference_seconds=reference, timing_repeats=self.job.timing_repeats,
+                       timing_batch=len(rows), peak_rss_mb=max(p[0] for p in peaks),
+                       rss_increase_mb=max(p[1] for p in peaks), peak_cuda_mb=max(cuda) if cuda else None)
+        assert fields is not None
+        return fields
 
-    def _evaluate(self, pair: Pair, record: PairRecord) -> None:
-        method, row, dataset = self.method, record.row, self.job.dataset
+    def _evaluate(self, pairs: Sequence[Pair], records: Sequence[PairRecord]) -> None:
+        method, dataset = self.method, self.job.dataset
         assert method is not None
-        fixed, moving = self._load(pair)
-        displacement = check_displacement(method.name, self._timed_register(fixed.image, moving.image, row),
-                                          fixed.image)
-        outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement,
-                              labels=dataset.labels, spacing=dataset.spacing)
-        score_into(record, self.job.metrics, outcome, pair, keep_arrays=pair.id == self.job.figure_pair)
-        if self._nifti is not None:
-            self._nifti(pair, outcome)
-        if self.job.export is not None:
-            self.job.export.write(pair, displacement, subject_affine(fixed, dataset.spacing))
+        loaded = [self._load(pair) for pair in pairs]
+        fixed = loaded[0][0]
+        if len(pairs) == 1:
+            register = lambda: [method.register(fixed.image, loaded[0][1].image).displacement]  # noqa: E731
+        else:
+            if any(pair.fixed_id != pairs[0].fixed_id for pair in pairs):
+                raise ValueError("a batch of pairs must share its fixed image")
+            movings = [moving.image for _, moving in loaded]
+            register = lambda: [result.displacement for result in method.register_batch(fixed.image, movings)]  # noqa: E731
+        fields = self._timed(register, [record.row for record in records])
+        for pair, (_, moving), field_, record in zip(pairs, loaded, fields, records, strict=True):
+            try:
+                displacement = check_displacement(method.name, field_, fixed.image)
+                outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement,
+                                      labels=dataset.labels, spacing=dataset.spacing)
+                score_into(record, self.job.metrics, outcome, pair, keep_arrays=pair.id == self.job.figure_pair)
+                if self._nifti is not None:
+                    self._nifti(pair, outcome)
+                if self.job.export is not None:
+                    self.job.export.write(pair, displacement, subject_affine(fixed, dataset.spacing))
+                record.row["status"] = schema.OK
+            except Exception as error:  # one pair failing never loses the others
+                record.row.update(error=error_text(error), traceback=traceback.format_exc(limit=5))
+                record.labels, record.arrays = [], {}

@@ -55,6 +55,7 @@ class MethodJob:
     requires: tuple[str, ...] = ()  # modules whose versions go into every row
     threads: int | None = None  # torch CPU threads (None: torch's default); see devices.use_threads
     timing_repeats: int = 1  # register() is timed this many times per pair; the fastest counts
+    batch_pairs: int = 1  # pairs registered in one call by a method with register_batch (see tasks.batches)
     label: str = ""  # the name in tables when it is not the method's own: a variant, eca-unet[dense=false]
 
     @property
@@ -109,7 +110,8 @@ def plan_job(entry: Entry[Method], given: Mapping[str, Any], **settings: Any) ->
 def result_key(job: MethodJob) -> str:
     """What decides a method's numbers: its name, parameters, code and seed; the
     dataset and its options; the metrics and the measuring code; how often each pair
-    is timed; and, for methods that learn, the training profile."""
+    is timed and how many pairs one call registers; and, for methods that learn, the
+    training profile."""
     method = job.method
     material = {
         "method": method.name,
@@ -122,5 +124,6 @@ def result_key(job: MethodJob) -> str:
         "metrics": sorted(metric.name for metric in job.metrics),
         "measuring_code": code_version([*MEASURING_MODULES, *(type(m).__module__ for m in job.metrics)]),
         "timing_repeats": job.timing_repeats,
+        "batch_pairs": job.batch_pairs,
     }
     return digest(material)

@@ -11,7 +11,7 @@ what happened and what the worker process was doing, and starts a fresh one for 
 next pair.
 
 The child side, :func:`serve`, says ``("ok", "ready")`` once started, then answers
-``("prepare", job)`` and ``("evaluate", pair)`` requests, each with ``("ok", result)``
+``("prepare", job)`` and ``("evaluate", pairs)`` requests, each with ``("ok", result)``
 or ``("error", text)``, until the parent sends ``None`` or goes away.
 
 :class:`InProcess` has the same interface without a process: for debuggers
@@ -50,7 +50,7 @@ class EvaluatorHandle(Protocol):
 
     def prepare(self, timeout: float | None) -> MethodInfo: ...
 
-    def evaluate(self, pair: Pair, timeout: float | None) -> PairRecord: ...
+    def evaluate(self, pairs: Sequence[Pair], timeout: float | None) -> list[PairRecord]: ...
 
     def close(self) -> None:
         """Release the evaluator once its work is done."""
@@ -114,8 +114,9 @@ class WorkerProcess:
         self._call(None, START_SECONDS, "starting")  # timeouts count from a started worker process
         return self._call(("prepare", self.job), timeout, "preparing (training or loading)")
 
-    def evaluate(self, pair: Pair, timeout: float | None) -> PairRecord:
-        return self._call(("evaluate", pair), timeout, f"registering pair {pair.id}")
+    def evaluate(self, pairs: Sequence[Pair], timeout: float | None) -> list[PairRecord]:
+        doing = f"registering pair {pairs[0].id}" + (f" and {len(pairs) - 1} more" if len(pairs) > 1 else "")
+        return self._call(("evaluate", tuple(pairs)), timeout, doing)
 
     def _call(self, request: tuple[Any, ...] | None, timeout: float | None, doing: str) -> Any:
         """Send ``request`` (None: only wait for the next answer) and wait for the answer."""
@@ -167,8 +168,8 @@ class InProcess:
         except Exception as error:
             raise EvaluationFailure(error_text(error)) from error
 
-    def evaluate(self, pair: Pair, timeout: float | None) -> PairRecord:
-        return self._evaluator.evaluate(pair)
+    def evaluate(self, pairs: Sequence[Pair], timeout: float | None) -> list[PairRecord]:
+        return self._evaluator.evaluate(pairs)
 
     def close(self) -> None:
         """Nothing to release."""

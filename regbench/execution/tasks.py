@@ -10,7 +10,7 @@ a method's sake.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from regbench.execution.evaluation import failed_record
@@ -49,9 +49,25 @@ class TaskOutcome:
     records: list[PairRecord] = field(default_factory=list)
 
 
+def batches(job: MethodJob, pairs: Sequence[Pair]) -> list[tuple[Pair, ...]]:
+    """``pairs`` in the calls that register them: one pair per call, or, for a method
+    with ``register_batch`` and ``job.batch_pairs`` above 1, up to that many consecutive
+    pairs sharing their fixed image."""
+    size = job.batch_pairs if hasattr(job.method, "register_batch") else 1
+    grouped: list[tuple[Pair, ...]] = []
+    for pair in pairs:
+        last = grouped[-1] if grouped else ()
+        if last and len(last) < size and last[0].fixed_id == pair.fixed_id:
+            grouped[-1] = (*last, pair)
+        else:
+            grouped.append((pair,))
+    return grouped
+
+
 def run_task(task: Task, on_record: Callable[[PairRecord], object] | None = None) -> TaskOutcome:
     """Run ``task``, calling ``on_record`` with each record as soon as it exists. A
-    worker process that dies or times out is replaced by a fresh one for the next pair."""
+    worker process that dies or times out (each pair of a batch adds its timeout) is
+    replaced by a fresh one for the next pair or batch."""
     def start(job: MethodJob) -> EvaluatorHandle:
         return WorkerProcess(job, task.side_by_side) if task.isolate else InProcess(job)
 
@@ -84,18 +100,23 @@ def run_task(task: Task, on_record: Callable[[PairRecord], object] | None = None
     evaluator = prepared(task.pairs)
     if evaluator is None:
         return outcome
+    timeout = task.timeouts.for_pair(task.job.name)
+    done = 0
     try:
-        for index, pair in enumerate(task.pairs):
-            if evaluator is None:  # the last pair crashed or timed out its worker process
-                evaluator = prepared(task.pairs[index:])
+        for batch in batches(task.job, task.pairs):
+            if evaluator is None:  # the last batch crashed or timed out its worker process
+                evaluator = prepared(task.pairs[done:])
                 if evaluator is None:
                     return outcome
             try:
-                keep(evaluator.evaluate(pair, task.timeouts.for_pair(task.job.name)))
+                for record in evaluator.evaluate(batch, timeout * len(batch) if timeout else None):
+                    keep(record)
             except EvaluationFailure as failure:
-                keep(failed_record(task.job, pair, str(failure)))
+                for pair in batch:
+                    keep(failed_record(task.job, pair, str(failure)))
                 evaluator.close()
                 evaluator = None
+            done += len(batch)
     except BaseException:  # Ctrl-C: do not wait for the pair in progress
         if evaluator is not None:
             evaluator.kill()

@@ -11,7 +11,7 @@ PyTorch trainer and the Keras one see the very same batches.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +42,13 @@ class _ImageCache:
                 self._bytes += image.nbytes
         return image
 
+    def preload(self, subject_ids: Sequence[str]) -> bool:
+        """Load ``subject_ids`` now, while they fit (so that loading is not timed as
+        training); whether all of them are in memory."""
+        for subject_id in subject_ids:
+            self(subject_id)
+        return all(subject_id in self._images for subject_id in subject_ids)
+
 
 class TrainingBatches:
     """Batches of (moving, fixed) float32 images of shape ``(batch_size, *spatial)``."""
@@ -54,20 +61,29 @@ class TrainingBatches:
         self.atlas = dataset.load(dataset.atlas_id).image if dataset.atlas_id is not None else None
         self._rng = np.random.default_rng(seed)
         self._images = _ImageCache(dataset)
+        self.in_memory = self._images.preload(train_ids)  # before any step is timed
         self._order: list[int] = []
 
-    def next(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """The next moving images, and their fixed images (None: the atlas for all)."""
+    def next_indices(self) -> tuple[list[int], list[int] | None]:
+        """Indices into ``train_ids`` of the next moving images, and of their fixed
+        images (None: the atlas for all)."""
         while len(self._order) < self.batch_size:  # epochs: fresh permutations of the subjects
             self._order.extend(self._rng.permutation(len(self.train_ids)).tolist())
         indices = self._order[: self.batch_size]
         del self._order[: self.batch_size]
-        moving = np.stack([self._images(self.train_ids[i]) for i in indices])
         if self.atlas is not None:
-            return moving, None
+            return indices, None
         n = len(self.train_ids)  # pairwise: each moving image meets another training subject
-        partners = [(i + 1 + self._rng.integers(n - 1)) % n for i in indices]
-        return moving, np.stack([self._images(self.train_ids[i]) for i in partners])
+        return indices, [int((i + 1 + self._rng.integers(n - 1)) % n) for i in indices]
+
+    def images(self, indices: Sequence[int]) -> np.ndarray:
+        """The training images at ``indices``, stacked ``(len(indices), *spatial)``."""
+        return np.stack([self._images(self.train_ids[i]) for i in indices])
+
+    def next(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The next moving images, and their fixed images (None: the atlas for all)."""
+        moving, fixed = self.next_indices()
+        return self.images(moving), None if fixed is None else self.images(fixed)
 
 
 Step = Callable[[np.ndarray, "np.ndarray | None"], float]
@@ -88,10 +104,11 @@ class StepsRun:
     best_step: int | None = None
 
 
-def run_steps(step: Step, batches: TrainingBatches, n_steps: int, *, progress: bool = False,
+def run_steps(step: Step, batches: TrainingBatches | Callable[[], tuple], n_steps: int, *, progress: bool = False,
               description: str = "train", synchronize: Callable[[], object] = lambda: None,
               validator: Validator | None = None) -> StepsRun:
-    """Run ``step`` on at most ``n_steps`` batches with the loss in a progress bar. With a
+    """Run ``step`` on at most ``n_steps`` batches (``batches.next()``, or what
+    ``batches()`` returns: e.g. tensors already on the device) with the loss in a progress bar. With a
     ``validator``, score the held-out subjects every ``validator.every`` steps and after
     the last, keep the best weights, stop early once converged if asked, and end with the
     best weights in place."""
@@ -99,8 +116,9 @@ def run_steps(step: Step, batches: TrainingBatches, n_steps: int, *, progress: b
     bar = tqdm(range(n_steps), desc=description, unit="step", disable=not progress, leave=False)
     with PeakRSS() as rss:
         started = time.perf_counter()
+        draw = batches.next if isinstance(batches, TrainingBatches) else batches
         for index in bar:
-            run.losses.append(step(*batches.next()))
+            run.losses.append(step(*draw()))
             bar.set_postfix(loss=f"{run.losses[-1]:.4g}")
             done = index + 1
             if validator is not None and (done % validator.every == 0 or done == n_steps):

@@ -10,14 +10,14 @@ displacement ``(B, ndim, *spatial)`` in regbench's convention. Weights are loade
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from regbench.learning import trainer
+from regbench.learning import memory, trainer
 from regbench.learning.weights import CachedWeights
 from regbench.measuring import devices
 from regbench.plugin.method import RegistrationResult, TrainingContext
@@ -29,6 +29,8 @@ class LearnedMethod(CachedWeights):
     default_params: ClassVar[dict[str, Any]] = {
         "similarity": "mse",  # or "ncc" (window 9)
         "reg_weight": "auto",  # σ of the diffusion term; auto: VoxelMorph's for the similarity
+        "precision": "fp32",  # or bf16, fp16 (CUDA): mixed precision for the network (regbench.learning.memory)
+        "checkpointing": False,  # recompute activations in the backward pass: less memory, more time
     }
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
@@ -42,6 +44,9 @@ class LearnedMethod(CachedWeights):
         a number: ``auto`` becomes VoxelMorph's recommendation for the similarity
         (0.01 with MSE, 1.0 with NCC)."""
         params = super().resolve_params(given)
+        if params["precision"] not in memory.PRECISIONS:
+            raise ValueError(f"method {cls.name!r}: precision must be one of {', '.join(memory.PRECISIONS)}, "
+                             f"got {params['precision']!r}")
         similarity = params["similarity"]
         if similarity not in trainer.DEFAULT_REG_WEIGHT:
             raise ValueError(f"method {cls.name!r}: similarity must be one of "
@@ -64,6 +69,20 @@ class LearnedMethod(CachedWeights):
     def build_network(self, ndim: int) -> nn.Module:
         """The untrained network for images with ``ndim`` spatial axes."""
 
+    def checkpoint_blocks(self, network: nn.Module) -> list[nn.Module]:
+        """The blocks ``checkpointing=true`` recomputes (default:
+        :func:`regbench.learning.memory.checkpoint_blocks`); override for another layout."""
+        return memory.checkpoint_blocks(network)
+
+    def _reduce_with(self) -> list[str]:
+        """This method's settings that would lower its memory, for out-of-memory messages."""
+        hints = []
+        if self.params["precision"] == "fp32":
+            hints.append(f"--param {self.name}.precision=bf16")
+        if not self.params["checkpointing"]:
+            hints.append(f"--param {self.name}.checkpointing=true")
+        return hints
+
     @property
     def device(self) -> str:
         return devices.device_name(self._device)
@@ -76,24 +95,39 @@ class LearnedMethod(CachedWeights):
 
     def prepare(self, context: TrainingContext) -> None:
         shape = self.image_shape(context)
+        memory.check_precision(self.params["precision"], self._device)
         torch.manual_seed(self.seed)
         network = self.network = self.build_network(len(shape)).to(self._device)
+        if self.params["checkpointing"]:
+            memory.use_checkpointing(self.checkpoint_blocks(network))
         self.load_or_train(
             context,
             load=lambda path: network.load_state_dict(torch.load(path, map_location=self._device, weights_only=True)),
             train=lambda: trainer.train(network, context.dataset, context.train_ids,
                                         validation_ids=context.validation_ids, profile=context.profile,
                                         similarity=self.params["similarity"], reg_weight=self.params["reg_weight"],
-                                        seed=self.seed, device=self._device, progress=context.progress,
-                                        description=f"train {self.name}"),
+                                        seed=self.seed, device=self._device, precision=self.params["precision"],
+                                        progress=context.progress, description=f"train {self.name}",
+                                        reduce_with=self._reduce_with()),
             save=lambda path: torch.save(network.state_dict(), path),
         )
         network.eval()
 
     def register(self, fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:
+        return self.register_batch(fixed, [moving])[0]
+
+    def register_batch(self, fixed: np.ndarray, movings: Sequence[np.ndarray]) -> list[RegistrationResult]:
+        """Register every image of ``movings`` onto ``fixed`` in one forward pass: the
+        fields :meth:`register` gives one by one (up to the last bits of float order)."""
         if self.network is None:
             raise RuntimeError(f"method {self.name!r} must be prepared (trained) before it registers")
-        to_batch = lambda image: torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None].to(self._device)  # noqa: E731
-        with torch.inference_mode():
-            displacement = self.network(to_batch(moving), to_batch(fixed))
-        return RegistrationResult(displacement[0].float().cpu().numpy())
+        to_batch = lambda images: torch.from_numpy(np.ascontiguousarray(images, np.float32))[:, None].to(self._device)  # noqa: E731
+        moving = to_batch(np.stack(movings))
+        hints = [hint for hint in self._reduce_with() if "precision" in hint] + ["fewer images per batch"]
+        with (memory.reported_as_out_of_memory(doing=f"while {self.name} registered {len(movings)} image(s) of "
+                                                     f"{'×'.join(map(str, fixed.shape))}",
+                                               device=self._device, reduce_with=hints),
+              torch.inference_mode(), memory.autocast(self._device, self.params["precision"])):
+            displacement = self.network(moving, to_batch(fixed[None]).expand_as(moving))
+        fields = displacement.float().cpu().numpy()
+        return [RegistrationResult(field) for field in fields]

@@ -12,12 +12,13 @@ scores every method.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from regbench.learning import memory
 from regbench.learning.batches import TrainingBatches, run_steps
 from regbench.learning.profiles import Profile
 from regbench.learning.validation import make_validator
@@ -49,6 +50,21 @@ def diffusion_loss() -> Callable[[torch.Tensor], torch.Tensor]:
     return ne.nn.modules.SpatialGradient(penalty="l2")
 
 
+def _resident(batches: TrainingBatches, device: torch.device, resident: bool | None) -> torch.Tensor | None:
+    """Every training image as one ``(N, 1, *spatial)`` tensor on ``device``, so that a
+    step gathers its batch there instead of copying it from the host; None to copy per
+    step. ``resident=None`` decides: on a GPU, when the images are all in host memory and
+    take at most a quarter of the GPU's free memory."""
+    if resident is None:
+        if device.type != "cuda" or not batches.in_memory:
+            return None
+        nbytes = sum(batches.images([i]).nbytes for i in range(len(batches.train_ids)))
+        resident = nbytes <= torch.cuda.mem_get_info(device)[0] / 4
+    if not resident:
+        return None
+    return torch.from_numpy(batches.images(range(len(batches.train_ids))))[:, None].to(device)
+
+
 def train(
     network: nn.Module,
     dataset: Dataset,
@@ -60,36 +76,70 @@ def train(
     reg_weight: float,
     seed: int = 0,
     device: torch.device,
+    precision: str = "fp32",
+    resident: bool | None = None,
     progress: bool = False,
     description: str = "train",
+    reduce_with: Sequence[str] = (),
 ) -> TrainingReport:
     """Train ``network`` (``(moving, fixed) -> displacement``) on moving images from
     ``train_ids`` registered to the dataset's atlas, or, for a dataset without atlas,
     to another training subject drawn at random; validate on ``validation_ids`` as the
-    profile says (:mod:`regbench.learning.validation`) and end with the best weights."""
+    profile says (:mod:`regbench.learning.validation`) and end with the best weights.
+
+    The network runs in ``precision`` (:mod:`regbench.learning.memory`); the batch is the
+    profile's for the data's dimensionality. One preflight step at that batch (weights and
+    optimiser untouched) tells before the long run whether it fits; an out-of-memory
+    error, there or later, is an :class:`~regbench.learning.memory.OutOfMemory` naming
+    the settings that reduce it (the batch, and ``reduce_with``: the method's own)."""
     sim, smooth = similarity_loss(similarity), diffusion_loss()
-    batches = TrainingBatches(dataset, train_ids, profile.batch_size, seed)
+    ndim = len(dataset.spacing)
+    batch_size = profile.batch_for(ndim)
+    batches = TrainingBatches(dataset, train_ids, batch_size, seed)
+    images = _resident(batches, device, resident)
+    to_device = lambda array: torch.from_numpy(array)[:, None].to(device)  # noqa: E731
+    atlas_batch = None
     if batches.atlas is not None:  # on the device once, not with every batch
         atlas = torch.from_numpy(batches.atlas)[None, None].to(device)
-        atlas_batch = atlas.expand(profile.batch_size, *atlas.shape[1:])
-    optimizer = torch.optim.Adam(network.parameters(), lr=profile.lr)
-    n_steps = profile.total_steps(len(train_ids))
+        atlas_batch = atlas.expand(batch_size, *atlas.shape[1:])
 
-    def step(moving_images: np.ndarray, fixed_images: np.ndarray | None) -> float:
-        moving = torch.from_numpy(moving_images)[:, None].to(device)
-        fixed = atlas_batch if fixed_images is None else torch.from_numpy(fixed_images)[:, None].to(device)
-        displacement = network(moving, fixed)
-        loss = sim(fixed, warp_tensor(moving, displacement)) + reg_weight * smooth(displacement)
+    def gather(indices: Sequence[int]) -> torch.Tensor:
+        return images[list(indices)] if images is not None else to_device(batches.images(indices))
+
+    def draw() -> tuple[torch.Tensor, torch.Tensor]:
+        moving, fixed = batches.next_indices()
+        return gather(moving), atlas_batch if fixed is None else gather(fixed)
+
+    optimizer = torch.optim.Adam(network.parameters(), lr=profile.lr)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+    def loss_of(moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
+        with memory.autocast(device, precision):
+            displacement = network(moving, fixed)
+        displacement = displacement.float()
+        return sim(fixed, warp_tensor(moving, displacement)) + reg_weight * smooth(displacement)
+
+    def step(moving: torch.Tensor, fixed: torch.Tensor) -> float:
+        loss = loss_of(moving, fixed)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         return float(loss.detach())
+
+    def preflight() -> None:
+        """One forward and backward pass at the full batch; the weights are put back."""
+        kept = {key: value.detach().clone() for key, value in network.state_dict().items()}
+        first = [index % len(train_ids) for index in range(batch_size)]
+        fixed = atlas_batch if atlas_batch is not None else gather(first[1:] + first[:1])
+        loss_of(gather(first), fixed).backward()
+        optimizer.zero_grad(set_to_none=True)
+        network.load_state_dict(kept)
 
     def predict(moving_images: np.ndarray, fixed_images: np.ndarray) -> np.ndarray:
         network.eval()
-        with torch.inference_mode():
-            to_batch = lambda images: torch.from_numpy(images)[:, None].to(device)  # noqa: E731
-            displacement = network(to_batch(moving_images), to_batch(fixed_images))
+        with torch.inference_mode(), memory.autocast(device, precision):
+            displacement = network(to_device(moving_images), to_device(fixed_images))
         network.train()
         return displacement.float().cpu().numpy()
 
@@ -99,10 +149,21 @@ def train(
         keep_best=lambda: best.update(state={k: v.detach().clone() for k, v in network.state_dict().items()}),
         restore_best=lambda: network.load_state_dict(best["state"]) if best else None)
 
+    shape = "×".join(map(str, batches.atlas.shape if batches.atlas is not None else batches.images([0]).shape[1:]))
+    batch_setting = "batch_size_3d" if ndim >= 3 else "batch_size"
+    hints = [*([f"--train {batch_setting}={batch_size // 2} (now {batch_size})"] if batch_size > 1 else []),
+             *reduce_with]
     network.train()
     devices.reset_peak_memory(device)
-    run = run_steps(step, batches, n_steps, progress=progress, description=description,
-                    synchronize=lambda: devices.synchronize(device), validator=validator)
+    with memory.reported_as_out_of_memory(doing=f"in {description}'s preflight step (batch {batch_size} of {shape})",
+                                          device=device, reduce_with=hints):
+        preflight()
+    preflight_mb = devices.peak_memory_mb(device)
+    devices.reset_peak_memory(device)
+    with memory.reported_as_out_of_memory(doing=f"in {description} (batch {batch_size} of {shape})",
+                                          device=device, reduce_with=hints):
+        run = run_steps(step, draw, profile.total_steps(len(train_ids), ndim), progress=progress,
+                        description=description, synchronize=lambda: devices.synchronize(device), validator=validator)
     network.eval()
     return TrainingReport(
         seconds=run.seconds,
@@ -114,4 +175,6 @@ def train(
         validation=run.validation,
         stop=run.stop,
         best_step=run.best_step,
+        batch_size=batch_size,
+        preflight_cuda_mb=preflight_mb,
     )

@@ -125,6 +125,7 @@ def make_validator(dataset: Dataset, validation_ids: Sequence[str], profile: Pro
     nothing is held out."""
     if not validation_ids:
         return None
-    return Validator(ValidationSet(dataset, validation_ids, profile.batch_size), predict, keep_best, restore_best,
+    batch_size = profile.batch_for(len(dataset.spacing))
+    return Validator(ValidationSet(dataset, validation_ids, batch_size), predict, keep_best, restore_best,
                      every=profile.validate_every, convergence=Convergence(profile.patience, profile.tolerance),
                      stop_when_converged=profile.until == "converged")

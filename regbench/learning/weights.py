@@ -32,7 +32,7 @@ class TrainingReport:
     (validation included in the seconds), the loss per step, the validation scores
     (``step``, ``val_mse``, ``val_dice`` per evaluation), why it stopped
     (``converged``, ``budget`` or ``unvalidated``; see :mod:`regbench.learning.profiles`)
-    and the step whose weights were kept."""
+    and the step whose weights were kept; the batch size and the preflight step's peak memory."""
 
     seconds: float
     steps: int
@@ -44,6 +44,8 @@ class TrainingReport:
     validation: list[dict[str, float]] = field(default_factory=list)
     stop: str = STOP_UNVALIDATED
     best_step: int | None = None
+    batch_size: int | None = None  # images per step (the profile's for the data's dimensionality)
+    preflight_cuda_mb: float | None = None  # peak CUDA memory of the one-step preflight
 
     @property
     def best_validation(self) -> dict[str, float] | None:

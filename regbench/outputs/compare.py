@@ -134,7 +134,7 @@ def configuration_differences(current: ResultsFolder, baseline: ResultsFolder) -
                   for folder in (current, baseline))
     for key, what in (("dataset", "dataset"), ("dataset_options", "dataset options"),
                       *([("training", "training settings")] if learned else [])):
-        if key in now and key in before and now[key] != before[key]:
+        if key in now and key in before and _differ(now[key], before[key]):
             differences.append(f"{what}: {now[key]} here, {before[key]} in the baseline")
     pairs_now, pairs_before = set(current.results["pair"]), set(baseline.results["pair"])
     if pairs_now != pairs_before:
@@ -156,12 +156,20 @@ def _absent(method: str, current: ResultsFolder) -> str:
     return "REGRESSION: missing from the current run"
 
 
+def _differ(now: object, before: object) -> bool:
+    """Whether two recorded settings differ; of two tables, only in the keys both record
+    (a setting a newer version added, at its default, is not a difference)."""
+    if isinstance(now, dict) and isinstance(before, dict):
+        return any(now[key] != before[key] for key in now.keys() & before.keys())
+    return now != before
+
+
 def _parameters_differ(method: str, current: ResultsFolder, baseline: ResultsFolder) -> str | None:
     now, before = (folder.run_info.get("params", {}).get(method) for folder in (current, baseline))
-    if now is None or before is None or now == before:
+    if now is None or before is None or not _differ(now, before):
         return None
-    changed = ", ".join(f"{key}: {now.get(key)} here, {before.get(key)} in the baseline"
-                        for key in sorted({*now, *before}) if now.get(key) != before.get(key))
+    changed = ", ".join(f"{key}: {now[key]} here, {before[key]} in the baseline"
+                        for key in sorted(now.keys() & before.keys()) if now[key] != before[key])
     return f"{NOT_COMPARABLE_VERDICT}: parameters differ ({changed})"
 
 

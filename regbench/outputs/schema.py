@@ -23,10 +23,11 @@ from regbench.plugin.metric import Column
 
 IDENTITY = ("method", "dataset", "pair", "fixed", "moving", "seed")
 STATUS = ("status", "error", "traceback", "metric_errors")
-TIMING = ("seconds", "reference_seconds", "timing_repeats", "pair_wall_seconds", "others_cpu_seconds")
+TIMING = ("seconds", "reference_seconds", "timing_repeats", "timing_batch", "pair_wall_seconds", "others_cpu_seconds")
 MEMORY = ("peak_rss_mb", "rss_increase_mb", "peak_cuda_mb")
-TRAINING = ("parameters", "train_seconds", "train_steps", "train_stop", "train_best_step", "train_val_dice",
-            "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb")
+TRAINING = ("parameters", "method_params", "train_seconds", "train_steps", "train_batch_size", "train_stop",
+            "train_best_step", "train_val_dice", "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb",
+            "train_preflight_cuda_mb")
 ENVIRONMENT = ("device", "method_versions", "regbench_version", "python_version", "platform", "cpu", "cpu_isa",
                "cpu_cores", "torch_threads", "torch_parallel", "omp_wait_policy", "blas", "numpy_version",
                "torch_version")
@@ -35,7 +36,7 @@ FIXED = (*IDENTITY, *STATUS, *TIMING, *MEMORY, *TRAINING, *ENVIRONMENT)
 # (measurements, whether weights came from the cache, and the OpenMP wait policy, chosen
 # by how busy the machine was); all others are results.
 MEASURED = (*TIMING, *MEMORY, "traceback", "train_seconds", "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb",
-            "omp_wait_policy")
+            "train_preflight_cuda_mb", "omp_wait_policy")
 
 OK, FAILED = "ok", "failed"
 
