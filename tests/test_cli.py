@@ -185,3 +185,52 @@ def test_plugins_from_the_environment_variable(plugin_dir, monkeypatch, capsys):
     monkeypatch.setenv("REGBENCH_PLUGINS", plugin)
     assert main(["list"]) == 0
     assert re.search(r"^\s+still\s", capsys.readouterr().out, re.MULTILINE)
+
+
+# --- command-line mistakes, each one clear line (the first ones found by hand, the
+# timeouts by tests/test_cli_fuzz.py) ----------------------------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--max-pairs", "0"], "--max-pairs must be at least 1, got 0"),
+    (["--max-pairs", "-3"], "--max-pairs must be at least 1, got -3"),
+    (["--figure-pair", "nope"], "--figure-pair 'nope' is not a pair of this run; its pairs: synthetic-"),
+    (["--prepare-timeout", "1000000000"], "--prepare-timeout must be at most 10000000, got 1e+09"),
+    (["--timeout", "1000000000"], "--timeout must be positive and at most 1e+07 s, got '1000000000'"),
+    (["--repeats", "1000000"], "--repeats must be at most 100"),
+    (["--batch-pairs", "0"], "--batch-pairs must be at least 1, got 0"),
+    (["--max-pairs", "x"], "argument --max-pairs: invalid int value: 'x'"),
+])
+def test_out_of_range_options_are_one_usage_line(args, message, tmp_path, capsys):
+    try:
+        code = main(["run", "--methods", "identity", *TINY, "--out", str(tmp_path / "out"), *args])
+    except SystemExit as exit_:  # argparse's own type errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("regbench: error:") == 1 and message in err, err
+    assert not (tmp_path / "out").exists()  # a run that exits 2 leaves no results folder
+
+
+def test_an_output_path_that_is_a_file_is_named(tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    for out in (taken, taken / "below"):
+        assert main(["run", "--methods", "identity", *TINY, "--out", str(out)]) == 2
+        assert f"--out {out}: " in capsys.readouterr().err
+    assert main(["run", "--methods", "identity", *TINY, "--out", str(tmp_path / "o"),
+                 "--export", "l2r", str(taken)]) == 2
+    assert f"--export FORMAT {taken}: is a file" in capsys.readouterr().err
+    assert main(["report", str(taken)]) == 2
+    assert f"RESULTS {taken}: is a file; expected a folder" in capsys.readouterr().err
+
+
+def test_a_label_pattern_that_matches_nothing_is_a_usage_error(tmp_path, capsys):
+    from layouts import nifti_folder  # noqa: PLC0415
+
+    data = nifti_folder(tmp_path / "data", n=6, shape=(16, 16, 16))
+    args = ["run", "--methods", "identity", "--dataset", "nifti-pairs", "--data-dir", str(data), "--no-progress",
+            "--dataset-option", "images=img_*.nii.gz", "--out", str(tmp_path / "out")]
+    assert main([*args, "--dataset-option", "segs=nomatch_*.nii.gz"]) == 2
+    assert "no label maps match segs='nomatch_*.nii.gz'" in capsys.readouterr().err
+    assert main(args) == 0  # no segs option: images without labels, said plainly
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "no labels" in table and "failed" not in table

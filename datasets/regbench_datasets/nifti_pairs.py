@@ -59,6 +59,9 @@ class NiftiPairs(NiftiDataset):
         segs = sorted(p for p in self.root.glob(self.options["segs"]) if p.is_file()) if self.options["segs"] else []
         label_maps = set(segs)
         images = [p for p in images if p not in label_maps]
+        if self.options["segs"] and not segs:
+            raise DataError(f"{self.root}: no label maps match segs={self.options['segs']!r}; expected one per image "
+                            f"(or no segs option, for images without labels)")
         if segs and len(segs) != len(images):
             raise DataError(f"{self.root}: {len(images)} images match {self.options['images']!r} but {len(segs)} "
                             f"label maps match {self.options['segs']!r}; expected one label map per image")

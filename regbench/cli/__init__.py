@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from regbench.cli import config
-from regbench.cli.arguments import USAGE_ERROR, UsageError, parser
+from regbench.cli.arguments import USAGE_ERROR, UsageError, check_arguments, parser
 
 
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -21,8 +21,10 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     command line's own flags (:mod:`regbench.cli.config`)."""
     args = parser().parse_args(argv)
     if getattr(args, "config", None) is not None:
+        check_arguments(argparse.Namespace(config=args.config))
         argv = config.with_config(argv, args.command, args.config, parser().parse_args([args.command]))
         args = parser().parse_args(argv)
+    check_arguments(args)
     return args
 
 

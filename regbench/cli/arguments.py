@@ -8,8 +8,11 @@ Kept free of plugins and torch, so that ``regbench --help``, ``report`` and
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NoReturn
 
 from regbench.execution.plan import Timeouts
 from regbench.learning.profiles import PROFILES
@@ -141,8 +144,78 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                      help="discard results stored in OUT by an earlier run (default: reuse them and compute the rest)")
 
 
+# Every numeric option's range and every path option's kind, checked in one place before
+# any work starts (check_arguments). Names are argparse's dests; a path option given as
+# text, a missing one (None) and an empty list pass by.
+AT_LEAST_ONE = ("max_pairs", "workers", "repeats", "threads", "batch_pairs")
+MOST_SECONDS = 10**7  # a timeout beyond (115 days) is a typo, and more than the OS's waits accept
+AT_MOST = {"workers": 256, "threads": 256, "repeats": 100, "prepare_timeout": MOST_SECONDS}  # beyond: a typo
+POSITIVE = ("prepare_timeout", "speed_factor")
+NOT_NEGATIVE = ("dice_tolerance",)
+WRITTEN_FOLDERS = ("out", "cache_dir", "export_dir")  # created when missing: never a file, always writable
+READ_FOLDERS = ("data_dir", "results", "current", "baseline", "folders")  # must exist
+READ_FILES = ("config",)
+POSITIONAL = {"results": "RESULTS", "current": "CURRENT", "baseline": "BASELINE", "folders": "FOLDER"}
+
+
+def _flag(dest: str) -> str:
+    if dest == "export_dir":
+        return "--export FORMAT"
+    return POSITIONAL.get(dest) or f"--{dest.replace('_', '-')}"
+
+
+def _writable(path: Path) -> bool:
+    """Whether a folder can be made (or written) at ``path``: it, or its nearest existing
+    parent, is a folder this process may write in."""
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """A UsageError for the first option out of its range or path of the wrong kind."""
+    given = vars(args)
+    for dest, lowest, rule in ((AT_LEAST_ONE, 1, "at least 1"), (POSITIVE, 0, "positive"),
+                               (NOT_NEGATIVE, 0, "at least 0")):
+        for name in dest:
+            value = given.get(name)
+            if value is None:
+                continue
+            if value < lowest or (rule == "positive" and value == 0) or value != value:  # noqa: PLR0124 - NaN
+                raise UsageError(f"{_flag(name)} must be {rule}, got {value:g}")
+            if value > AT_MOST.get(name, float("inf")):
+                raise UsageError(f"{_flag(name)} must be at most {AT_MOST[name]}, got {value:g}")
+    export = given.get("export")
+    if export is not None:
+        given = {**given, "export_dir": export[1]}
+    for name in (*WRITTEN_FOLDERS, *READ_FOLDERS, *READ_FILES):
+        values = given.get(name)
+        for value in values if isinstance(values, list) else [values]:
+            if value is None:
+                continue
+            path = Path(value).expanduser()
+            if name in WRITTEN_FOLDERS and path.exists() and not path.is_dir():
+                raise UsageError(f"{_flag(name)} {value}: is a file; expected a folder (or a path to create one)")
+            if name in WRITTEN_FOLDERS and not _writable(path.absolute()):
+                raise UsageError(f"{_flag(name)} {value}: cannot be written here (a file on the way, or no permission)")
+            if name in READ_FOLDERS and not path.is_dir():
+                raise UsageError(f"{_flag(name)} {value}: {'is a file' if path.exists() else 'no such folder'}; "
+                                 f"expected a folder")
+            if name in READ_FILES and not path.is_file():
+                raise UsageError(f"{_flag(name)} {value}: {'is a folder' if path.exists() else 'no such file'}; "
+                                 f"expected a file")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, with its errors in regbench's one form: the usage, then one
+    ``regbench: error:`` line, exit status 2 (argparse would name the subcommand)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(USAGE_ERROR, f"regbench: error: {message}\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="regbench", description=DESCRIPTION)
+    main = _Parser(prog="regbench", description=DESCRIPTION)
     main.add_argument("-p", dest="plugins", action="append", default=[], metavar="MODULE",
                       help="load a plugin module (repeatable); 'no:NAME' blocks an installed plugin")
     commands = main.add_subparsers(dest="command", required=True)

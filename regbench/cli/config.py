@@ -42,9 +42,7 @@ NOT_IN_FILES = ("config", "command", "plugins")  # a file does not name another 
 def read(path: Path) -> dict[str, Any]:
     """The settings in ``path`` (TOML, or YAML by its suffix); a UsageError naming the
     file when it is missing, malformed or not a table of settings."""
-    if not path.is_file():
-        raise UsageError(f"--config {path}: no such file")
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8")  # a file: checked with every path option (check_arguments)
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml  # noqa: PLC0415 - optional: only YAML files need it

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from regbench.cli import config
-from regbench.cli.arguments import UsageError, assignments
+from regbench.cli.arguments import MOST_SECONDS, UsageError, assignments
 from regbench.execution.executors import DaskExecutor, Executor, LocalPool
 from regbench.execution.plan import MethodJob, Timeouts, plan_job
 from regbench.execution.rescoring import score_folders
@@ -177,8 +177,8 @@ def _timeouts(args: argparse.Namespace, jobs: Sequence[MethodJob]) -> Timeouts:
             value = float(seconds)
         except ValueError:
             raise UsageError(f"--timeout expects SECONDS or METHOD=SECONDS, got {item!r}") from None
-        if value <= 0:
-            raise UsageError(f"--timeout must be positive, got {item!r}")
+        if not 0 < value <= MOST_SECONDS:
+            raise UsageError(f"--timeout must be positive and at most {MOST_SECONDS:g} s, got {item!r}")
         if method and method not in names:
             raise UsageError(f"--timeout names method {method!r}, which is not in this run ({', '.join(sorted(names))})")
         if method:
@@ -249,11 +249,22 @@ def _print_outcome(output: RunOutput, dataset: Dataset, out: Path, seconds: floa
     print(f"\nresults written to {out}/ in {seconds:.0f} s")
 
 
+def _figure_pair(args: argparse.Namespace, pairs: Sequence[Pair]) -> str | None:
+    """``--figure-pair`` (one of the pairs evaluated), or the first pair."""
+    if args.figure_pair is None:
+        return pairs[0].id if pairs else None
+    ids = [pair.id for pair in pairs]
+    if args.figure_pair not in ids:
+        shown = ", ".join(ids[:5]) + (f" (and {len(ids) - 5} more)" if len(ids) > 5 else "")
+        raise UsageError(f"--figure-pair {args.figure_pair!r} is not a pair of this run; its pairs: {shown}")
+    return args.figure_pair
+
+
 def run(args: argparse.Namespace) -> int:
     found = catalog(args)
     dataset = _dataset(args, found)
     pairs = dataset.test_pairs()[: args.max_pairs]
-    figure_pair = args.figure_pair or (pairs[0].id if pairs else None)
+    figure_pair = _figure_pair(args, pairs)
     metrics = _metrics(args, found)
     export_to = _export_folder(args)
     jobs = _jobs(args, found, dataset, metrics=tuple(metrics), figure_pair=figure_pair,
@@ -353,7 +364,7 @@ def evaluate(args: argparse.Namespace) -> int:
     pairs = all_pairs[: args.max_pairs]
     sources = _field_sources(args.folders, all_pairs)
     metrics = _metrics(args, found)
-    figure_pair = args.figure_pair or (pairs[0].id if pairs else None)
+    figure_pair = _figure_pair(args, pairs)
     started = time.perf_counter()
     output = score_folders(sources, pairs, dataset, metrics, figure_pair, progress=not args.no_progress)
     run_info = {

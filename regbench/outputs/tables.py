@@ -17,8 +17,13 @@ from regbench.learning.profiles import STOP_BUDGET
 from regbench.outputs import schema, seeds
 
 
-def _cell(mean: float, std: float) -> str:
-    return "failed" if pd.isna(mean) else f"{mean:.4f} ± {std:.4f}"
+NO_LABELS = "no labels"  # a pair registered, but without label maps to score Dice on
+
+
+def _cell(mean: float, std: float, ok: bool = False) -> str:
+    if pd.isna(mean):
+        return NO_LABELS if ok else "failed"
+    return f"{mean:.4f} ± {std:.4f}"
 
 
 def _train_cell(row: pd.Series) -> str:
@@ -115,14 +120,16 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
     by_key = results.set_index(["pair", "method"])
     table = pd.DataFrame(index=pairs, columns=methods, dtype=object)
     for (pair, method), row in by_key.iterrows():
-        table.loc[pair, method] = _cell(row.get("dice_mean", np.nan), row.get("dice_std", np.nan))
+        table.loc[pair, method] = _cell(row.get("dice_mean", np.nan), row.get("dice_std", np.nan),
+                                        ok=row["status"] == schema.OK)
     summary = {}
     for method in methods:
         rows = results[results["method"] == method]
         ok = rows[rows["status"] == schema.OK]
         first = rows.iloc[0]
         summary[method] = {
-            "mean": _cell(ok["dice_mean"].mean(), ok["dice_std"].mean()) if len(ok) and "dice_mean" in ok else "failed",
+            "mean": (_cell(ok["dice_mean"].mean(), ok["dice_std"].mean(), ok=True) if "dice_mean" in ok else NO_LABELS)
+            if len(ok) else "failed",
             "across seeds": _across_seeds_cell(across.loc[method]) if across is not None else "-",
             "s / pair": f"{ok['seconds'].mean():.3f}{CONTENDED_MARK if schema.contended(ok) else ''}" if len(ok) else "-",
             "train s": _train_cell(first),
