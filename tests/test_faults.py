@@ -36,14 +36,6 @@ SMALL = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset
          "--profile", "smoke", "--no-progress"]
 
 
-@pytest.fixture
-def markers(tmp_path, monkeypatch):
-    folder = tmp_path / "markers"
-    folder.mkdir()
-    monkeypatch.setenv("FAULTY_MARKERS", str(folder))
-    return folder
-
-
 def read(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / "results.csv")
 

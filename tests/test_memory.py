@@ -26,14 +26,6 @@ SMALL = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset
 TINY_TRAINING = Profile("tiny", batch_size=4, lr=1e-3, steps=3, validation_fraction=0)
 
 
-@pytest.fixture
-def markers(tmp_path, monkeypatch):
-    folder = tmp_path / "markers"
-    folder.mkdir()
-    monkeypatch.setenv("FAULTY_MARKERS", str(folder))
-    return folder
-
-
 def _train(dataset, profile=TINY_TRAINING, **options):
     torch.manual_seed(0)
     network = Vxm1().build_network(len(dataset.spacing))
