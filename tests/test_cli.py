@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -234,3 +235,18 @@ def test_a_label_pattern_that_matches_nothing_is_a_usage_error(tmp_path, capsys)
     assert main(args) == 0  # no segs option: images without labels, said plainly
     table = (tmp_path / "out" / "table.md").read_text()
     assert "no labels" in table and "failed" not in table
+
+
+def test_output_to_a_file_gets_lines_not_progress_bar_frames(tmp_path):
+    """Progress bars are for terminals: redirected, a run (its worker processes too) logs
+    one line per method trained and per method done, and no bar frames."""
+    log = tmp_path / "run.log"
+    command = [sys.executable, "-m", "regbench.cli", "run", "--methods", "identity,vxm1", "--dataset", "synthetic",
+               "--dataset-option", "shape=32,32", "--dataset-option", "n_subjects=12", "--profile", "smoke",
+               "--train", "steps=30", "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
+    with log.open("w") as file:
+        assert subprocess.run(command, stdout=file, stderr=subprocess.STDOUT, check=False).returncode == 0
+    text = log.read_text()
+    assert "\r" not in text and "it/s" not in text and "step/s" not in text
+    assert "regbench: vxm1: trained, 30 steps in " in text
+    assert "regbench: identity: 2 pair(s) registered and scored, 0 failed" in text

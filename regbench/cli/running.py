@@ -50,6 +50,16 @@ def catalog(args: argparse.Namespace) -> Catalog:
     return found
 
 
+def progress_bars(args: argparse.Namespace) -> bool:
+    """Progress bars: on a terminal, unless ``--no-progress``. Written to a file, their
+    frames would be noise: a run logs one line per method and phase instead (:func:`_log`)."""
+    return not args.no_progress and sys.stderr.isatty()
+
+
+def _log(line: str) -> None:
+    print(f"regbench: {line}", file=sys.stderr, flush=True)
+
+
 def _select(registry: Registry[Any], kind: str, name: str) -> Entry[Any]:
     if name not in registry:
         raise UsageError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(registry.names())}")
@@ -123,7 +133,7 @@ def _dataset(args: argparse.Namespace, found: Catalog) -> Dataset:
         given["data_dir"] = args.data_dir
     try:
         dataset = entry.cls(**given)
-        dataset.validate(progress=not args.no_progress)
+        dataset.validate(progress=progress_bars(args))
     except ValueError as error:
         raise UsageError(str(error)) from None
     return dataset
@@ -158,7 +168,7 @@ def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, **settings
                 later = {"figure_pair": None} if seed != seeds[0] and "figure_pair" in settings else {}
                 jobs.append(plan_job(entry, given, **{**settings, **later}, label=variant.name if variant.params else "",
                                      dataset=dataset, seed=seed, profile=profile, cache_dir=args.cache_dir,
-                                     progress=not args.no_progress))
+                                     progress=progress_bars(args)))
     except ValueError as error:
         raise UsageError(str(error)) from None
     return jobs
@@ -277,9 +287,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     executor = _executor(args)
     try:
-        output = run_jobs(jobs, pairs, store, dataset=dataset, progress=not args.no_progress, timeouts=timeouts,
+        output = run_jobs(jobs, pairs, store, dataset=dataset, progress=progress_bars(args), timeouts=timeouts,
                           isolate=not args.no_isolation, executor=executor,
-                          warped_out=args.out if args.save_warped else None, export_to=export_to)
+                          warped_out=args.out if args.save_warped else None, export_to=export_to,
+                          log=_log if not args.no_progress and not progress_bars(args) else None)
     finally:
         executor.close()
     output.figure_pair = figure_pair
@@ -366,7 +377,7 @@ def evaluate(args: argparse.Namespace) -> int:
     metrics = _metrics(args, found)
     figure_pair = _figure_pair(args, pairs)
     started = time.perf_counter()
-    output = score_folders(sources, pairs, dataset, metrics, figure_pair, progress=not args.no_progress)
+    output = score_folders(sources, pairs, dataset, metrics, figure_pair, progress=progress_bars(args))
     run_info = {
         "command": "regbench " + " ".join(sys.argv[1:]),
         "dataset": dataset.name,

@@ -16,7 +16,8 @@ tables are assembled from the store in the order of an uninterrupted run.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +126,7 @@ def run_jobs(
     executor: Executor | None = None,
     warped_out: Path | None = None,
     export_to: Path | None = None,
+    log: Callable[[str], object] | None = None,
 ) -> RunOutput:
     """Evaluate every job on ``pairs``, reusing what ``store`` holds (learning methods
     train first, or load their cached weights).
@@ -134,6 +136,8 @@ def run_jobs(
     one worker process). ``warped_out``: write warped images and fields as NIfTI under
     ``warped_out/warped/<method>/``. ``export_to``: write fields in Learn2Reg's
     submission layout under ``export_to/<method>/`` (:mod:`regbench.outputs.fields`).
+    ``log``: called with one line per method trained and per method whose pairs are all
+    done (for logs written to a file, where progress bars would be noise).
     """
     plans = []
     all_pairs = dataset.test_pairs() if export_to is not None else []  # export file names come from every pair
@@ -149,15 +153,32 @@ def run_jobs(
     reused = total - sum(len(plan.pending) for plan in plans)
     executor = executor or LocalPool()
 
+    say = log or (lambda line: None)
+    names = {plan.key: _folder_name(plan.job, jobs) for plan in plans}  # the method, and the seed when several
+    pending = {plan.key: len(plan.pending) for plan in plans}
+    left = dict(pending)
+    failed = dict.fromkeys(left, 0)
+    started = time.perf_counter()
+
     def on_outcome(outcome: TaskOutcome) -> None:
         info, job, key = outcome.info, outcome.task.job, outcome.task.key
         if info is not None and (info.trained or store.info(job.name, key) is None):  # keep how it was trained
             store.save_info(job.name, key, info)
+        if not outcome.task.pairs:  # a training task
+            say(f"{names[key]}: could not be prepared: {outcome.error}" if info is None else
+                f"{names[key]}: {'trained' if info.trained else 'weights loaded'}"
+                + (f", {info.columns['train_steps']} steps in {info.columns['train_seconds']:.0f} s"
+                   if info.trained else ""))
 
     with tqdm(total=total, initial=reused, desc=dataset.name, unit="reg", disable=not progress) as bar:
         def on_record(task: Task, record: PairRecord) -> None:
             store.save(task.job.name, task.key, record)
             bar.update()
+            left[task.key] -= 1
+            failed[task.key] += not record.ok
+            if not left[task.key]:
+                say(f"{names[task.key]}: {pending[task.key]} pair(s) registered and scored, {failed[task.key]} "
+                    f"failed, {time.perf_counter() - started:.0f} s into the run")
 
         training, evaluation = _tasks(plans, executor.workers, timeouts, isolate)
         executor.run(training, on_record, on_outcome)

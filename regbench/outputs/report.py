@@ -219,6 +219,54 @@ def runtime_memory_chart(folder: ResultsFolder, out: Path) -> Path | None:
     return _save(figure, out / "runtime_memory.png")
 
 
+def _devices_text(ok: pd.DataFrame) -> str:
+    """Where the methods registered, e.g. ``cpu`` or ``cuda: NVIDIA H200 (vxm1, eca-unet), cpu (ants-syn)``."""
+    if "device" not in ok:
+        return "device not recorded"
+    by_device = ok.groupby("device", sort=False)["method"].unique()
+    if len(by_device) == 1:
+        return str(by_device.index[0])
+    return ", ".join(f"{device} ({', '.join(methods)})" for device, methods in by_device.items())
+
+
+def accuracy_speed_figure(folder: ResultsFolder, out: Path) -> tuple[Path, str] | None:
+    """Accuracy against speed, one point per method (or variant): mean Dice (and, beside
+    it, mean HD95) against the median seconds per pair on a log axis; error bars give the
+    spread across pairs (the seconds' quartiles, the metric's std) and, with several
+    seeds, the std across seeds (thicker). None when nothing was timed."""
+    means = seeds.pair_means(folder.results)
+    ok = means[means["status"] == schema.OK]
+    if ok["seconds"].isna().all() or "dice_mean" not in ok:
+        return None
+    panels = [("dice_mean", "mean Dice (higher is better)")]
+    if "hd95_mean" in ok and ok["hd95_mean"].notna().any():
+        panels.append(("hd95_mean", "mean HD95 in mm (lower is better)"))
+    several = seeds.repeated(folder.results)
+    figure, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.4), squeeze=False)
+    for axis, (column, label) in zip(axes[0], panels, strict=True):
+        across = seeds.spread(folder.results, column) if several else None
+        for index, method in enumerate(folder.methods):
+            rows = ok[ok["method"] == method]
+            seconds, values = rows["seconds"].dropna(), rows[column].dropna()
+            if seconds.empty or values.empty:
+                continue
+            x = seconds.median()
+            xerr = [[x - seconds.quantile(0.25)], [seconds.quantile(0.75) - x]]
+            colour = plt.cm.tab10(index % 10)
+            axis.errorbar(x, values.mean(), xerr=xerr, yerr=values.std(ddof=0), fmt="o", color=colour,
+                          capsize=3, linewidth=1, label=method)
+            if across is not None and across.at[method, "seeds"] > 1:
+                axis.errorbar(x, values.mean(), yerr=across.at[method, "std"], fmt="none", color=colour,
+                              linewidth=3.5, alpha=0.6)
+        axis.set(xscale="log", xlabel="seconds per pair (median; bars: quartiles)", ylabel=label)
+        axis.grid(True, which="both", alpha=0.3)
+    axes[0, 0].legend(fontsize="small")
+    spread = ("thin bars: std across pairs; thick: std across seeds" if several else "bars: std across pairs")
+    caption = f"Measured on {_devices_text(ok)}; {spread}."
+    figure.suptitle("Accuracy against speed")
+    return _save(figure, out / "accuracy_speed.png"), caption
+
+
 def training_figure(folder: ResultsFolder, out: Path) -> Path | None:
     """The training loss per step and, beside it, the validation score at each evaluation
     (mean Dice, or the image MSE for data without labels), one line per method."""
@@ -323,6 +371,10 @@ def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
     if qualitative:
         sections.append(Section("Qualitative comparison", "Warped images, deformation grids and Jacobian determinants "
                                                           "for one pair (middle slice in 3D).", figure=qualitative))
+    pareto = accuracy_speed_figure(folder, figures_dir)
+    if pareto:
+        sections.append(Section("Accuracy and speed", "Each method's mean accuracy against its median seconds "
+                                                      f"per pair (log axis). {pareto[1]}", figure=pareto[0]))
     runtime = runtime_memory_chart(folder, figures_dir)
     if runtime:
         sections.append(Section("Runtime and memory", figure=runtime))
