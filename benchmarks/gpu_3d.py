@@ -8,8 +8,8 @@ sizes on any device, to check the script itself.
 
 Every 3D cell is one network at one size, batch, precision and checkpointing setting:
 ``--steps`` timed training steps (after ``--warmup``) on random volumes, the median step
-in ms and the peak memory (CUDA: ``max_memory_allocated``; CPU: how far the process's
-RSS rose above where the cell started), or the out-of-memory message regbench gives. The 2D part times the trainer's
+in ms and the peak CUDA memory (``max_memory_allocated``; not measured on a CPU, where
+the process's RSS cannot single out one cell), or the out-of-memory message regbench gives. The 2D part times the trainer's
 own steps on 160×192 images, batch 8, with the images copied from the host per step
 and kept on the device, and, on a GPU, eager against ``torch.compile`` for eca-unet
 (regbench compiles nothing unless that gives at least 1.5×).
@@ -32,7 +32,6 @@ from regbench_methods.vxm import Vxm1, Vxm2
 from regbench.learning import memory, trainer
 from regbench.learning.profiles import Profile
 from regbench.measuring import devices
-from regbench.measuring.profiling import PeakRSS
 from regbench.measuring.warp import warp_tensor
 
 NETWORKS = {"vxm1": Vxm1, "vxm2": Vxm2, "eca-unet": EcaUNetMethod}
@@ -90,11 +89,11 @@ def measure_3d(name: str, shape: tuple[int, ...], batch: int, precision: str, ch
         memory.use_checkpointing(memory.checkpoint_blocks(network))
     devices.reset_peak_memory(device)
     try:
-        with PeakRSS() as rss, memory.reported_as_out_of_memory(doing=f"training {name}", device=device,
-                                                                 reduce_with=["a smaller batch"]):
+        with memory.reported_as_out_of_memory(doing=f"training {name}", device=device, reduce_with=["a smaller batch"]):
             cell["ms_per_step"] = round(time_steps(training_step(network, shape, batch, precision, device),
                                                    device, steps, warmup), 2)
-        cell["peak_mb"] = round(devices.peak_memory_mb(device) or rss.increase_mb or 0.0, 1)
+        peak = devices.peak_memory_mb(device)  # None on a CPU: a process's RSS cannot single out one cell's peak
+        cell["peak_mb"] = round(peak, 1) if peak is not None else None
     except memory.OutOfMemory as error:
         cell["ms_per_step"], cell["peak_mb"], cell["error"] = None, None, str(error)
     del network
