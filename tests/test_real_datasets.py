@@ -128,7 +128,7 @@ def expect_error(tmp_path, capsys, dataset, data_dir, *needles, extra=()):
 
 
 def test_missing_folder(tmp_path, capsys):
-    expect_error(tmp_path, capsys, "oasis2d", tmp_path / "nowhere", tmp_path / "nowhere", "does not exist")
+    expect_error(tmp_path, capsys, "oasis2d", tmp_path / "nowhere", tmp_path / "nowhere", "no such folder")
 
 
 def test_missing_subject_list_and_empty_subject_list(tmp_path, capsys):

@@ -50,9 +50,6 @@ def compare_runs(args: argparse.Namespace) -> int:
         print("compare runs of one configuration, e.g. the baseline's command from its run.json", file=sys.stderr)
     elif status == REGRESSION:
         print("\nregression: see the verdict column", file=sys.stderr)
-    elif status == NOT_COMPARABLE:
-        print(f"\nnot comparable (exit status {NOT_COMPARABLE}): some methods ran with other parameters than in "
-              f"the baseline; see the verdict column", file=sys.stderr)
     elif status == SPEED_NOT_JUDGED:
         print("\nno accuracy regression; speed not judged for some methods: other processes used the CPU while "
               "they were timed (exit status 3); rerun on an idle machine", file=sys.stderr)

@@ -14,8 +14,9 @@ and by more than seeds alone move it (when either run has several seeds,
 :func:`seed_allowance`), when its speed ratio grows by more than ``speed_factor``, when
 it fails pairs the baseline did not, or when it is missing although the run asked for
 it. Runs of different configurations (dataset, its options, test pairs, training
-settings; or a method's parameters) are not judged at all: the gate says what differs
-and exits with :data:`NOT_COMPARABLE`. A baseline method this run did not ask for, or
+settings) are not judged at all: the gate says what differs and exits with
+:data:`NOT_COMPARABLE`. A method's parameters are the method's, under test like its
+code: a changed default that costs accuracy is a regression. A baseline method this run did not ask for, or
 could not run because its extra is not installed, is skipped with that reason.
 """
 
@@ -38,7 +39,7 @@ from regbench.plugin.variants import method_name, split_specs
 MIN_TIMED_SECONDS = 1e-3
 REGRESSION = 1  # exit status: a method regressed
 SPEED_NOT_JUDGED = 3  # exit status: no regression found, but some speed was measured under contention
-NOT_COMPARABLE = 4  # exit status: the runs' configurations (or a method's parameters) differ
+NOT_COMPARABLE = 4  # exit status: the runs' configurations differ
 NOT_COMPARABLE_VERDICT = "not comparable"
 SKIPPED = "skipped"  # a baseline method this run did not ask for, or could not run (not installed)
 # A metric change within this many standard errors of the seed-to-seed spread is not a regression.
@@ -164,15 +165,6 @@ def _differ(now: object, before: object) -> bool:
     return now != before
 
 
-def _parameters_differ(method: str, current: ResultsFolder, baseline: ResultsFolder) -> str | None:
-    now, before = (folder.run_info.get("params", {}).get(method) for folder in (current, baseline))
-    if now is None or before is None or not _differ(now, before):
-        return None
-    changed = ", ".join(f"{key}: {now[key]} here, {before[key]} in the baseline"
-                        for key in sorted(now.keys() & before.keys()) if now[key] != before[key])
-    return f"{NOT_COMPARABLE_VERDICT}: parameters differ ({changed})"
-
-
 def compare(current: ResultsFolder, baseline: ResultsFolder, thresholds: Thresholds = Thresholds()) -> pd.DataFrame:
     """A table of what moved, one row per method, with a ``verdict`` column. When the
     runs' configurations differ (:func:`configuration_differences`) nothing is judged:
@@ -209,11 +201,8 @@ def compare(current: ResultsFolder, baseline: ResultsFolder, thresholds: Thresho
             problems.append(f"{speed_change:.2f}x slower (allowed {thresholds.speed_factor}x)")
         if b["failed"] > a["failed"]:
             problems.append(f"{int(b['failed'])} failed pairs (baseline {int(a['failed'])})")
-        parameters = _parameters_differ(method, current, baseline)
         if differ:
             verdict = f"{NOT_COMPARABLE_VERDICT}: the runs' configurations differ"
-        elif parameters:
-            verdict = parameters
         elif problems:
             verdict = "REGRESSION: " + "; ".join(problems)
         elif unjudged:
