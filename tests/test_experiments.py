@@ -243,7 +243,7 @@ def test_methods_this_run_did_not_ask_for_or_could_not_install_are_skipped(three
     info |= {"requested_methods": "all", "not_installed": {"shift": "not installed (pip install shift)"}}
     (subset / "run.json").write_text(json.dumps(info))
     code, printed = gate(subset, three_seeds, capsys)
-    assert code == 0 and "skipped: not installed here" in printed
+    assert code == 0 and "skipped: not installed (pip install shift) here" in printed
     del info["not_installed"]
     (subset / "run.json").write_text(json.dumps(info))
     assert gate(subset, three_seeds, capsys)[0] == REGRESSION  # asked for all, and it is gone

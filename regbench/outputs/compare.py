@@ -149,7 +149,7 @@ def _absent(method: str, current: ResultsFolder) -> str:
     info = current.run_info
     base = method_name(method)  # a variant's method
     if base in info.get("not_installed", {}):
-        return f"{SKIPPED}: not installed here ({info['not_installed'][base]})"
+        return f"{SKIPPED}: {info['not_installed'][base]} here"
     requested = info.get("requested_methods")
     asked = {method_name(spec) for spec in split_specs(requested)} if requested is not None else {"all"}
     if not asked & {"all", base}:
