@@ -136,7 +136,7 @@ def configuration_differences(current: ResultsFolder, baseline: ResultsFolder) -
     for key, what in (("dataset", "dataset"), ("dataset_options", "dataset options"),
                       *([("training", "training settings")] if learned else [])):
         if key in now and key in before and _differ(now[key], before[key]):
-            differences.append(f"{what}: {now[key]} here, {before[key]} in the baseline")
+            differences.append(_difference(what, now[key], before[key]))
     pairs_now, pairs_before = set(current.results["pair"]), set(baseline.results["pair"])
     if pairs_now != pairs_before:
         differences.append(f"test pairs: {len(pairs_now)} here, {len(pairs_before)} in the baseline "
@@ -155,6 +155,14 @@ def _absent(method: str, current: ResultsFolder) -> str:
     if not asked & {"all", base}:
         return f"{SKIPPED}: not asked for in this run (--methods {requested})"
     return "REGRESSION: missing from the current run"
+
+
+def _difference(what: str, now: object, before: object) -> str:
+    """``what`` differs, e.g. "dataset options: n_subjects 300 here, 40 in the baseline"."""
+    if isinstance(now, dict) and isinstance(before, dict):
+        keys = sorted(key for key in now.keys() & before.keys() if now[key] != before[key])
+        return f"{what}: " + "; ".join(f"{key} {now[key]} here, {before[key]} in the baseline" for key in keys)
+    return f"{what}: {now} here, {before} in the baseline"
 
 
 def _differ(now: object, before: object) -> bool:
