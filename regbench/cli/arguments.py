@@ -145,8 +145,8 @@ def _run_options(run: argparse.ArgumentParser) -> None:
 
 
 # Every numeric option's range and every path option's kind, checked in one place before
-# any work starts (check_arguments). Names are argparse's dests; a path option given as
-# text, a missing one (None) and an empty list pass by.
+# any work starts (check_arguments). Names are argparse's dests (export_dir: --export's
+# DIR); an option not given (None) is not checked.
 AT_LEAST_ONE = ("max_pairs", "workers", "repeats", "threads", "batch_pairs")
 MOST_SECONDS = 10**7  # a timeout beyond (115 days) is a typo, and more than the OS's waits accept
 AT_MOST = {"workers": 256, "threads": 256, "repeats": 100, "prepare_timeout": MOST_SECONDS}  # beyond: a typo
@@ -174,9 +174,9 @@ def _writable(path: Path) -> bool:
 def check_arguments(args: argparse.Namespace) -> None:
     """A UsageError for the first option out of its range or path of the wrong kind."""
     given = vars(args)
-    for dest, lowest, rule in ((AT_LEAST_ONE, 1, "at least 1"), (POSITIVE, 0, "positive"),
-                               (NOT_NEGATIVE, 0, "at least 0")):
-        for name in dest:
+    for names, lowest, rule in ((AT_LEAST_ONE, 1, "at least 1"), (POSITIVE, 0, "positive"),
+                                (NOT_NEGATIVE, 0, "at least 0")):
+        for name in names:
             value = given.get(name)
             if value is None:
                 continue
