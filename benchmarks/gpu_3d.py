@@ -32,7 +32,6 @@ from regbench_methods.vxm import Vxm1, Vxm2
 from regbench.learning import memory, trainer
 from regbench.learning.profiles import Profile
 from regbench.measuring import devices
-from regbench.measuring.warp import warp_tensor
 
 NETWORKS = {"vxm1": Vxm1, "vxm2": Vxm2, "eca-unet": EcaUNetMethod}
 SIZES = {"full": [(160, 192, 160), (160, 224, 192)], "small": [(32, 32, 32), (32, 48, 32)]}
@@ -59,25 +58,12 @@ def time_steps(step: Callable[[], object], device: torch.device, steps: int, war
 
 def training_step(network: torch.nn.Module, shape: tuple[int, ...], batch: int, precision: str,
                   device: torch.device) -> Callable[[], float]:
-    """One unsupervised training step of ``network`` on random images, as regbench's trainer takes it."""
-    sim, smooth = trainer.similarity_loss("mse"), trainer.diffusion_loss()
-    optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    """One unsupervised training step of ``network`` on random images, the trainer's own."""
+    optimisation = trainer.Optimisation(network, similarity="mse", reg_weight=0.01, lr=1e-4, device=device,
+                                        precision=precision)
     moving = torch.rand(batch, 1, *shape, device=device)
     fixed = torch.rand(1, 1, *shape, device=device).expand(batch, 1, *shape)
-
-    def step() -> float:
-        with memory.autocast(device, precision):
-            field = network(moving, fixed)
-        field = field.float()
-        loss = sim(fixed, warp_tensor(moving, field)) + 0.01 * smooth(field)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        return float(loss.detach())
-
-    return step
+    return lambda: optimisation.step(moving, fixed)
 
 
 def measure_3d(name: str, shape: tuple[int, ...], batch: int, precision: str, checkpointing: bool,

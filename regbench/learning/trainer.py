@@ -50,6 +50,44 @@ def diffusion_loss() -> Callable[[torch.Tensor], torch.Tensor]:
     return ne.nn.modules.SpatialGradient(penalty="l2")
 
 
+class Optimisation:
+    """The shared loss and one optimisation step of ``network`` (Adam at ``lr``), the
+    network in ``precision`` (:mod:`regbench.learning.memory`): what the trainer repeats
+    and what ``benchmarks/gpu_3d.py`` times."""
+
+    def __init__(self, network: nn.Module, *, similarity: str, reg_weight: float, lr: float, device: torch.device,
+                 precision: str = "fp32") -> None:
+        self.network, self.reg_weight, self.device, self.precision = network, reg_weight, device, precision
+        self.similarity, self.smoothness = similarity_loss(similarity), diffusion_loss()
+        self.optimizer = torch.optim.Adam(network.parameters(), lr=lr)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+    def loss(self, moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
+        """similarity(fixed, warped) + reg_weight · diffusion(u); the field in float32."""
+        with memory.autocast(self.device, self.precision):
+            displacement = self.network(moving, fixed)
+        displacement = displacement.float()
+        return (self.similarity(fixed, warp_tensor(moving, displacement))
+                + self.reg_weight * self.smoothness(displacement))
+
+    def step(self, moving: torch.Tensor, fixed: torch.Tensor) -> float:
+        """One step; the loss before it."""
+        loss = self.loss(moving, fixed)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return float(loss.detach())
+
+    def preflight(self, moving: torch.Tensor, fixed: torch.Tensor) -> None:
+        """One forward and backward pass, as a step takes, leaving the weights and the
+        optimiser as they were: whether a step of this size fits."""
+        kept = {key: value.detach().clone() for key, value in self.network.state_dict().items()}
+        self.loss(moving, fixed).backward()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.network.load_state_dict(kept)
+
+
 def _resident(batches: TrainingBatches, device: torch.device, resident: bool | None) -> torch.Tensor | None:
     """Every training image as one ``(N, 1, *spatial)`` tensor on ``device``, so that a
     step gathers its batch there instead of copying it from the host; None to copy per
@@ -58,7 +96,7 @@ def _resident(batches: TrainingBatches, device: torch.device, resident: bool | N
     if resident is None:
         if device.type != "cuda" or not batches.in_memory:
             return None
-        nbytes = sum(batches.images([i]).nbytes for i in range(len(batches.train_ids)))
+        nbytes = batches.images([0]).nbytes * len(batches.train_ids)  # the images share one shape
         resident = nbytes <= torch.cuda.mem_get_info(device)[0] / 4
     if not resident:
         return None
@@ -92,7 +130,6 @@ def train(
     optimiser untouched) tells before the long run whether it fits; an out-of-memory
     error, there or later, is an :class:`~regbench.learning.memory.OutOfMemory` naming
     the settings that reduce it (the batch, and ``reduce_with``: the method's own)."""
-    sim, smooth = similarity_loss(similarity), diffusion_loss()
     ndim = len(dataset.spacing)
     batch_size = profile.batch_for(ndim)
     batches = TrainingBatches(dataset, train_ids, batch_size, seed)
@@ -110,31 +147,9 @@ def train(
         moving, fixed = batches.next_indices()
         return gather(moving), atlas_batch if fixed is None else gather(fixed)
 
-    optimizer = torch.optim.Adam(network.parameters(), lr=profile.lr)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-
-    def loss_of(moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
-        with memory.autocast(device, precision):
-            displacement = network(moving, fixed)
-        displacement = displacement.float()
-        return sim(fixed, warp_tensor(moving, displacement)) + reg_weight * smooth(displacement)
-
-    def step(moving: torch.Tensor, fixed: torch.Tensor) -> float:
-        loss = loss_of(moving, fixed)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        return float(loss.detach())
-
-    def preflight() -> None:
-        """One forward and backward pass at the full batch; the weights are put back."""
-        kept = {key: value.detach().clone() for key, value in network.state_dict().items()}
-        first = [index % len(train_ids) for index in range(batch_size)]
-        fixed = atlas_batch if atlas_batch is not None else gather(first[1:] + first[:1])
-        loss_of(gather(first), fixed).backward()
-        optimizer.zero_grad(set_to_none=True)
-        network.load_state_dict(kept)
+    optimisation = Optimisation(network, similarity=similarity, reg_weight=reg_weight, lr=profile.lr, device=device,
+                                precision=precision)
+    first = [index % len(train_ids) for index in range(batch_size)]  # the preflight's full batch
 
     def predict(moving_images: np.ndarray, fixed_images: np.ndarray) -> np.ndarray:
         network.eval()
@@ -157,12 +172,12 @@ def train(
     devices.reset_peak_memory(device)
     with memory.reported_as_out_of_memory(doing=f"in {description}'s preflight step (batch {batch_size} of {shape})",
                                           device=device, reduce_with=hints):
-        preflight()
+        optimisation.preflight(gather(first), atlas_batch if atlas_batch is not None else gather(first[1:] + first[:1]))
     preflight_mb = devices.peak_memory_mb(device)
     devices.reset_peak_memory(device)
     with memory.reported_as_out_of_memory(doing=f"in {description} (batch {batch_size} of {shape})",
                                           device=device, reduce_with=hints):
-        run = run_steps(step, draw, profile.total_steps(len(train_ids), ndim), progress=progress,
+        run = run_steps(optimisation.step, draw, profile.total_steps(len(train_ids), ndim), progress=progress,
                         description=description, synchronize=lambda: devices.synchronize(device), validator=validator)
     network.eval()
     return TrainingReport(
