@@ -188,8 +188,9 @@ def test_plugins_from_the_environment_variable(plugin_dir, monkeypatch, capsys):
     assert re.search(r"^\s+still\s", capsys.readouterr().out, re.MULTILINE)
 
 
-# --- command-line mistakes, each one clear line (the first ones found by hand, the
-# timeouts by tests/test_cli_fuzz.py) ----------------------------------------------------
+# --- command-line mistakes, each one clear line (the first ones found by hand; the
+# timeouts, the seed count that ran CI out of memory and the empty paths, which meant the
+# current folder, by tests/test_cli_fuzz.py) -------------------------------------------
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--max-pairs", "0"], "--max-pairs must be at least 1, got 0"),
@@ -200,6 +201,12 @@ def test_plugins_from_the_environment_variable(plugin_dir, monkeypatch, capsys):
     (["--repeats", "1000000"], "--repeats must be at most 100"),
     (["--batch-pairs", "0"], "--batch-pairs must be at least 1, got 0"),
     (["--max-pairs", "x"], "argument --max-pairs: invalid int value: 'x'"),
+    (["--seeds", "1000000000"], "--seeds expects a count from 1 to 100 or seeds joined by commas"),
+    (["--seed", "-1"], "--seed expects a seed from 0 to 4294967295, got '-1'"),
+    (["--seeds", "0,99999999999999"], "--seeds expects a seed from 0 to 4294967295, got '99999999999999'"),
+    (["--out", ""], "argument --out: expected a path, got an empty one"),
+    (["--export", "l2r", ""], "--export FORMAT DIR: expected a path, got an empty one"),
+    (["--data-dir", " "], "--data-dir: expected a path, got an empty one"),
 ])
 def test_out_of_range_options_are_one_usage_line(args, message, tmp_path, capsys):
     try:

@@ -43,16 +43,35 @@ def _integer(flag: str, text: str) -> int:
         raise argparse.ArgumentTypeError(f"{flag} expects an integer, got {text!r}") from None
 
 
+def path(text: str) -> Path:
+    """A path option's value; an empty one would mean the current folder, never what was meant."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty one")
+    return Path(text)
+
+
+SEEDS = range(2**32)  # what numpy, torch and keras all accept as a seed
+MOST_SEEDS = 100  # a count beyond is a typo (and each seed is a full training per method)
+
+
+def seed(flag: str, text: str) -> int:
+    """One seed, within the range every library regbench seeds accepts."""
+    value = _integer(flag, text)
+    if value not in SEEDS:
+        raise argparse.ArgumentTypeError(f"{flag} expects a seed from 0 to {SEEDS[-1]}, got {text!r}")
+    return value
+
+
 def seed_list(text: str) -> tuple[int, ...]:
     """``--seeds``: seeds joined by commas (``0,1,2``), or how many (``3``: seeds 0, 1 and 2)."""
     parts = [part.strip() for part in text.split(",")]
     if len(parts) == 1:
         count = _integer("--seeds", parts[0])
-        if count < 1:
-            raise argparse.ArgumentTypeError(f"--seeds expects a count of at least 1 or seeds joined by commas, "
-                                             f"got {text!r}")
+        if not 1 <= count <= MOST_SEEDS:
+            raise argparse.ArgumentTypeError(f"--seeds expects a count from 1 to {MOST_SEEDS} or seeds joined by "
+                                             f"commas, got {text!r}")
         return tuple(range(count))
-    seeds = tuple(_integer("--seeds", part) for part in parts)
+    seeds = tuple(seed("--seeds", part) for part in parts)
     if len(set(seeds)) < len(seeds):
         raise argparse.ArgumentTypeError(f"--seeds names a seed twice: {text!r}")
     return seeds
@@ -88,7 +107,7 @@ def _shared() -> argparse.ArgumentParser:
                              "variant, a method of its own (eca-unet[dense=false]); KEY=A,B is a grid of variants")
     shared.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
                         help="set a method parameter, e.g. eca-unet.dense=false (repeatable)")
-    shared.add_argument("--seed", dest="seeds", type=lambda text: (_integer("--seed", text),), default=(0,),
+    shared.add_argument("--seed", dest="seeds", type=lambda text: (seed("--seed", text),), default=(0,),
                         metavar="N", help="seed for every method (default: 0)")
     shared.add_argument("--seeds", dest="seeds", type=seed_list, metavar="S1,S2,...|COUNT",
                         help="run every method once per seed (e.g. 0,1,2, or 3 for seeds 0, 1 and 2): tables give the "
@@ -101,7 +120,7 @@ def _shared() -> argparse.ArgumentParser:
                         help="override a setting of the profile (repeatable): steps, epochs, lr, batch_size, until "
                              "(budget or converged), validation_fraction, validate_every, patience, tolerance; "
                              "e.g. --train until=converged,steps=3000")
-    shared.add_argument("--cache-dir", type=Path, default=None,
+    shared.add_argument("--cache-dir", type=path, default=None,
                         help="where trained weights are kept (default: $REGBENCH_CACHE or ~/.cache/regbench)")
     shared.add_argument("--prepare-timeout", type=float, default=None, metavar="SECONDS",
                         help="kill a method whose training (or loading) takes longer (default: no limit)")
@@ -111,10 +130,10 @@ def _shared() -> argparse.ArgumentParser:
 
 
 def _run_options(run: argparse.ArgumentParser) -> None:
-    run.add_argument("--config", type=Path, default=None, metavar="FILE",
+    run.add_argument("--config", type=path, default=None, metavar="FILE",
                      help="read the run's settings from a TOML (or YAML) file, e.g. benchmarks/paper.toml; flags "
                           "given here override it; the settings used go into run.json")
-    run.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
+    run.add_argument("--out", type=path, default=Path("results"), help="output folder (default: results)")
     run.add_argument("--save-warped", action="store_true",
                      help="write warped images, warped labels and displacement fields as NIfTI into OUT/warped/")
     run.add_argument("--export", nargs=2, default=None, metavar=("FORMAT", "DIR"),
@@ -192,6 +211,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         for value in values if isinstance(values, list) else [values]:
             if value is None:
                 continue
+            if not str(value).strip():  # options read as text (--data-dir, --export's DIR)
+                raise UsageError(f"{_flag(name)}{' DIR' if name == 'export_dir' else ''}: expected a path, got an empty one")
             path = Path(value).expanduser()
             if name in WRITTEN_FOLDERS and path.exists() and not path.is_dir():
                 raise UsageError(f"{_flag(name)} {value}: is a file; expected a folder (or a path to create one)")
@@ -227,16 +248,16 @@ def parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", parents=[_data(), _scoring()],
                                    help="score displacement fields made elsewhere (Learn2Reg's layout, or "
                                         "--save-warped fields) against a dataset, with a run's tables")
-    evaluate.add_argument("folders", type=Path, nargs="+", metavar="FOLDER",
+    evaluate.add_argument("folders", type=path, nargs="+", metavar="FOLDER",
                           help="a folder of one method's fields; its name names the method")
-    evaluate.add_argument("--out", type=Path, default=Path("evaluation"), help="output folder (default: evaluation)")
+    evaluate.add_argument("--out", type=path, default=Path("evaluation"), help="output folder (default: evaluation)")
     report = commands.add_parser("report", help="Markdown and HTML report (tables, plots, statistics) of a results folder")
-    report.add_argument("results", type=Path, help="a folder written by `regbench run`")
-    report.add_argument("--out", type=Path, default=None, help="where to write the report (default: the results folder)")
+    report.add_argument("results", type=path, help="a folder written by `regbench run`")
+    report.add_argument("--out", type=path, default=None, help="where to write the report (default: the results folder)")
     gate = commands.add_parser("compare", help="exit 1 when a method's metrics or speed regressed against a baseline run "
                                                "(3: none did, but some speed was measured under contention)")
-    gate.add_argument("current", type=Path, help="results folder of the run to check")
-    gate.add_argument("baseline", type=Path, help="results folder of the baseline run (e.g. reports/baseline)")
+    gate.add_argument("current", type=path, help="results folder of the run to check")
+    gate.add_argument("baseline", type=path, help="results folder of the baseline run (e.g. reports/baseline)")
     gate.add_argument("--dice-tolerance", type=float, default=None,
                       help="allowed drop of mean Dice (default: the Dice metric's own, 0.01)")
     gate.add_argument("--tolerance", action="append", default=[], metavar="METRIC=VALUE",
