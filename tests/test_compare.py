@@ -92,6 +92,25 @@ def test_a_less_accurate_method_fails_the_gate(baseline, tmp_path, capsys):
     assert gate(variant(baseline, tmp_path / "small", dice_drop={"ants-affine": 0.005}), before, capsys)[0] == 0
 
 
+@pytest.mark.parametrize(("tolerance", "message"), [
+    ("dice=abc", "--tolerance dice=abc: expected a number at least 0"),
+    ("dice=-0.1", "--tolerance dice=-0.1: expected a number at least 0"),
+    ("dcie=0.1", "--tolerance dcie=0.1: no metric 'dcie' with a better direction in these runs; known: dice, "),
+])
+def test_a_tolerance_names_a_judged_metric_and_a_number(baseline, tolerance, message, capsys):
+    """Found by tests/test_cli_fuzz.py: a value that is not a number was a traceback, a
+    misspelt metric silently judged nothing."""
+    assert main(["compare", str(baseline), str(baseline), "--tolerance", tolerance]) == 2
+    err = capsys.readouterr().err
+    assert err.count("regbench: error:") == 1 and message in err, err
+
+
+def test_a_wider_tolerance_lets_a_drop_pass(baseline, tmp_path, capsys):
+    current = variant(baseline, tmp_path / "current", dice_drop={"ants-affine": 0.02})
+    code, verdicts, _ = gate(current, variant(baseline, tmp_path / "before"), capsys, "--tolerance", "dice=0.03")
+    assert code == 0 and verdicts["ants-affine"] == "ok"
+
+
 def test_a_missing_method_fails_the_gate(baseline, tmp_path, capsys):
     before = variant(baseline, tmp_path / "before")
     code, verdicts, _ = gate(variant(baseline, tmp_path / "now", drop_method="ants-affine"), before, capsys)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 
@@ -30,12 +31,29 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tolerances(items: list[str], judged: set[str]) -> dict[str, float]:
+    """``--tolerance METRIC=VALUE`` items: a metric either run judges, and a number at least 0."""
+    tolerances = {}
+    for name, text in assignments("--tolerance", items).items():
+        if name not in judged:
+            raise UsageError(f"--tolerance {name}={text}: no metric {name!r} with a better direction in these runs; "
+                             f"known: {', '.join(sorted(judged))}")
+        try:
+            tolerances[name] = float(text)
+        except ValueError:
+            tolerances[name] = math.nan
+        if not tolerances[name] >= 0:
+            raise UsageError(f"--tolerance {name}={text}: expected a number at least 0")
+    return tolerances
+
+
 def compare_runs(args: argparse.Namespace) -> int:
     try:
         current, baseline = read_results(args.current), read_results(args.baseline)
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from None
-    tolerances = {name: float(value) for name, value in assignments("--tolerance", args.tolerance).items()}
+    tolerances = _tolerances(args.tolerance, {column.name for folder in (current, baseline)
+                                             for column in folder.metric_columns if column.better is not None})
     if args.dice_tolerance is not None:
         tolerances["dice"] = args.dice_tolerance
     table = compare(current, baseline, Thresholds(speed_factor=args.speed_factor, tolerances=tolerances))
