@@ -2,7 +2,8 @@
 ``benchmarks/scoring_speed.py``: a Voronoi parcellation of an ellipsoid (labels 1..n),
 the moving map a smooth deformation of it without its last label (a label absent from
 the original moving map), and a field that folds in places, reaches past the borders
-and holds exact half-voxel displacements in a slab (ties of nearest-neighbour rounding).
+and (unless asked not to) holds exact half-voxel displacements in a slab (ties of
+nearest-neighbour rounding).
 
 Run as a script, it writes every installed metric's values on the 2D and 3D pairs of
 :data:`FIXTURE_CASES` to an ``.npz``: ``tests/data/scores_before_fast_scoring.npz`` was
@@ -24,8 +25,9 @@ from regbench.plugin.dataset import Subject
 from regbench.plugin.manager import collect, plugin_manager
 from regbench.plugin.metric import PairOutcome
 
-# (shape, labels, spacing): small, so a test scores them in a second.
-FIXTURE_CASES = {"2d": ((48, 56), 9, (1.0, 1.5)), "3d": ((28, 32, 24), 12, (1.0, 1.2, 0.9))}
+# (shape, labels, spacing, exact half-voxel ties): small, so a test scores them in a second.
+FIXTURE_CASES = {"2d": ((48, 56), 9, (1.0, 1.5), True), "3d": ((28, 32, 24), 12, (1.0, 1.2, 0.9), True),
+                 "3d-no-ties": ((28, 32, 24), 12, (1.0, 1.2, 0.9), False)}
 
 
 def parcellation(shape: tuple[int, ...], n_labels: int, rng: np.random.Generator) -> np.ndarray:
@@ -41,7 +43,8 @@ def parcellation(shape: tuple[int, ...], n_labels: int, rng: np.random.Generator
     return np.where(inside, seeds[tuple(nearest)], 0).astype(np.int32)
 
 
-def make_pair(shape: tuple[int, ...], n_labels: int, seed: int = 0) -> tuple[Subject, Subject, np.ndarray]:
+def make_pair(shape: tuple[int, ...], n_labels: int, seed: int = 0,
+              ties: bool = True) -> tuple[Subject, Subject, np.ndarray]:
     """The fixed and moving subjects and the field (float32, as methods return one)."""
     rng = np.random.default_rng(seed)
     fixed_seg = parcellation(shape, n_labels, rng)
@@ -53,15 +56,16 @@ def make_pair(shape: tuple[int, ...], n_labels: int, seed: int = 0) -> tuple[Sub
         return (ndimage.gaussian_filter(seg.astype(np.float32), 1.0) / n_labels).astype(np.float32)
 
     field = random_smooth_field(shape, rng, 5.0, control_spacing=3)
-    slab = (slice(None), slice(0, max(shape[0] // 4, 1)))
-    field[slab] = np.round(field[slab] * 2) / 2
+    if ties:
+        slab = (slice(None), slice(0, max(shape[0] // 4, 1)))
+        field[slab] = np.round(field[slab] * 2) / 2
     return Subject("fixed", image(fixed_seg), fixed_seg), Subject("moving", image(moving_seg), moving_seg), field
 
 
 def outcome(case: str, **options: object) -> PairOutcome:
     """One of :data:`FIXTURE_CASES` as the harness scores it."""
-    shape, n_labels, spacing = FIXTURE_CASES[case]
-    fixed, moving, field = make_pair(shape, n_labels)
+    shape, n_labels, spacing, ties = FIXTURE_CASES[case]
+    fixed, moving, field = make_pair(shape, n_labels, ties=ties)
     return PairOutcome(fixed=fixed, moving=moving, displacement=field,
                        labels={label: f"label {label}" for label in range(1, n_labels + 1)}, spacing=spacing,
                        **options)

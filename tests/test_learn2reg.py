@@ -11,6 +11,7 @@ import learn2reg_reference as reference
 import numpy as np
 import pytest
 from conftest import smooth_field
+from scipy import ndimage
 
 from regbench.measuring import learn2reg
 from regbench.measuring.metrics import (
@@ -143,3 +144,28 @@ def test_sdlogj_by_hand():
 
 def test_sdlogj_of_a_field_too_small_to_crop_is_nan():
     assert np.isnan(learn2reg.sd_log_jacobian(np.ones((4, 9))))
+
+
+@pytest.mark.parametrize(("shape", "spacing"), [((30, 26), (1.0, 1.5)), ((16, 18, 14), (1.0, 1.2, 0.9))],
+                         ids=["2d", "3d"])
+def test_surface_distances_equal_the_librarys(shape, spacing, rng):
+    """regbench's surface distances (a k-d tree where the library transforms the box) give
+    the library's elements, distances and robust Hausdorff distances, to float rounding
+    (distances ~1e-15 apart may swap places in the sort, with their areas)."""
+    _, compute_surface_distances, compute_robust_hausdorff = reference.surface_distance_modules()
+    for _ in range(5):
+        gt = ndimage.binary_opening(rng.random(shape) > 0.55)
+        pred = ndimage.binary_opening(np.roll(gt, rng.integers(-2, 3, len(shape)), axis=range(len(shape))) |
+                                      (rng.random(shape) > 0.97))
+        corners = np.argwhere(gt | pred)
+        box = tuple(slice(lo, hi + 1) for lo, hi in zip(corners.min(0), corners.max(0), strict=True))
+        ours = learn2reg.surface_distances(gt[box], pred[box], spacing)
+        theirs = compute_surface_distances(gt, pred, np.asarray(spacing))
+        assert ours.keys() == theirs.keys()
+        for key in ("distances_gt_to_pred", "distances_pred_to_gt"):
+            np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-12, atol=0, err_msg=key)
+        for key in ("surfel_areas_gt", "surfel_areas_pred"):
+            np.testing.assert_array_equal(np.sort(ours[key]), np.sort(theirs[key]), err_msg=key)
+        for percent in (50.0, 95.0, 100.0):
+            assert compute_robust_hausdorff(ours, percent) == pytest.approx(compute_robust_hausdorff(theirs, percent),
+                                                                            rel=1e-12)

@@ -79,3 +79,45 @@ def test_wrong_field_shape_is_a_clear_error():
 def test_float_labels_are_refused():
     with pytest.raises(TypeError, match="integers"):
         warp_labels(np.zeros((4, 4)), np.zeros((2, 4, 4)))
+
+
+def _adversarial_field(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Samples on exact half-voxel ties, on and just beside the image's edges (0, n-1,
+    -0.5, n-0.5, one float64 step either side), and anywhere else, in every axis."""
+    identity = np.indices(shape, dtype=np.float64)
+    edges = [np.array([0, n - 1, -0.5, n - 0.5, -1e-12, n - 1 + 1e-12, -0.5 + 1e-12, n - 0.5 - 1e-12])
+             for n in shape]
+    positions = []
+    for axis, n in enumerate(shape):
+        kind = rng.integers(0, 3, shape)
+        ties = rng.integers(-2, n + 1, shape) + 0.5
+        edge = rng.choice(edges[axis], shape)
+        anywhere = rng.uniform(-2, n + 1, shape)
+        positions.append(np.choose(kind, [ties, edge, anywhere]))
+    return np.stack(positions) - identity
+
+
+@pytest.mark.parametrize("shape", [(7, 8), (160, 9), (5, 6, 7)], ids=["2d-odd-even", "2d-160", "3d"])
+def test_label_rules_on_ties_and_edges(shape, rng):
+    """Learn2Reg's rule equals its oracle, map_coordinates(order=0, mode='constant'), on every
+    sample; the common rule rounds the exact position, halves to even, and keeps a sample
+    up to half a voxel outside on the edge voxel (by hand, with numpy's rint)."""
+    seg = rng.integers(1, 60, size=shape).astype(np.int16)
+    field = _adversarial_field(shape, rng)
+    positions = np.indices(shape) + field
+    np.testing.assert_array_equal(warp_labels(seg, field, rule="learn2reg"),
+                                  map_coordinates(seg, positions, order=0, mode="constant", cval=0))
+    index = np.rint(positions).astype(np.int64)  # halves to even
+    inside = np.all([(index[axis] >= 0) & (index[axis] < n) for axis, n in enumerate(shape)], axis=0)
+    clipped = tuple(np.clip(index[axis], 0, n - 1) for axis, n in enumerate(shape))
+    warped = warp_labels(seg, field)
+    assert warped.dtype == seg.dtype
+    np.testing.assert_array_equal(warped, np.where(inside, seg[clipped], 0))
+
+
+def test_ties_by_hand():
+    seg = np.array([[10, 11, 12, 13, 14, 15]], dtype=np.int32)
+    field = np.zeros((2, *seg.shape))
+    field[1] = [-0.5, 0.5, -1.5, 2.5, -0.5, 0.5]  # positions -0.5, 1.5, 0.5, 5.5, 3.5, 5.5
+    assert warp_labels(seg, field).tolist() == [[10, 12, 10, 0, 14, 0]]  # halves to even; 5.5 -> 6 is outside
+    assert warp_labels(seg, field, rule="learn2reg").tolist() == [[0, 12, 11, 0, 14, 0]]  # halves up; 0 off [0, 5]

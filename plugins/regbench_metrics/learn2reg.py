@@ -52,7 +52,7 @@ class L2rSDlogJ(Metric):
                       family=LEARN2REG),)
 
     def compute(self, outcome: PairOutcome) -> MetricValues:
-        return {"l2r_sdlogj": learn2reg.sd_log_jacobian(outcome.jacobian)}
+        return {"l2r_sdlogj": learn2reg.sd_log_jacobian(outcome.jacobian_tensor)}
 
 
 @hookimpl

@@ -53,7 +53,8 @@ class JacobianMetrics(Metric):
     )
 
     def compute(self, outcome: PairOutcome) -> MetricValues:
-        return {"folding_percent": folding_percent(outcome.jacobian), "sdlogj": sd_log_jacobian(outcome.jacobian)}
+        jacobian = outcome.jacobian_tensor
+        return {"folding_percent": folding_percent(jacobian), "sdlogj": sd_log_jacobian(jacobian)}
 
 
 class ImageSimilarity(Metric):

@@ -247,7 +247,7 @@ class Evaluator:
             try:
                 displacement = check_displacement(method.name, field_, fixed.image)
                 outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement,
-                                      labels=dataset.labels, spacing=dataset.spacing)
+                                      labels=dataset.labels, spacing=dataset.spacing, device=method.device_type)
                 score_into(record, self.job.metrics, outcome, pair, keep_arrays=pair.id == self.job.figure_pair)
                 if self._nifti is not None:
                     self._nifti(pair, outcome)

@@ -23,6 +23,7 @@ from regbench.execution.evaluation import (
     score_into,
 )
 from regbench.execution.store import PairRecord
+from regbench.measuring import devices
 from regbench.outputs import schema
 from regbench.outputs.fields import L2rFolder, SavedFolder
 from regbench.outputs.files import TRAINING_COLUMNS, RunOutput
@@ -41,7 +42,7 @@ def _score_pair(name: str, source: L2rFolder | SavedFolder, pair: Pair, loaded: 
     try:
         displacement = check_displacement(name, source.read(pair, fixed.image.shape), fixed.image)
         outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement, labels=dataset.labels,
-                              spacing=dataset.spacing)
+                              spacing=dataset.spacing, device=devices.pick_device().type)  # a GPU when there is one
         score_into(record, metrics, outcome, pair, keep_arrays)
         record.row["status"] = schema.OK
     except Exception as error:  # one bad field never loses the others

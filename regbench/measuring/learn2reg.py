@@ -24,27 +24,27 @@ common family (:mod:`regbench.measuring.metrics`) the difference is the point:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
 
-from regbench.measuring.metrics import dice_per_label
+from regbench.measuring import regions
+from regbench.measuring.metrics import ArrayOrTensor, dice_per_label, log_std
 
 CROP = 2  # voxels dropped from every side of the Jacobian
 SHIFT = 3.0  # added to det J before the logarithm
 ROBUST_QUANTILE = 0.3
 
 
-def warp_labels(seg: np.ndarray, displacement: np.ndarray) -> np.ndarray:
+def warp_labels(seg: np.ndarray, displacement: np.ndarray, device: str = "cpu") -> np.ndarray:
     """``seg`` pulled back through ``displacement`` (ndim, *spatial), voxel units, as the
-    challenge warps label maps."""
-    if displacement.shape != (seg.ndim, *seg.shape):
-        raise ValueError(f"displacement must have shape {(seg.ndim, *seg.shape)} for labels of shape "
-                         f"{seg.shape}, got {displacement.shape}")
-    coordinates = np.indices(seg.shape, dtype=np.float64) + displacement
-    return ndimage.map_coordinates(seg, coordinates, order=0, mode="constant", cval=0)
+    challenge warps label maps (equal to its ``map_coordinates(order=0)``), on ``device``."""
+    from regbench.measuring import warp  # noqa: PLC0415 - torch, only when labels are warped
+
+    return warp.warp_labels(seg, displacement, rule="learn2reg", device=device)
 
 
 def _present(seg: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -72,39 +72,84 @@ def hd95(
     spacing: Sequence[float],
 ) -> np.ndarray:
     """Robust (95 %) Hausdorff distance per label in the units of ``spacing``, NaN for a
-    label absent from the fixed or the original moving map, infinite for one the warp lost."""
-    from surface_distance import compute_robust_hausdorff, compute_surface_distances  # noqa: PLC0415
+    label absent from the fixed or the original moving map, infinite for one the warp lost.
+    Labels are measured in their joint bounding box, side by side on the run's threads."""
+    from surface_distance import compute_robust_hausdorff  # noqa: PLC0415
 
     if len(spacing) != fixed_seg.ndim:
         raise ValueError(f"spacing {tuple(spacing)} does not match {fixed_seg.ndim}D label maps")
-    result = np.full(len(labels), np.nan)
-    for index, (label, scored) in enumerate(zip(labels, _scored(fixed_seg, moving_seg, labels), strict=True)):
-        if not scored:
-            continue
-        predicted = warped_seg == label
-        if not predicted.any():
+    scored = _scored(fixed_seg, moving_seg, labels)
+    in_fixed, in_warped = regions.boxes(fixed_seg, labels), regions.boxes(warped_seg, labels)
+
+    def measure(index: int) -> float:
+        if not scored[index]:
+            return np.nan
+        if in_warped[index] is None:
             # What surface-distance returns for an empty prediction; computed here because
             # its release reaches for np.Inf on that path, which NumPy 2 removed.
-            result[index] = np.inf
-            continue
-        with warnings.catch_warnings():  # it imports from scipy.ndimage's deprecated submodules
-            warnings.simplefilter("ignore", DeprecationWarning)
-            distances = compute_surface_distances(fixed_seg == label, predicted, np.asarray(spacing, dtype=float))
-        result[index] = compute_robust_hausdorff(distances, 95.0)
+            return np.inf
+        box = regions.union(in_fixed[index], in_warped[index])
+        label = labels[index]
+        return compute_robust_hausdorff(surface_distances(fixed_seg[box] == label, warped_seg[box] == label,
+                                                          spacing), 95.0)
+
+    return np.array(regions.per_label(measure, len(labels)), dtype=float)
+
+
+@functools.cache
+def _surface_elements(spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, int]:
+    """surface-distance's neighbour-code kernel, the area (3D) or length (2D) of each code's
+    surface element at ``spacing``, and the code of a voxel whose neighbours are all inside."""
+    with warnings.catch_warnings():  # it imports from scipy.ndimage's deprecated submodules
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from surface_distance import lookup_tables  # noqa: PLC0415
+
+    if len(spacing) == 3:
+        return (lookup_tables.ENCODE_NEIGHBOURHOOD_3D_KERNEL,
+                lookup_tables.create_table_neighbour_code_to_surface_area(spacing), 0b11111111)
+    return (lookup_tables.ENCODE_NEIGHBOURHOOD_2D_KERNEL,
+            lookup_tables.create_table_neighbour_code_to_contour_length(spacing), 0b1111)
+
+
+def surface_distances(mask_gt: np.ndarray, mask_pred: np.ndarray, spacing: Sequence[float]) -> dict[str, np.ndarray]:
+    """surface-distance's ``compute_surface_distances`` for two non-empty masks already
+    cropped to their joint bounding box: its surface elements (the neighbour codes of
+    the voxel-corner grid, their areas from its tables) and, from each element, the
+    distance to the nearest element of the other surface, sorted as it sorts them (by
+    distance, then area). Equal to the library's result (tested); its distance transforms
+    of the whole box are a k-d tree of the elements here, its element table is built once
+    per spacing rather than per label, and numpy sorts rather than Python's ``sorted``:
+    a quarter of the library's time on a 3D brain, and without its GIL-bound half."""
+    kernel, element_size, full = _surface_elements(tuple(float(step) for step in spacing))
+    borders, sizes = [], []
+    for mask in (mask_gt, mask_pred):
+        padded = np.zeros(np.add(mask.shape, 1), np.uint8)  # one empty voxel past the upper end, as it crops
+        padded[tuple(slice(0, n) for n in mask.shape)] = mask
+        code = ndimage.correlate(padded, kernel, mode="constant", cval=0)
+        border = (code != 0) & (code != full)
+        borders.append(border)
+        sizes.append(element_size[code[border]])
+    result = {}
+    for source, target, name in ((0, 1, "gt"), (1, 0, "pred")):
+        distances = regions.distances_to(borders[target], borders[source], spacing)
+        order = np.lexsort((sizes[source], distances))
+        other = "pred" if name == "gt" else "gt"
+        result[f"distances_{name}_to_{other}"] = distances[order]
+        result[f"surfel_areas_{name}"] = sizes[source][order]
     return result
 
 
-def cropped_jacobian(jacobian: np.ndarray) -> np.ndarray:
+def cropped_jacobian(jacobian: ArrayOrTensor) -> ArrayOrTensor:
     """det J without the outer :data:`CROP` voxels of every side, where the challenge's zero
     padding would bias the central differences (inside them, central differences with
     zero padding equal ``np.gradient``'s, which :func:`regbench.measuring.metrics.jacobian_determinant` uses)."""
     return jacobian[(slice(CROP, -CROP),) * jacobian.ndim]
 
 
-def sd_log_jacobian(jacobian: np.ndarray) -> float:
+def sd_log_jacobian(jacobian: ArrayOrTensor) -> float:
     """``std(log(clip(det J + 3, 1e-9, 1e9)))`` over the cropped ``jacobian`` of the whole
-    field; NaN when cropping leaves no voxel."""
+    field (numpy or torch, summarised where it lives); NaN when cropping leaves no voxel."""
     inner = cropped_jacobian(jacobian)
-    if inner.size == 0:
+    if 0 in inner.shape:
         return float("nan")
-    return float(np.log(np.clip(inner + SHIFT, 1e-9, 1e9)).std())
+    return log_std(inner, SHIFT)

@@ -17,9 +17,17 @@ differently; :mod:`regbench.measuring.learn2reg` computes those exactly.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 from scipy import ndimage
+
+from regbench.measuring import regions
+
+if TYPE_CHECKING:
+    import torch
+
+ArrayOrTensor: TypeAlias = "np.ndarray | torch.Tensor"
 
 
 def dice_per_label(fixed_seg: np.ndarray, warped_seg: np.ndarray, labels: Sequence[int]) -> np.ndarray:
@@ -67,51 +75,96 @@ def hd95_per_label(
 ) -> np.ndarray:
     """95th-percentile Hausdorff distance of each label, in the units of ``spacing``.
 
-    Distances come from Euclidean distance transforms restricted to the bounding box
-    of the label in both maps (plus a margin), so the cost follows the label's size.
+    Surfaces are found in the bounding box of the label in both maps (plus a margin), so
+    the cost follows the label's size, and their distances from a k-d tree of surface
+    voxels; labels are measured side by side on the run's threads.
     """
     if fixed_seg.shape != warped_seg.shape:
         raise ValueError(f"label maps differ in shape: {fixed_seg.shape} vs {warped_seg.shape}")
     if len(spacing) != fixed_seg.ndim:
         raise ValueError(f"spacing {tuple(spacing)} does not match {fixed_seg.ndim}D label maps")
-    result = np.full(len(labels), np.nan)
-    for index, label in enumerate(labels):
-        a, b = fixed_seg == label, warped_seg == label
-        if not a.any() or not b.any():
-            continue
-        corners = np.argwhere(a | b)
-        box = tuple(slice(max(lo - 1, 0), hi + 2) for lo, hi in zip(corners.min(0), corners.max(0)))
-        surface_a, surface_b = _surface(a[box]), _surface(b[box])
-        to_b = ndimage.distance_transform_edt(~surface_b, sampling=spacing)[surface_a]
-        to_a = ndimage.distance_transform_edt(~surface_a, sampling=spacing)[surface_b]
-        result[index] = max(np.percentile(to_b, 95), np.percentile(to_a, 95))
-    return result
+    in_fixed, in_warped = regions.boxes(fixed_seg, labels), regions.boxes(warped_seg, labels)
+
+    def measure(index: int) -> float:
+        if in_fixed[index] is None or in_warped[index] is None:
+            return np.nan
+        box = regions.union(in_fixed[index], in_warped[index], margin=1)
+        a, b = fixed_seg[box] == labels[index], warped_seg[box] == labels[index]
+        surface_a, surface_b = _surface(a), _surface(b)
+        to_b = regions.distances_to(surface_b, surface_a, spacing)
+        to_a = regions.distances_to(surface_a, surface_b, spacing)
+        return max(np.percentile(to_b, 95), np.percentile(to_a, 95))
+
+    return np.array(regions.per_label(measure, len(labels)), dtype=float)
 
 
-def jacobian_determinant(displacement: np.ndarray) -> np.ndarray:
-    """det of the Jacobian of ``x + u(x)``, for ``u`` of shape (ndim, *spatial), voxel units."""
+def _differences(values: torch.Tensor, dim: int) -> torch.Tensor:
+    """``np.gradient``'s differences along ``dim`` (unit spacing): central inside, one-sided
+    at both ends; written into one tensor, as the whole field's nine would not fit twice."""
+    import torch  # noqa: PLC0415
+
+    n = values.shape[dim]
+    out = torch.empty_like(values)
+    torch.sub(values.narrow(dim, 2, n - 2), values.narrow(dim, 0, n - 2), out=out.narrow(dim, 1, n - 2))
+    out.narrow(dim, 1, n - 2).div_(2.0)
+    torch.sub(values.narrow(dim, 1, 1), values.narrow(dim, 0, 1), out=out.narrow(dim, 0, 1))
+    torch.sub(values.narrow(dim, n - 1, 1), values.narrow(dim, n - 2, 1), out=out.narrow(dim, n - 1, 1))
+    return out
+
+
+def jacobian_determinant(displacement: ArrayOrTensor) -> ArrayOrTensor:
+    """det of the Jacobian of ``x + u(x)``, for ``u`` of shape (ndim, *spatial), voxel units,
+    in ``u``'s precision and by torch wherever ``u`` lives (numpy in, numpy out); the same
+    numbers as ``np.gradient`` and the cofactor expansion on numpy arrays."""
+    import torch  # noqa: PLC0415 - only where a Jacobian is asked for
+
     ndim = displacement.shape[0]
-    if ndim not in (2, 3) or displacement.ndim != ndim + 1:
-        raise ValueError(f"displacement must have shape (ndim, *spatial) with ndim 2 or 3, got {displacement.shape}")
+    if ndim not in (2, 3) or displacement.ndim != ndim + 1 or min(displacement.shape[1:]) < 2:
+        raise ValueError(f"displacement must have shape (ndim, *spatial) with ndim 2 or 3 and at least 2 voxels "
+                         f"per axis, got {tuple(displacement.shape)}")
+    field = torch.as_tensor(displacement)
     # d[i][j] = d(x_i + u_i) / dx_j
-    d = [[g + (1.0 if i == j else 0.0) for j, g in enumerate(np.gradient(displacement[i]))] for i in range(ndim)]
+    d = [[_differences(field[i], j) for j in range(ndim)] for i in range(ndim)]
+    for i in range(ndim):
+        d[i][i] += 1.0
+    def cross(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        product = a * b  # a b - c e, in place: every full-size temporary is 40 MB in 3D
+        product -= c * e
+        return product
+
     if ndim == 2:
-        return d[0][0] * d[1][1] - d[0][1] * d[1][0]
-    return (
-        d[0][0] * (d[1][1] * d[2][2] - d[1][2] * d[2][1])
-        - d[0][1] * (d[1][0] * d[2][2] - d[1][2] * d[2][0])
-        + d[0][2] * (d[1][0] * d[2][1] - d[1][1] * d[2][0])
-    )
+        return _like(displacement, cross(d[0][0], d[1][1], d[0][1], d[1][0]))
+    # d00 (d11 d22 - d12 d21) - d01 (d10 d22 - d12 d20) + d02 (d10 d21 - d11 d20)
+    det = cross(d[1][1], d[2][2], d[1][2], d[2][1]).mul_(d[0][0])
+    det -= cross(d[1][0], d[2][2], d[1][2], d[2][0]).mul_(d[0][1])
+    det += cross(d[1][0], d[2][1], d[1][1], d[2][0]).mul_(d[0][2])
+    return _like(displacement, det)
 
 
-def folding_percent(jacobian: np.ndarray) -> float:
-    """% of voxels where the map folds (det J ≤ 0)."""
-    return float(100.0 * np.mean(jacobian <= 0))
+def _like(source: ArrayOrTensor, result: torch.Tensor) -> ArrayOrTensor:
+    """``result`` as numpy where ``source`` was."""
+    return result.numpy() if isinstance(source, np.ndarray) else result
 
 
-def sd_log_jacobian(jacobian: np.ndarray) -> float:
+def folding_percent(jacobian: ArrayOrTensor) -> float:
+    """% of voxels where the map folds (det J ≤ 0), counted wherever ``jacobian`` lives."""
+    import torch  # noqa: PLC0415
+
+    det = torch.as_tensor(jacobian)
+    return 100.0 * int((det <= 0).sum()) / det.numel()
+
+
+def sd_log_jacobian(jacobian: ArrayOrTensor) -> float:
     """Standard deviation of log det J over the whole image, det J clipped to [1e-9, 1e9]."""
-    return float(np.log(np.clip(jacobian, 1e-9, 1e9)).std())
+    return log_std(jacobian, 0.0)
+
+
+def log_std(jacobian: ArrayOrTensor, shift: float) -> float:
+    """``std(log(clip(det J + shift, 1e-9, 1e9)))`` (population std), computed wherever
+    ``jacobian`` lives (a numpy array is read in place, a GPU tensor summarised there)."""
+    import torch  # noqa: PLC0415
+
+    return float((torch.as_tensor(jacobian) + shift).clamp_(1e-9, 1e9).log_().std(correction=0))
 
 
 def mean_squared_error(fixed: np.ndarray, warped: np.ndarray) -> float:

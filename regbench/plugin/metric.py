@@ -14,11 +14,14 @@ import abc
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 
 from regbench.plugin.dataset import Subject
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,9 @@ class Column:
 @dataclass(frozen=True)
 class PairOutcome:
     """One registered pair: the inputs and the method's field. What the harness derives
-    from them (warped image, warped labels, Jacobian) is computed on first use and
-    shared, so a metric selection that needs none of it costs nothing.
+    from them (warped image, warped labels, Jacobian) is computed on first use, once, on
+    ``device`` (the method's: a GPU where the method ran on one), and shared by every
+    metric, so a metric selection that needs none of it costs nothing.
 
     ``warped_seg`` is warped as the common family warps labels
     (:func:`regbench.measuring.warp.warp_labels`), ``l2r_warped_seg`` as Learn2Reg's
@@ -77,36 +81,49 @@ class PairOutcome:
     displacement: np.ndarray  # (ndim, *spatial), voxel units, pull-back
     labels: Mapping[int, str]  # scored labels (background excluded)
     spacing: tuple[float, ...]
+    device: str = "cpu"  # a torch device type: where the derived arrays are computed
 
     @functools.cached_property
     def warped_image(self) -> np.ndarray:
         from regbench.measuring.warp import warp_image  # noqa: PLC0415 - torch, only when a metric asks
 
-        return warp_image(self.moving.image, self.displacement)
+        return warp_image(self.moving.image, self.displacement, device=self.device)
 
     @functools.cached_property
     def warped_seg(self) -> np.ndarray | None:
         from regbench.measuring.warp import warp_labels  # noqa: PLC0415
 
-        return warp_labels(self.moving.seg, self.displacement) if self.moving.seg is not None else None
+        if self.moving.seg is None:
+            return None
+        return warp_labels(self.moving.seg, self.displacement, device=self.device)
 
     @functools.cached_property
     def l2r_warped_seg(self) -> np.ndarray | None:
         """The moving labels warped as Learn2Reg's evaluation warps them (nearest
         neighbour by ``map_coordinates(order=0)``, 0 outside the image), for the
         ``learn2reg`` metric family."""
-        from regbench.measuring.learn2reg import warp_labels  # noqa: PLC0415
+        from regbench.measuring.warp import warp_labels  # noqa: PLC0415
 
-        return warp_labels(self.moving.seg, self.displacement) if self.moving.seg is not None else None
+        if self.moving.seg is None:
+            return None
+        return warp_labels(self.moving.seg, self.displacement, rule="learn2reg", device=self.device)
+
+    @functools.cached_property
+    def jacobian_tensor(self) -> torch.Tensor:
+        """det J of ``x + u(x)`` as a torch tensor on ``device``, computed once for every
+        metric that summarises it; in float64 whatever the field's precision (as
+        Learn2Reg's evaluation reads fields), so a nearly affine field's SDlogJ is not
+        float32 rounding noise."""
+        import torch  # noqa: PLC0415
+
+        from regbench.measuring.metrics import jacobian_determinant  # noqa: PLC0415
+
+        return jacobian_determinant(torch.as_tensor(self.displacement).to(self.device, torch.float64))
 
     @functools.cached_property
     def jacobian(self) -> np.ndarray:
-        """det J of ``x + u(x)``, computed once and shared by the metrics that need it; in
-        float64 whatever the field's precision (as Learn2Reg's evaluation reads fields), so
-        a nearly affine field's SDlogJ is not float32 rounding noise."""
-        from regbench.measuring.metrics import jacobian_determinant  # noqa: PLC0415
-
-        return jacobian_determinant(self.displacement.astype(np.float64, copy=False))
+        """:attr:`jacobian_tensor` as a numpy array (no copy on the CPU)."""
+        return self.jacobian_tensor.cpu().numpy()
 
 
 MetricValues = Mapping[str, "float | np.ndarray"]
