@@ -25,3 +25,41 @@ def markers(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setenv("FAULTY_MARKERS", str(folder))
     return folder
+
+
+# --- for the classical baselines' tests (test_dipy.py, test_elastix.py, test_fireants.py) ---
+
+
+@pytest.fixture(scope="module", params=["2d", "3d"])
+def registration_pair(request):
+    """(labels, fixed subject, moving subject): an mni2d slice and its atlas, or a small
+    synthetic 3D volume and its atlas."""
+    from regbench_datasets.mni2d import Mni2d  # noqa: PLC0415
+    from regbench_datasets.synthetic import Synthetic  # noqa: PLC0415
+
+    dataset = Mni2d(n_subjects=10) if request.param == "2d" else Synthetic(shape=(40, 40, 40), n_subjects=6)
+    return list(dataset.labels), dataset.load(dataset.atlas_id), dataset.load(dataset.test_ids[0])
+
+
+def label_agreement(tool: str, labels: list[int], by_tool: np.ndarray, by_harness: np.ndarray) -> np.ndarray:
+    """Dice per label between the tool's own warped labels and the harness's, printed (the
+    verification figure a plugin's note quotes)."""
+    from regbench.measuring.metrics import dice_per_label  # noqa: PLC0415
+
+    dice = dice_per_label(np.asarray(by_tool).round().astype(np.int64), by_harness, labels)
+    print(f"{tool}: Dice(tool's labels, harness labels) per label {np.round(dice, 4)} (mean {np.nanmean(dice):.4f})")
+    return dice
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """A private temp folder, and the working folder moved next to it: whatever a tool
+    leaves in either is seen."""
+    import tempfile  # noqa: PLC0415
+
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    monkeypatch.chdir(tmp_path)
+    return private

@@ -1,0 +1,61 @@
+"""fireants: the harness's label warp through its field agrees with FireANTs' own label
+warp, in 2D and 3D; an image registered to itself stays put; results repeat on the CPU
+(FireANTs has no random step); no files are left behind; the conformance suite passes."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from conftest import label_agreement
+
+from regbench.measuring.metrics import dice_per_label
+from regbench.measuring.warp import warp_image, warp_labels
+from regbench.plugin.testing import MethodConformance
+
+pytest.importorskip("fireants", reason="needs FireANTs: pip install 'regbench[fireants]'")
+from regbench_methods.fireants import FireANTs, field_from_grid  # noqa: E402
+
+FEW = {"affine_iterations": (40, 20, 10, 5), "iterations": (40, 20, 10)}  # a test's budget, not FireANTs'
+
+
+def test_harness_label_warp_agrees_with_fireants_label_warp(registration_pair):
+    labels, fixed, moving = registration_pair
+    method = FireANTs(**FEW)
+    deformable, fixed_batch, moving_batch = method.registration(fixed.image, moving.image)
+    field = field_from_grid(deformable.get_warped_coordinates(fixed_batch, moving_batch).detach()[0].cpu().numpy())
+    # FireANTs warps a label map one-hot, each label interpolated linearly; the label is
+    # the most likely one (as ANTs' genericLabel), so thin structures differ at their
+    # edges from nearest neighbour.
+    one_hot = deformable.evaluate(fixed_batch, method.images(moving.seg, segmentation=True))
+    dice = label_agreement("fireants", labels, one_hot.detach()[0].argmax(0).cpu().numpy(),
+                           warp_labels(moving.seg, field))
+    assert np.nanmean(dice) > 0.95 and dice.min() > 0.9
+    # The field itself is FireANTs' exactly: its own warped image, trilinear as the harness's.
+    by_fireants = deformable.evaluate(fixed_batch, moving_batch).detach()[0, 0].cpu().numpy()
+    assert np.abs(by_fireants - warp_image(moving.image, field)).max() < 1e-4
+
+
+def test_an_image_onto_itself_stays_put_and_repeats(registration_pair):
+    labels, fixed, _ = registration_pair
+    method = FireANTs(**FEW)
+    field = method.register(fixed.image, fixed.image).displacement
+    motion = np.sqrt((field**2).sum(0))[fixed.seg > 0]
+    print(f"fireants onto itself: |u| over the labels mean {motion.mean():.3f}, max {motion.max():.3f} voxels")
+    assert motion.mean() < 0.25
+    assert np.nanmin(dice_per_label(fixed.seg, warp_labels(fixed.seg, field), labels)) > 0.98
+    np.testing.assert_array_equal(field, method.register(fixed.image, fixed.image).displacement)
+
+
+def test_no_files_left_behind(registration_pair, private_tmp):
+    _, fixed, moving = registration_pair
+    FireANTs(**FEW).register(fixed.image, moving.image)
+    assert os.listdir(private_tmp) == [] and os.listdir(private_tmp.parent) == ["tmp"]
+
+
+class TestFireANTsConformance(MethodConformance):
+    method = FireANTs
+    plugin = "regbench_methods.fireants"
+    params = {"affine_iterations": (10, 5, 5, 5), "iterations": (10, 5, 5)}
+    shape_3d = (32, 32, 32)  # FireANTs' pyramid mismatches shapes at 16 voxels a side (its limitation)
