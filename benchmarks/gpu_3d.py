@@ -12,7 +12,8 @@ in ms and the peak CUDA memory (``max_memory_allocated``; not measured on a CPU,
 the process's RSS cannot single out one cell), or the out-of-memory message regbench gives. The 2D part times the trainer's
 own steps on 160×192 images, batch 8, with the images copied from the host per step
 and kept on the device, and, on a GPU, eager against ``torch.compile`` for eca-unet
-(regbench compiles nothing unless that gives at least 1.5×).
+(regbench compiles nothing unless that gives at least 1.5×). Last, seconds per 2D and 3D
+pair of FireANTs on the device beside ANTs SyN on the CPU (``--no-classical`` skips it).
 """
 
 from __future__ import annotations
@@ -116,6 +117,32 @@ def measure_2d(device: torch.device, small: bool, steps: int) -> list[dict[str, 
     return rows
 
 
+def measure_classical(small: bool) -> list[dict[str, object]]:
+    """Seconds per pair of FireANTs (on the GPU when there is one) beside ANTs SyN (CPU,
+    one ITK thread, as regbench runs it), on one 2D and one 3D synthetic pair, each the
+    fastest of two registrations. The 3D pair is 96×112×96: ANTs SyN on a full-size
+    volume takes longer than a lent GPU's time allows."""
+    from regbench_methods.ants import AntsSyN  # noqa: PLC0415
+    from regbench_methods.fireants import FireANTs  # noqa: PLC0415
+
+    rows = []
+    for shape in ((32, 32), (24, 24, 24)) if small else ((160, 192), (96, 112, 96)):
+        dataset = Synthetic(shape=shape, n_subjects=6)
+        fixed, moving = dataset.load(dataset.atlas_id).image, dataset.load(dataset.test_ids[0]).image
+        methods = {"fireants": FireANTs(**({"affine_iterations": (5, 5, 5, 5), "iterations": (5, 5, 5)} if small
+                                           else {})), "ants-syn": AntsSyN()}
+        for name, method in methods.items():
+            seconds = []
+            for _ in range(2):
+                start = time.perf_counter()
+                method.register(fixed, moving)
+                method.synchronize()
+                seconds.append(time.perf_counter() - start)
+            rows.append({"method": name, "device": method.device, "pair": "×".join(map(str, shape)),
+                         "seconds_per_pair": round(min(seconds), 3)})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="toy sizes: check the script on any device")
@@ -123,6 +150,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     parser.add_argument("--networks", default=",".join(NETWORKS), help="networks joined by commas")
     parser.add_argument("--no-2d", action="store_true", help="skip the 2D part")
+    parser.add_argument("--no-classical", action="store_true", help="skip FireANTs and ANTs SyN seconds per pair")
     parser.add_argument("--out", type=Path, default=None, help="also write the cells as JSON here")
     args = parser.parse_args()
     device = devices.pick_device()
@@ -139,8 +167,12 @@ def main() -> None:
     rows = [] if args.no_2d else measure_2d(device, args.small, max(args.steps, 20))
     for row in rows:
         print(json.dumps(row), flush=True)
+    classical = [] if args.no_classical else measure_classical(args.small)
+    for row in classical:
+        print(json.dumps(row), flush=True)
     if args.out is not None:
-        args.out.write_text(json.dumps({"device": devices.device_name(device), "3d": cells, "2d": rows}, indent=1))
+        args.out.write_text(json.dumps({"device": devices.device_name(device), "3d": cells, "2d": rows,
+                                        "classical": classical}, indent=1))
 
 
 if __name__ == "__main__":
