@@ -54,8 +54,13 @@ def test_no_files_left_behind(registration_pair, private_tmp):
     assert os.listdir(private_tmp) == [] and os.listdir(private_tmp.parent) == ["tmp"]
 
 
+def test_an_image_too_small_for_fireants_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"needs at least 32 voxels along every axis .* shape \(40, 40, 20\)"):
+        FireANTs(**FEW).register(np.zeros((40, 40, 20), np.float32), np.zeros((40, 40, 20), np.float32))
+
+
 class TestFireANTsConformance(MethodConformance):
     method = FireANTs
     plugin = "regbench_methods.fireants"
     params = {"affine_iterations": (10, 5, 5, 5), "iterations": (10, 5, 5)}
-    shape_3d = (32, 32, 32)  # FireANTs' pyramid mismatches shapes at 16 voxels a side (its limitation)
+    shape_3d = (32, 32, 32)  # FireANTs needs 32 voxels a side

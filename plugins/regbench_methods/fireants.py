@@ -64,6 +64,7 @@ class FireANTs(Method):
     seeded = False
     AFFINE_SCALES: ClassVar = (6, 4, 2, 1)
     SCALES: ClassVar = (4, 2, 1)
+    SMALLEST: ClassVar = 32  # voxels along an axis: FireANTs 1.5 compares mismatched shapes below
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -89,6 +90,9 @@ class FireANTs(Method):
     def registration(self, fixed: np.ndarray, moving: np.ndarray):  # noqa: ANN201
         """FireANTs' optimised deformable registration (affine first), with the fixed and
         moving images it was given."""
+        if min(fixed.shape) < self.SMALLEST:
+            raise ValueError(f"method {self.name!r} needs at least {self.SMALLEST} voxels along every axis (FireANTs' "
+                             f"multi-scale losses fail on fewer), got an image of shape {fixed.shape}")
         fa = _fireants()
         fixed_batch, moving_batch = self.images(fixed), self.images(moving)
         affine = fa.AffineRegistration(list(self.AFFINE_SCALES), list(self.params["affine_iterations"]), fixed_batch,
