@@ -163,7 +163,7 @@ def test_the_report_shows_the_seed_spread(three_seeds, tmp_path):
 
 
 @pytest.mark.parametrize(("seeds", "message"), [
-    ("0", "--seeds expects a count of at least 1"), ("1,1", "--seeds names a seed twice"),
+    ("0", "--seeds expects a count from 1 to 100"), ("1,1", "--seeds names a seed twice"),
     ("a,b", "--seeds expects an integer, got 'a'")])
 def test_bad_seeds_are_one_usage_line(seeds, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
