@@ -26,7 +26,7 @@ from typing import ClassVar
 import numpy as np
 
 from regbench import Method, RegistrationResult, TrainingContext, hookimpl
-from regbench.measuring.devices import cpu_threads
+from regbench.measuring import devices
 
 
 @functools.cache
@@ -72,7 +72,7 @@ class ElastixRegistration(Method):
         itk = _itk()
         # ITK's thread count, not elastix's number_of_threads: with more than one thread,
         # that one crashes the B-spline registration (itk-elastix 0.25.4, a segfault).
-        itk.MultiThreaderBase.SetGlobalDefaultNumberOfThreads(cpu_threads())
+        itk.MultiThreaderBase.SetGlobalDefaultNumberOfThreads(devices.cpu_threads())
         return itk.elastix_registration_method(
             itk.GetImageFromArray(np.ascontiguousarray(fixed, dtype=np.float32)),
             itk.GetImageFromArray(np.ascontiguousarray(moving, dtype=np.float32)),
