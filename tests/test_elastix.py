@@ -81,3 +81,9 @@ class TestElastixBSplineConformance(MethodConformance):
     method = ElastixBSpline
     plugin = "regbench_methods.elastix"
     params = {"iterations": 16}
+
+
+class TestElastixAffineConformance(MethodConformance):
+    method = ElastixAffine
+    plugin = "regbench_methods.elastix"
+    params = {"iterations": 16}

@@ -189,8 +189,8 @@ def compare(current: ResultsFolder, baseline: ResultsFolder, thresholds: Thresho
             rows.append({"method": method, "verdict": verdict})
             continue
         if method not in before.index:
-            rows.append({"method": method, **{c.name: now.at[method, c.name] for c in columns},
-                         "verdict": "new (not in the baseline)"})
+            rows.append({"method": method, "seeds": now.at[method, "seeds"],
+                         **{c.name: now.at[method, c.name] for c in columns}, "verdict": "new (not in the baseline)"})
             continue
         a, b = before.loc[method], now.loc[method]
         row: dict[str, object] = {"method": method, "seeds baseline": a["seeds"], "seeds": b["seeds"]}
