@@ -75,13 +75,20 @@ def test_missing_dependency_is_listed_as_not_installed(plugin_dir, capsys, tmp_p
             def register(self, fixed, moving):
                 raise AssertionError("never called")
 
+        class NeedsASubmodule(NeedsNothingThere):
+            name = "needs-submodule"
+
         @regbench.hookimpl
         def regbench_register_methods(register):
             register(NeedsNothingThere, requires=("module_that_is_not_installed",),
                      install="pip install 'outside-missing[gpu]'")
+            # a dotted name whose package is missing (as itk.ElastixPython without ITK)
+            register(NeedsASubmodule, requires=("package_that_is_not_installed.sub",))
     """)
     assert main(["-p", plugin, "list"]) == 0
-    assert re.search(r"needs-missing\s+not installed \(pip install 'outside-missing\[gpu\]'\)", capsys.readouterr().out)
+    listed = capsys.readouterr().out
+    assert re.search(r"needs-missing\s+not installed \(pip install 'outside-missing\[gpu\]'\)", listed)
+    assert re.search(r"needs-submodule\s+not installed \(pip install package_that_is_not_installed.sub\)", listed)
     assert main(["-p", plugin, "run", "--methods", "needs-missing", *TINY, "--out", str(tmp_path)]) == 2
     assert "not installed" in capsys.readouterr().err
     blocked = [flag for plugin_name in ("ants", "dipy", "elastix", "fireants", "vxm", "eca-unet", "keras")

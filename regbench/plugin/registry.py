@@ -40,8 +40,15 @@ class Entry(Generic[T]):
         return f"not installed ({self.install})"
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a dotted name (itk.ElastixPython) whose parent package is missing
+        return False
+
+
 def _missing_modules(requires: Iterable[str]) -> tuple[str, ...]:
-    return tuple(module for module in requires if importlib.util.find_spec(module) is None)
+    return tuple(module for module in requires if not _installed(module))
 
 
 class Registry(Generic[T]):
