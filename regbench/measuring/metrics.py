@@ -100,7 +100,8 @@ def hd95_per_label(
 
 def _differences(values: torch.Tensor, dim: int) -> torch.Tensor:
     """``np.gradient``'s differences along ``dim`` (unit spacing): central inside, one-sided
-    at both ends; written into one tensor, as the whole field's nine would not fit twice."""
+    at both ends, written straight into one new tensor (no padded copies: nine of them
+    make a 3D Jacobian)."""
     import torch  # noqa: PLC0415
 
     n = values.shape[dim]
@@ -127,6 +128,7 @@ def jacobian_determinant(displacement: ArrayOrTensor) -> ArrayOrTensor:
     d = [[_differences(field[i], j) for j in range(ndim)] for i in range(ndim)]
     for i in range(ndim):
         d[i][i] += 1.0
+
     def cross(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         product = a * b  # a b - c e, in place: every full-size temporary is 40 MB in 3D
         product -= c * e
