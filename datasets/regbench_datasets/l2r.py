@@ -66,7 +66,11 @@ class L2rOasis(NiftiDataset):
             if label is None:
                 raise DataError(f"{DESCRIPTION_FILE}: subject {entry['image']!r} has no 'label' (segmentation)")
             seg = require_file(self.root / label, f"{DESCRIPTION_FILE} entry {label!r}")
-            files.append(SubjectFiles(_subject_id(entry["image"]), image, seg))
+            case = _subject_id(entry["image"])
+            if _subject_id(label) != case:  # a shifted list would score every subject with another's labels
+                raise DataError(f"{DESCRIPTION_FILE}: subject {entry['image']!r} has the label {label!r} of another "
+                                f"case ({_subject_id(label)!r}); expected the label map of case {case!r}")
+            files.append(SubjectFiles(case, image, seg))
         return files
 
     def label_names(self) -> dict[int, str]:
@@ -75,6 +79,13 @@ class L2rOasis(NiftiDataset):
             return {int(key): str(value) for key, value in named.items() if int(key) != 0}
         first = next(iter(self.files.values()))
         return {int(label): f"label {label}" for label in np.unique(read_labels(first.seg, self.ndim)) if label != 0}
+
+    def shared_files(self) -> tuple[Path, ...]:
+        """The description (subjects, pairs, label names) and, when it names no labels,
+        the label map the label list is read from."""
+        named = self._description.get("labels")
+        first = () if isinstance(named, dict) and len(named) > 1 else (next(iter(self.files.values())).seg,)
+        return (*super().shared_files(), self.root / DESCRIPTION_FILE, *first)
 
     def _val_pairs(self) -> list[Pair]:
         pairs = [Pair(fixed_id=_subject_id(p["fixed"]), moving_id=_subject_id(p["moving"]))

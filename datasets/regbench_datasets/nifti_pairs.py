@@ -4,14 +4,20 @@
   optionally ``fixed_seg``, ``moving_seg``: every row is a test pair (paths absolute or
   relative to the manifest). Pairwise; no training subjects, so for classical and
   pre-trained methods.
-- A folder (``--data-dir``) with glob patterns ``images`` and ``segs`` (matched in
-  sorted order): subjects registered to an atlas (option ``atlas``, else the first),
-  split 4:1 into train and test like OASIS.
+- A folder (``--data-dir``) with glob patterns ``images`` and ``segs``: subjects
+  registered to an atlas (option ``atlas``, else the first), split 4:1 into train and
+  test like OASIS. An image and its label map are paired by what the wildcards of their
+  patterns match (``img_*.nii.gz`` and ``seg_*.nii.gz``: ``img_S05.nii.gz`` and
+  ``seg_S05.nii.gz``; ``*/t1.nii.gz`` and ``*/seg.nii.gz``: the files of one
+  subfolder), never by position, so one missing file cannot shift every label map
+  onto the wrong image. A subject's id is its image's path in the folder, less
+  ``.nii[.gz]``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -27,8 +33,49 @@ from regbench.data import (
 )
 
 
+_WILDCARD = re.compile(r"\*|\?|\[!?+\]?+[^]]*\]")  # glob's *, ? and [...] (a "[" left open is plain text, as in fnmatch)
+_SHOWN = 3  # file names an error lists before it counts the rest
+
+
 def _stem(path: Path) -> str:
     return path.name.split(".nii")[0]
+
+
+def _wildcard_group(wildcard: str) -> str:
+    """A capturing group matching what one glob wildcard matches in a file or folder name."""
+    if wildcard == "*":
+        return "([^/]*)"
+    if wildcard == "?":
+        return "([^/])"
+    body = wildcard[1:-1].replace("\\", "\\\\")
+    if body.startswith("!"):  # glob's negation is the regex's "^"; a leading "^" is plain text in glob
+        body = "^" + body[1:]
+    elif body.startswith("^"):
+        body = "\\" + body
+    return f"([{body}])"
+
+
+def _key_pattern(glob: str) -> re.Pattern[str]:
+    """A regex for the paths ``glob`` matches (relative, with "/"), each wildcard a group:
+    the groups a path gives are its key, which pairs an image with its label map. A path
+    is all wildcards and fixed text, so no two files of one pattern share a key."""
+    parts = []
+    for part in PurePosixPath(glob).parts:
+        if part == "**":  # any number of folders, as pathlib reads it
+            parts.append("((?:[^/]+/)*)")
+            continue
+        pieces, end = [], 0
+        for wildcard in _WILDCARD.finditer(part):
+            pieces += [re.escape(part[end:wildcard.start()]), _wildcard_group(wildcard.group())]
+            end = wildcard.end()
+        parts.append("".join(pieces) + re.escape(part[end:]) + "/")
+    return re.compile("".join(parts).removesuffix("/"))
+
+
+def _some(paths: list[Path], root: Path) -> str:
+    """A few of ``paths`` (relative to ``root``) and how many more: an error stays one line."""
+    names = ", ".join(str(path.relative_to(root)) for path in paths[:_SHOWN])
+    return f"{names} and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else names
 
 
 class NiftiPairs(NiftiDataset):
@@ -39,7 +86,7 @@ class NiftiPairs(NiftiDataset):
         "normalize": "minmax",
         "manifest": "",  # CSV: fixed, moving[, fixed_seg, moving_seg]
         "images": "*.nii.gz",  # glob in the folder (folder form)
-        "segs": "",  # glob of label maps in the folder, matched to images in sorted order
+        "segs": "",  # glob of label maps in the folder, paired with images by what their wildcards match
         "ndim": 3,
     }
 
@@ -55,17 +102,50 @@ class NiftiPairs(NiftiDataset):
     def list_subjects(self) -> list[SubjectFiles]:
         if self.options["manifest"]:
             return self._from_manifest(Path(self.options["manifest"]).expanduser())
-        images = sorted(p for p in self.root.glob(self.options["images"]) if p.is_file())
-        segs = sorted(p for p in self.root.glob(self.options["segs"]) if p.is_file()) if self.options["segs"] else []
-        label_maps = set(segs)
-        images = [p for p in images if p not in label_maps]
-        if self.options["segs"] and not segs:
+        images = self._glob(self.options["images"])
+        if not self.options["segs"]:
+            return [SubjectFiles(self._subject_id(image), image) for image in images]
+        segs = self._glob(self.options["segs"])
+        if not segs:
             raise DataError(f"{self.root}: no label maps match segs={self.options['segs']!r}; expected one per image "
                             f"(or no segs option, for images without labels)")
-        if segs and len(segs) != len(images):
-            raise DataError(f"{self.root}: {len(images)} images match {self.options['images']!r} but {len(segs)} "
-                            f"label maps match {self.options['segs']!r}; expected one label map per image")
-        return [SubjectFiles(_stem(image), image, segs[i] if segs else None) for i, image in enumerate(images)]
+        label_maps = set(segs)
+        return self._paired([image for image in images if image not in label_maps], segs)
+
+    def _glob(self, pattern: str) -> list[Path]:
+        return sorted(path for path in self.root.glob(pattern) if path.is_file())
+
+    def _subject_id(self, image: Path) -> str:
+        """The image's path in the folder, less ``.nii[.gz]``: its file name's stem when flat."""
+        relative = image.relative_to(self.root)
+        return relative.with_name(_stem(relative)).as_posix()
+
+    def _keyed(self, paths: list[Path], option: str) -> dict[tuple[str, ...], Path]:
+        """``paths`` (matched by option ``option``'s glob) by their key (:func:`_key_pattern`)."""
+        pattern = _key_pattern(self.options[option])
+        keyed = {}
+        for path in paths:
+            match = pattern.fullmatch(path.relative_to(self.root).as_posix())
+            if match is None:
+                raise DataError(f"{path} matches {option}={self.options[option]!r}, but regbench cannot tell what its "
+                                f"wildcards match, to pair it; expected *, ? and [...] within names, ** for folders")
+            keyed[match.groups()] = path
+        return keyed
+
+    def _paired(self, images: list[Path], segs: list[Path]) -> list[SubjectFiles]:
+        """Each image with the label map whose key is its own; any file without its
+        counterpart is an error naming it."""
+        images_by_key, segs_by_key = self._keyed(images, "images"), self._keyed(segs, "segs")
+        lonely_images = [image for key, image in images_by_key.items() if key not in segs_by_key]
+        lonely_segs = [seg for key, seg in segs_by_key.items() if key not in images_by_key]
+        if lonely_images or lonely_segs:
+            found = [f"{len(paths)} {what} ({_some(paths, self.root)})"
+                     for paths, what in ((lonely_images, "image(s) without a label map"),
+                                         (lonely_segs, "label map(s) without an image")) if paths]
+            raise DataError(f"{self.root}: {' and '.join(found)}; expected each image matching "
+                            f"images={self.options['images']!r} to have one label map matching "
+                            f"segs={self.options['segs']!r} whose wildcards match the same text")
+        return [SubjectFiles(self._subject_id(image), image, segs_by_key[key]) for key, image in images_by_key.items()]
 
     def _from_manifest(self, manifest: Path) -> list[SubjectFiles]:
         require_file(manifest, "nifti-pairs manifest")
@@ -75,7 +155,7 @@ class NiftiPairs(NiftiDataset):
             raise DataError(f"{manifest} lacks column(s) {sorted(missing)}; expected fixed, moving[, fixed_seg, moving_seg]")
         if table.empty:
             raise DataError(f"{manifest} lists no pairs")
-        subjects: dict[Path, SubjectFiles] = {}
+        subjects: dict[Path, tuple[SubjectFiles, int]] = {}  # each image's files, and the first row naming it
 
         def subject(image: str, seg: str, row: int) -> str:
             path = (manifest.parent / image).resolve()
@@ -83,21 +163,33 @@ class NiftiPairs(NiftiDataset):
             require_file(path, f"{manifest}, row {row}")
             if seg_path is not None:
                 require_file(seg_path, f"{manifest}, row {row}")
-            known = subjects.setdefault(path, SubjectFiles(_stem(path), path, seg_path))
+            known, first_row = subjects.setdefault(path, (SubjectFiles(_stem(path), path, seg_path), row))
+            if known.seg != seg_path:  # either label map would score some pairs with the wrong labels
+                raise DataError(f"{manifest}: image {path} has the label map {known.seg or 'none'} on row {first_row} "
+                                f"but {seg_path or 'none'} on row {row}; expected one label map per image")
             return known.id
 
         for row, values in enumerate(table.to_dict("records"), start=2):
             fixed = subject(values["fixed"], values.get("fixed_seg", ""), row)
             moving = subject(values["moving"], values.get("moving_seg", ""), row)
             self._manifest_pairs.append(Pair(fixed_id=fixed, moving_id=moving))
-        return list(subjects.values())
+        return [files for files, _ in subjects.values()]
+
+    def _first_label_map(self) -> Path | None:
+        return next((files.seg for files in self.files.values() if files.seg is not None), None)
 
     def label_names(self) -> dict[int, str]:
         """The labels of the first label map (no names: plain NIfTI carries none)."""
-        labelled = next((files for files in self.files.values() if files.seg is not None), None)
-        if labelled is None:
+        first = self._first_label_map()
+        if first is None:
             return {}
-        return {int(label): f"label {label}" for label in np.unique(read_labels(labelled.seg, self.ndim)) if label != 0}
+        return {int(label): f"label {label}" for label in np.unique(read_labels(first, self.ndim)) if label != 0}
+
+    def shared_files(self) -> tuple[Path, ...]:
+        """The manifest, and the label map the label list is read from."""
+        manifest = (Path(self.options["manifest"]).expanduser(),) if self.options["manifest"] else ()
+        first = self._first_label_map()
+        return (*super().shared_files(), *manifest, *((first,) if first is not None else ()))
 
     def _read_pairs(self, path: str) -> list[Pair]:
         return super()._read_pairs(path) or self._manifest_pairs  # the manifest's rows are the pairs

@@ -14,6 +14,7 @@ label table of the chosen segmentation (option ``seg``).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from regbench import hookimpl
@@ -54,6 +55,9 @@ class NeuriteOasis(NiftiDataset):
 
     def label_names(self) -> dict[int, str]:
         return read_label_names(self.root / f"seg{self._seg()}_labels.txt")
+
+    def shared_files(self) -> tuple[Path, ...]:
+        return (*super().shared_files(), self.root / "subjects.txt", self.root / f"seg{self._seg()}_labels.txt")
 
 
 class Oasis2d(NeuriteOasis):

@@ -25,6 +25,9 @@ from tqdm.auto import tqdm
 from regbench.plugin.dataset import Pair, SplitDataset, Subject, split_train_test
 
 
+LARGEST_LABEL = int(np.iinfo(np.int32).max)  # labels are int32 once read
+
+
 class DataError(ValueError):
     """A dataset file or folder is missing or not what regbench expects."""
 
@@ -36,6 +39,18 @@ class SubjectFiles:
     id: str
     image: Path
     seg: Path | None = None
+
+
+def _by_id(subjects: list[SubjectFiles], dataset: str) -> dict[str, SubjectFiles]:
+    """Subjects by id. Two subjects with one id is an error naming both: keeping either
+    would score the other's pairs with the wrong files."""
+    files: dict[str, SubjectFiles] = {}
+    for subject in subjects:
+        known = files.setdefault(subject.id, subject)
+        if known is not subject:
+            raise DataError(f"dataset {dataset!r}: two subjects have the id {subject.id!r} (images {known.image} and "
+                            f"{subject.image}); expected one subject per id")
+    return files
 
 
 def require_dir(path: Path, what: str) -> Path:
@@ -96,13 +111,17 @@ def read_image(path: Path, ndim: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_labels(path: Path, ndim: int) -> np.ndarray:
-    """An integer label map; non-integer or negative values are an error."""
+    """The label map as stored, as int32. Non-integer or negative values are an error, and
+    so are values beyond int32: the cast would wrap them onto other labels (or below 0)."""
     data, _ = _read(path, ndim)
     if not np.issubdtype(data.dtype, np.integer):
         if not np.isfinite(data).all() or not np.array_equal(data, np.round(data)):
             raise DataError(f"{path} holds non-integer values; expected a label map of integers")
     if data.size and data.min() < 0:
         raise DataError(f"{path} holds negative labels; expected labels >= 0")
+    if data.size and data.max() > LARGEST_LABEL:
+        raise DataError(f"{path} holds label {int(data.max())}, beyond the largest label regbench takes "
+                        f"({LARGEST_LABEL}); expected labels that fit a 32-bit signed integer")
     return data.astype(np.int32)
 
 
@@ -172,7 +191,7 @@ class NiftiDataset(SplitDataset):
         if not self.options["data_dir"]:
             raise DataError(f"dataset {self.name!r} needs its folder: --data-dir PATH (or --dataset-option data_dir=PATH)")
         self.root = require_dir(Path(self.options["data_dir"]).expanduser(), f"dataset {self.name!r}")
-        self.files = {files.id: files for files in self.list_subjects()}
+        self.files = _by_id(self.list_subjects(), self.name)
         if not self.files:
             raise DataError(f"dataset {self.name!r}: no subjects found in {self.root}")
         names = self.label_names()
@@ -219,6 +238,15 @@ class NiftiDataset(SplitDataset):
         if not pairs:
             raise DataError(f"{listing} lists no pairs")
         return pairs
+
+    def subject_files(self, subject_id: str) -> tuple[Path, ...]:
+        files = self.files[subject_id]
+        return (files.image,) if files.seg is None else (files.image, files.seg)
+
+    def shared_files(self) -> tuple[Path, ...]:
+        """The pair list, when the option ``pairs`` names one; subclasses add the files
+        their listing and label names come from."""
+        return (Path(self.options["pairs"]).expanduser(),) if self.options.get("pairs") else ()
 
     def held_out(self) -> set[str]:
         """Subjects kept out of training: those of fixed test pairs."""

@@ -15,6 +15,7 @@ in full-resolution voxels and they are brought to full size with
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ import numpy as np
 from scipy import ndimage
 
 from regbench.common.atomic import atomic_write
-from regbench.outputs.nifti import KEY_FILE, pair_file, reset_folder
+from regbench.outputs.nifti import pair_file
+from regbench.outputs.owned import OWNED_FILE, claim_files
 from regbench.plugin.dataset import Pair
 
 EXPORT_FORMATS = ("l2r",)
@@ -34,12 +36,22 @@ _CASE_NUMBER = re.compile(r"(?:.*\D)?(\d{4})")
 def case_names(pairs: Iterable[Pair]) -> dict[str, str]:
     """Each subject's name in Learn2Reg file names: its trailing 4-digit case number
     when every subject has one and no two share it, else its id made file-safe, with
-    "-" for "_" (which separates the two names in ``disp_FFFF_MMMM``)."""
+    "-" for "_" (which separates the two names in ``disp_FFFF_MMMM``); a ValueError
+    naming both when two ids become one name."""
     ids = sorted({subject for pair in pairs for subject in (pair.fixed_id, pair.moving_id)})
     numbers = {subject: match.group(1) for subject in ids if (match := _CASE_NUMBER.fullmatch(subject))}
     if len(numbers) == len(ids) and len(set(numbers.values())) == len(ids):
         return numbers
-    return {subject: re.sub(r"[^A-Za-z0-9.-]+", "-", subject) for subject in ids}
+    names: dict[str, str] = {}
+    owners: dict[str, str] = {}  # file name -> the subject it stands for
+    for subject in ids:
+        name = re.sub(r"[^A-Za-z0-9.-]+", "-", subject)
+        other = owners.setdefault(name, subject)
+        if other != subject:  # one file name would stand for the pairs of two subjects
+            raise ValueError(f"subjects {other!r} and {subject!r} both become {name!r} in Learn2Reg file names "
+                             f"(disp_FFFF_MMMM.nii.gz); expected ids that differ in letters, digits, '.' or '-'")
+        names[subject] = name
+    return names
 
 
 def _full_size(field: np.ndarray, shape: tuple[int, ...], path: Path) -> np.ndarray:
@@ -77,12 +89,15 @@ class L2rFolder:
     names: Mapping[str, str]  # subject id -> its name in file names (:func:`case_names`)
 
     @classmethod
-    def for_method(cls, root: Path, method: str, result_key: str, pairs: Sequence[Pair]) -> L2rFolder:
-        """``root/<method>``, its older fields removed when they came from other settings or
-        code (another result key); other files in it are left alone."""
-        folder = root / method
-        reset_folder(folder, result_key, "disp_*.nii.gz")
-        return cls(folder, case_names(pairs))
+    def for_method(cls, root: Path, method: str, result_key: str, all_pairs: Sequence[Pair],
+                   written: Sequence[Pair]) -> L2rFolder:
+        """``root/<method>``, with file names from ``all_pairs``, claimed for the fields of
+        the ``written`` pairs under ``result_key`` (:func:`regbench.outputs.owned.claim_files`:
+        fields regbench wrote under another key are removed, files it did not write are
+        never touched)."""
+        exported = cls(root / method, case_names(all_pairs))
+        claim_files(exported.folder, result_key, [exported.path(pair) for pair in written])
+        return exported
 
     def path(self, pair: Pair) -> Path:
         return self.folder / f"disp_{self.names[pair.fixed_id]}_{self.names[pair.moving_id]}.nii.gz"
@@ -113,14 +128,28 @@ class SavedFolder:
         return read_field(self.path(pair), shape)
 
 
+def _warn_unmatched(source: L2rFolder, pairs: Sequence[Pair]) -> None:
+    """Name the fields that no pair reads (a misnamed file, or another dataset's fields):
+    a warning, not an error, since a folder may hold more fields than the pairs scored."""
+    expected = {source.path(pair).name for pair in pairs}
+    unmatched = sorted(path.name for path in source.folder.glob("disp_*.nii.gz") if path.name not in expected)
+    if unmatched:
+        shown = ", ".join(unmatched[:3]) + (f" and {len(unmatched) - 3} more" if len(unmatched) > 3 else "")
+        print(f"regbench: warning: {source.folder}: {len(unmatched)} field(s) match no test pair of the dataset "
+              f"({shown}); they are not scored", file=sys.stderr)
+
+
 def field_folder(folder: Path, pairs: Sequence[Pair]) -> L2rFolder | SavedFolder:
     """The fields in ``folder``, in whichever layout it holds; a ValueError naming the
-    folder and the file names expected when it holds neither."""
+    folder and the file names expected when it holds neither. Learn2Reg-layout fields
+    that match no pair are named in a warning."""
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder of displacement fields")
     if any(folder.glob("disp_*.nii.gz")):
-        return L2rFolder(folder, case_names(pairs))
-    if any(folder.glob("*_displacement.nii.gz")) or (folder / KEY_FILE).is_file():
+        source = L2rFolder(folder, case_names(pairs))
+        _warn_unmatched(source, pairs)
+        return source
+    if any(folder.glob("*_displacement.nii.gz")) or (folder / OWNED_FILE).is_file():
         return SavedFolder(folder)
     example = L2rFolder(folder, case_names(pairs)).path(pairs[0]).name if pairs else "disp_FFFF_MMMM.nii.gz"
     raise ValueError(f"{folder} holds no displacement fields: expected Learn2Reg's layout (e.g. {example}) or the "
