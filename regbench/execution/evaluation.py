@@ -6,8 +6,9 @@ the reference workload (:mod:`regbench.measuring.reference`), ``timing_repeats``
 keeping the fastest of each; records its peak memory and how much CPU other processes
 took while the pair was evaluated (:mod:`regbench.measuring.contention`); checks the
 field, and scores it with every metric; warping and scoring are the harness's job,
-the same for every method. A pair that fails gives a ``failed`` row with the error.
-Rows follow :mod:`regbench.outputs.schema`.
+the same for every method, on the images as loaded (the method registers copies). A
+pair that fails gives a ``failed`` row with the error. Rows follow
+:mod:`regbench.outputs.schema`.
 
 By default an evaluator runs in a worker process of its own
 (:mod:`regbench.execution.process`), so that a method that crashes, hangs or is
@@ -122,6 +123,16 @@ def score_into(record: PairRecord, metrics: Sequence[Metric], outcome: PairOutco
         ]
 
 
+def _handed_copies(fixed: Subject, movings: Sequence[Subject]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The images a method is given to register: fresh copies, in their layout, so a
+    method that writes into its inputs (``moving[...] = fixed``, or an in-place
+    ``image -= image.mean()``) changes neither what it is scored against nor the cached
+    atlas of later pairs (:class:`PairLoader`). Copies rather than read-only views:
+    in-place work on an input stays legal, as every method was promised, and torch's
+    ``from_numpy`` does not warn about a read-only array."""
+    return fixed.image.copy(order="K"), [moving.image.copy(order="K") for moving in movings]
+
+
 class PairLoader:
     """Loads pairs one at a time, keeping only the last fixed image (the atlas)."""
 
@@ -202,22 +213,26 @@ class Evaluator:
                               **self._where)
         return records
 
-    def _timed(self, register: Callable[[], list[np.ndarray]], rows: Sequence[dict[str, Any]]) -> list[np.ndarray]:
-        """The fields ``register`` returns for ``rows``' pairs; its time (the fastest of
-        ``timing_repeats``, each right after one run of the reference workload, whose
-        fastest is kept too), shared equally by the rows, and its peak memory (the
-        highest) into every row. The fields are the first call's."""
+    def _timed(self, register: Callable[[np.ndarray, list[np.ndarray]], list[np.ndarray]], fixed: Subject,
+               movings: Sequence[Subject], rows: Sequence[dict[str, Any]]) -> list[np.ndarray]:
+        """The fields ``register`` returns for ``movings`` onto ``fixed`` (``rows``' pairs);
+        its time (the fastest of ``timing_repeats``, each right after one run of the
+        reference workload, whose fastest is kept too), shared equally by the rows, and
+        its peak memory (the highest) into every row. The fields are the first call's.
+        Every call gets fresh copies of the images (:func:`_handed_copies`), made before
+        its clock and memory measurement start."""
         method = self.method
         assert method is not None
         seconds = reference = math.inf
         peaks: list[tuple[float, float, float | None]] = []
         fields = None
         for _ in range(self.job.timing_repeats):
+            fixed_image, moving_images = _handed_copies(fixed, movings)
             reference = min(reference, time_reference())
             method.reset_peak_memory()
             with PeakRSS() as rss:
                 started = time.perf_counter()
-                result = register()
+                result = register(fixed_image, moving_images)
                 method.synchronize()
                 seconds = min(seconds, time.perf_counter() - started)
             peaks.append((rss.mb, rss.increase_mb, method.peak_memory_mb()))
@@ -236,13 +251,13 @@ class Evaluator:
         loaded = [self._load(pair) for pair in pairs]
         fixed = loaded[0][0]
         if len(pairs) == 1:
-            register = lambda: [method.register(fixed.image, loaded[0][1].image).displacement]  # noqa: E731
+            register = lambda fixed_image, movings: [method.register(fixed_image, movings[0]).displacement]  # noqa: E731
         else:
             if any(pair.fixed_id != pairs[0].fixed_id for pair in pairs):
                 raise ValueError("a batch of pairs must share its fixed image")
-            movings = [moving.image for _, moving in loaded]
-            register = lambda: [result.displacement for result in method.register_batch(fixed.image, movings)]  # noqa: E731
-        fields = self._timed(register, [record.row for record in records])
+            register = lambda fixed_image, movings: [  # noqa: E731
+                result.displacement for result in method.register_batch(fixed_image, movings)]
+        fields = self._timed(register, fixed, [moving for _, moving in loaded], [record.row for record in records])
         for pair, (_, moving), field_, record in zip(pairs, loaded, fields, records, strict=True):
             try:
                 displacement = check_displacement(method.name, field_, fixed.image)

@@ -5,10 +5,15 @@ module the class needs is not importable, the reason it is not installed and how
 install it. Nothing of a plugin's optional dependencies is imported here:
 availability is decided with ``importlib.util.find_spec``, so listing plugins stays
 fast and never crashes.
+
+Each entry remembers its source, the plugin that registered it (its distribution,
+or its module), so that two plugins claiming one name is an error naming both: were
+the later one to win, a column headed ``identity`` could hold another method's numbers.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +32,7 @@ class Entry(Generic[T]):
     requires: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     install: str = ""  # the command that installs what is missing
+    source: str = ""  # who registered it: "distribution 'NAME'" or "module 'NAME'"
 
     @property
     def installed(self) -> bool:
@@ -38,6 +44,10 @@ class Entry(Generic[T]):
         if self.installed:
             return "installed"
         return f"not installed ({self.install})"
+
+
+class PluginConflict(ValueError):
+    """Two plugins (or one, twice) registered one method, dataset or metric name."""
 
 
 def _installed(module: str) -> bool:
@@ -57,6 +67,14 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
+        self._source: str | None = None
+
+    def by(self, source: str) -> Registry[T]:
+        """This registry as the plugin ``source`` sees it: the same entries, and what it
+        registers is attributed to it (see module doc)."""
+        view = copy.copy(self)  # shares the entries
+        view._source = source
+        return view
 
     def __call__(self, cls: type[T], *, requires: Iterable[str] = (), install: str | None = None) -> None:
         """Register ``cls`` under ``cls.name``.
@@ -68,12 +86,9 @@ class Registry(Generic[T]):
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"{self.kind} {cls!r} needs a non-empty string attribute 'name'")
+        source = self._source or f"module {cls.__module__!r}"
         if name in self._entries:
-            other = self._entries[name].cls
-            raise ValueError(
-                f"{self.kind} name {name!r} is registered twice: by {other.__module__} "
-                f"and by {cls.__module__}"
-            )
+            raise self._conflict(name, self._entries[name].source, source)
         requires = tuple(requires)
         missing = _missing_modules(requires)
         self._entries[name] = Entry(
@@ -83,7 +98,15 @@ class Registry(Generic[T]):
             requires=requires,
             missing=missing,
             install=install or "pip install " + " ".join(missing),
+            source=source,
         )
+
+    def _conflict(self, name: str, first: str, second: str) -> PluginConflict:
+        """The error naming who registered ``name`` first and who again."""
+        if first == second:
+            return PluginConflict(f"{self.kind} {name!r} is registered twice by {first}")
+        return PluginConflict(f"{self.kind} {name!r} is registered by two plugins: {first} and {second}; "
+                              f"one name must mean one {self.kind}, so uninstall or leave out one of them")
 
     def __getitem__(self, name: str) -> Entry[T]:
         return self._entries[name]
