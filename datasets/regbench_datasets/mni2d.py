@@ -108,6 +108,10 @@ class Mni2d(GeneratedDataset):
     spacing = (1.0, 1.0)
     atlas_id = "mni2d-atlas"
 
+    def shared_files(self) -> tuple[Path, ...]:
+        """The template files every subject is made from (another nilearn may ship others)."""
+        return tuple(template_dir() / filename for filename in TEMPLATE_FILES.values())
+
     def load(self, subject_id: str) -> Subject:
         if subject_id == self.atlas_id:
             channels = template_slab()[:, int(MAX_SLICE_OFFSET) + 1]

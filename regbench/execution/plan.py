@@ -2,9 +2,11 @@
 
 For each method of a run, :func:`plan_job` resolves its parameters (typed, complete)
 and fixes the seed, the dataset, the metrics and the training profile into a
-:class:`MethodJob`; :func:`result_key` hashes everything in it that decides the
-method's numbers. Nothing after planning re-reads the command line or re-checks a
-parameter: workers receive the job as it is.
+:class:`MethodJob`. What in a job decides the method's numbers is one object,
+:class:`ResultIdentity`; :func:`result_key` is its digest. The rest of a job says how
+and where the work is done (worker settings, folders to write into). Nothing after
+planning re-reads the command line or re-checks a parameter: workers receive the job
+as it is.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regbench.common.fingerprint import code_version, digest
+from regbench.execution.inputs import DataFingerprint
 from regbench.learning.profiles import Profile
 from regbench.learning.validation import split_validation
-from regbench.plugin.dataset import Dataset
+from regbench.plugin.dataset import Dataset, Pair
 from regbench.plugin.method import Method, TrainingContext
 from regbench.plugin.metric import Metric
 from regbench.plugin.registry import Entry
@@ -27,9 +30,9 @@ if TYPE_CHECKING:
     from regbench.outputs.fields import L2rFolder
 
 DEFAULT_PAIR_TIMEOUT = 3600.0  # seconds; ANTs SyN on a 3D OASIS pair takes minutes
-# The code that turns a field into numbers, shared by every method.
-MEASURING_MODULES = ("regbench.measuring.warp", "regbench.measuring.metrics", "regbench.measuring.learn2reg",
-                     "regbench.plugin.metric", "regbench.execution.evaluation", "regbench.measuring.contention")
+# Where a field becomes numbers, for every method: this module and all it imports from
+# regbench (warping, metrics, regions, timing...) key every result (fingerprint.code_version).
+SCORING_MODULE = "regbench.execution.evaluation"
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class MethodJob:
     timing_repeats: int = 1  # register() is timed this many times per pair; the fastest counts
     batch_pairs: int = 1  # pairs registered in one call by a method with register_batch (see tasks.batches)
     label: str = ""  # the name in tables when it is not the method's own: a variant, eca-unet[dense=false]
+    inputs: DataFingerprint | None = None  # the data files' digests (None: computed when asked, unremembered)
 
     @property
     def name(self) -> str:
@@ -72,8 +76,71 @@ class MethodJob:
         train_ids, validation_ids = self.dataset.train_ids, ()
         if self.method.learns:
             train_ids, validation_ids = split_validation(train_ids, self.profile.validation_fraction, self.seed)
+        read = self.training_subjects()
+        data = self.data_fingerprint(read).of_subjects(read) if self.method.learns else ""
         return TrainingContext(dataset=self.dataset, train_ids=train_ids, validation_ids=validation_ids,
-                               profile=self.profile, cache_dir=self.cache_dir, progress=self.progress)
+                               profile=self.profile, cache_dir=self.cache_dir, progress=self.progress,
+                               data_digest=data)
+
+    def training_subjects(self) -> tuple[str, ...]:
+        """The subjects a learning method reads while it trains: the atlas and the
+        dataset's training subjects (its validation subjects are among them)."""
+        atlas = (self.dataset.atlas_id,) if self.dataset.atlas_id is not None else ()
+        return (*atlas, *self.dataset.train_ids)
+
+    def data_fingerprint(self, subject_ids: tuple[str, ...] = ()) -> DataFingerprint:
+        """The planned digests, or (a job made without them, e.g. in a test) those of
+        ``subject_ids`` computed now."""
+        return self.inputs if self.inputs is not None else DataFingerprint.of(self.dataset, subject_ids)
+
+    def pair_inputs(self, pair: Pair) -> str:
+        """The digest of the data files ``pair``'s result reads (stored with it)."""
+        return self.data_fingerprint((pair.fixed_id, pair.moving_id)).pair(pair)
+
+    def identity(self) -> ResultIdentity:
+        """What decides this job's numbers (see :class:`ResultIdentity`)."""
+        method = self.method
+        training = self.training_context().data_digest if method.learns else None
+        return ResultIdentity(
+            method=method.name,
+            params=dict(self.params),
+            method_code=code_version(method.code_modules()),
+            seed=self.seed,
+            profile=dataclasses.asdict(self.profile) if method.learns else None,
+            dataset=self.dataset.name,
+            dataset_options=dict(self.dataset.options),
+            dataset_files=self.data_fingerprint().shared,
+            training_data=training,
+            metrics=tuple(sorted(metric.name for metric in self.metrics)),
+            scoring_code=code_version([SCORING_MODULE, *(type(metric).__module__ for metric in self.metrics)]),
+            timing_repeats=self.timing_repeats,
+            batch_pairs=self.batch_pairs,
+        )
+
+
+@dataclass(frozen=True)
+class ResultIdentity:
+    """Everything that decides a method's numbers, and nothing else: its name,
+    parameters, code and seed; the dataset, its options and the content of the files
+    all its subjects share; for a method that learns, the training profile and the
+    content of the subjects it learns from; the metrics and the code that scores; how
+    often each pair is timed and how many pairs one call registers. The content of each
+    test pair's own files is recorded with the pair's stored result
+    (:meth:`DataFingerprint.pair`), so a changed file recomputes only its pairs."""
+
+    method: str
+    params: Mapping[str, Any]
+    method_code: str
+    seed: int
+    profile: Mapping[str, Any] | None
+    dataset: str
+    dataset_options: Mapping[str, Any]
+    dataset_files: str
+    training_data: str | None
+    metrics: tuple[str, ...]
+    scoring_code: str
+    timing_repeats: int
+    batch_pairs: int
 
 
 @dataclass(frozen=True)
@@ -108,22 +175,5 @@ def plan_job(entry: Entry[Method], given: Mapping[str, Any], **settings: Any) ->
 
 
 def result_key(job: MethodJob) -> str:
-    """What decides a method's numbers: its name, parameters, code and seed; the
-    dataset and its options; the metrics and the measuring code; how often each pair
-    is timed and how many pairs one call registers; and, for methods that learn, the
-    training profile."""
-    method = job.method
-    material = {
-        "method": method.name,
-        "params": dict(job.params),
-        "method_code": code_version(method.code_modules()),
-        "seed": job.seed,
-        "profile": dataclasses.asdict(job.profile) if method.learns else None,
-        "dataset": job.dataset.name,
-        "dataset_options": job.dataset.options,
-        "metrics": sorted(metric.name for metric in job.metrics),
-        "measuring_code": code_version([*MEASURING_MODULES, *(type(m).__module__ for m in job.metrics)]),
-        "timing_repeats": job.timing_repeats,
-        "batch_pairs": job.batch_pairs,
-    }
-    return digest(material)
+    """The key stored results are kept under: the digest of the job's :class:`ResultIdentity`."""
+    return digest(dataclasses.asdict(job.identity()))

@@ -45,14 +45,14 @@ class _Plan:
 
 
 def _pending(job: MethodJob, key: str, pairs: Sequence[Pair], store: ResultStore) -> list[Pair]:
-    """Pairs without a stored success (or, for the figure pair, without its arrays;
-    with --save-warped or --export, without their files)."""
+    """Pairs without a stored success of their current data files (or, for the figure
+    pair, without its arrays; with --save-warped or --export, without their files)."""
     stored = store.records(job.name, key)
     nifti = NiftiWriter(job.warped_dir) if job.warped_dir is not None else None
     pending = []
     for pair in pairs:
         record = stored.get(pair.id)
-        done = (record is not None and record.ok
+        done = (record is not None and record.ok and record.inputs == job.pair_inputs(pair)
                 and (pair.id != job.figure_pair or bool(record.arrays))
                 and (nifti is None or nifti.has(pair))
                 and (job.export is None or job.export.has(pair)))
@@ -145,14 +145,15 @@ def run_jobs(
         key = result_key(job)
         folder = _folder_name(job, jobs)
         if warped_out is not None:
-            job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, folder, key))
+            job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, folder, key, pairs))
         if export_to is not None:
-            job = dataclasses.replace(job, export=L2rFolder.for_method(export_to, folder, key, all_pairs))
+            job = dataclasses.replace(job, export=L2rFolder.for_method(export_to, folder, key, all_pairs, pairs))
         plans.append(_Plan(job, key, _pending(job, key, pairs, store)))
     total = len(pairs) * len(plans)
     reused = total - sum(len(plan.pending) for plan in plans)
     executor = executor or LocalPool()
 
+    inputs = {plan.key: {pair.id: plan.job.pair_inputs(pair) for pair in plan.pending} for plan in plans}
     say = log or (lambda line: None)
     names = {plan.key: _folder_name(plan.job, jobs) for plan in plans}  # the method, and the seed when several
     pending = {plan.key: len(plan.pending) for plan in plans}
@@ -172,6 +173,7 @@ def run_jobs(
 
     with tqdm(total=total, initial=reused, desc=dataset.name, unit="reg", disable=not progress) as bar:
         def on_record(task: Task, record: PairRecord) -> None:
+            record.inputs = inputs[task.key][str(record.row["pair"])]
             store.save(task.job.name, task.key, record)
             bar.update()
             left[task.key] -= 1

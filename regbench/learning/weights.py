@@ -2,9 +2,9 @@
 or trains and saves it, whatever the framework.
 
 Weights are kept under a key made of the method, its parameters, the dataset and its
-options, the training and validation subjects, the training profile (every setting),
-the seed and a hash of the
-code that defines the network and the training, so changing any of them trains
+options, the training and validation subjects and the content of their files, the
+training profile (every setting), the seed and a hash of the code that defines the
+network and the training (with all it imports from regbench), so changing any of them trains
 again, and nothing else does. Beside the weights, a JSON file keeps how they were
 trained (:class:`TrainingReport`); a method that loads cached weights reports that
 training, marked ``cached``.
@@ -92,6 +92,7 @@ class CachedWeights(Method):
             "dataset_options": context.dataset.options,
             "train_ids": digest(context.train_ids),
             "validation_ids": digest(context.validation_ids),
+            "data": context.data_digest,
             "profile": dataclasses.asdict(context.profile),
             "seed": self.seed,
             "code": code_version(self.code_modules()),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -95,6 +96,17 @@ class Dataset(abc.ABC):
         if self.atlas_id is None:
             raise ValueError(f"dataset {self.name!r} has no atlas, so it must list its test pairs (override test_pairs)")
         return [Pair(fixed_id=self.atlas_id, moving_id=sid) for sid in self.test_ids]
+
+    def subject_files(self, subject_id: str) -> tuple[Path, ...]:
+        """The files :meth:`load` reads for ``subject_id``. regbench keys every stored
+        result and trained network by their content, so a file changed in place
+        recomputes exactly what read it. Default: none (a subject made from the options)."""
+        return ()
+
+    def shared_files(self) -> tuple[Path, ...]:
+        """Files every subject depends on (label tables, pair lists, a template the
+        subjects are made from), keyed like :meth:`subject_files`. Default: none."""
+        return ()
 
     def validate(self, progress: bool = False) -> None:  # noqa: B027 - optional hook
         """Check every subject before any training starts (files present, readable,

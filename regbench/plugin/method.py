@@ -50,7 +50,9 @@ class TrainingContext:
     training has converged (never trained on; neither is ever a test subject; see
     :mod:`regbench.learning.validation`). ``profile`` says how long to train and when
     to stop, ``cache_dir`` where trained weights are kept. The seed is the method's own
-    (``Method.seed``).
+    (``Method.seed``). ``data_digest`` is the content of the files training reads (the
+    atlas's and the training subjects'; empty for data made from the options): cached
+    weights are keyed by it.
     """
 
     dataset: Dataset
@@ -59,6 +61,7 @@ class TrainingContext:
     profile: Profile = PROFILES["quick"]
     cache_dir: Path | None = None  # where learned weights are kept (None: the default)
     progress: bool = False
+    data_digest: str = ""
 
 
 class Method(abc.ABC):
