@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from regbench.cli import main
+from regbench.cli.arguments import PAIRS_FAILED
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TINY = ["--dataset", "synthetic", "--dataset-option", "shape=24,28", "--dataset-option", "n_subjects=10", "--no-progress"]
@@ -130,7 +131,7 @@ def test_a_failing_method_or_pair_loses_nothing_else(plugin_dir, tmp_path):
                 register(method)
     """)
     methods = "fails-once,bad-shape,cannot-start,identity"
-    assert main(["-p", plugin, "run", "--methods", methods, *TINY, "--out", str(tmp_path)]) == 0
+    assert main(["-p", plugin, "run", "--methods", methods, *TINY, "--out", str(tmp_path)]) == PAIRS_FAILED
     results = pd.read_csv(tmp_path / "results.csv").set_index(["method", "pair"]).sort_index()
     status = results["status"].groupby("method").apply(list).to_dict()
     assert status == {"bad-shape": ["failed"] * 2, "cannot-start": ["failed"] * 2,

@@ -22,6 +22,7 @@ from regbench_datasets.synthetic import Synthetic
 
 import regbench
 from regbench.cli import main
+from regbench.cli.arguments import PAIRS_FAILED
 from regbench.execution.plan import plan_job
 from regbench.execution.runner import run_jobs
 from regbench.execution.store import ResultStore
@@ -62,7 +63,7 @@ def test_every_fault_gives_failed_rows_with_the_reason_and_the_others_complete(t
     methods = ",".join(["identity", *EXPECTED_ERRORS, "segfaults-once"])
     code = main(["-p", "faulty_plugin", "run", "--methods", methods, *TINY, "--timeout", "1",
                  "--timeout", "identity=60", "--out", str(tmp_path)])
-    assert code == 0
+    assert code == PAIRS_FAILED  # every table written, and the failures told to scripts
     results = read(tmp_path)
     assert len(results) == 2 * (len(EXPECTED_ERRORS) + 2)  # every method × pair has a row
     status = results.groupby("method")["status"].apply(list).to_dict()
@@ -79,7 +80,7 @@ def test_every_fault_gives_failed_rows_with_the_reason_and_the_others_complete(t
 def test_a_method_that_hangs_while_preparing_is_killed_at_its_timeout(tmp_path):
     code = main(["-p", "faulty_plugin", "run", "--methods", "hangs-preparing,identity", *TINY,
                  "--prepare-timeout", "2", "--out", str(tmp_path)])
-    assert code == 0
+    assert code == PAIRS_FAILED
     errors = errors_by_method(read(tmp_path))
     assert errors["hangs-preparing"] == ["timed out after 2 s while preparing (training or loading); "
                                          "the worker process was killed"] * 2
@@ -88,7 +89,7 @@ def test_a_method_that_hangs_while_preparing_is_killed_at_its_timeout(tmp_path):
 
 def test_a_failed_pair_is_tried_again_on_resume_and_nothing_else_is(tmp_path, markers):
     args = ["-p", "faulty_plugin", "run", "--methods", "segfaults-once,identity", *TINY, "--out", str(tmp_path)]
-    assert main(args) == 0
+    assert main(args) == PAIRS_FAILED
     assert read(tmp_path)["status"].tolist() == ["failed", "ok", "ok", "ok"]
     stored = {path: path.stat().st_mtime_ns for path in (tmp_path / "progress").rglob("*.json")}
     assert main(args) == 0
@@ -311,3 +312,20 @@ def test_the_same_seed_gives_identical_dice_for_every_method(tmp_path, monkeypat
     assert set(runs[0]["status"]) == {"ok"} and len(runs[0]) == 2 * 6
     assert runs[1]["train_cached"].dropna().eq(False).all()  # the second run trained again
     pd.testing.assert_frame_equal(runs[0], runs[1], check_exact=True)
+
+
+@pytest.mark.parametrize(("interrupt", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "term"])
+def test_an_interrupted_run_says_what_is_kept_and_how_to_go_on(tmp_path, interrupt, status):
+    out, pipe = tmp_path / "out", tmp_path / "pause"
+    os.mkfifo(pipe)
+    process = subprocess.Popen([sys.executable, "-m", "regbench.cli", "-p", "faulty_plugin", "run", "--methods", "slow",
+                                *SMALL, "--out", str(out)], env={**ENVIRONMENT, "FAULTY_PAUSE": str(pipe)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=_restore_sigint)
+    _wait_for_pause(pipe, process)  # slow has stored two of its four pairs
+    process.send_signal(interrupt)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == status
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (f"regbench: interrupted ({signal.Signals(interrupt).name}): 2 result(s) are "
+                                            f"stored in {out / 'progress'}/; the same command continues where this "
+                                            f"one stopped")

@@ -4,16 +4,25 @@ on a results folder, ``compare`` a run with a baseline (the CI regression gate).
 
 ``report`` and ``compare`` read files only: they load no plugin and no torch, so they
 start in a fraction of a second.
+
+Exit statuses: 0 done; 1, 3 and 4 ``compare``'s verdicts; 2 a usage or data error (one
+``regbench: error:`` line); 5 a run or evaluation that wrote every table but had
+failed pairs; 130 and 143 interrupted by SIGINT (Ctrl-C) or SIGTERM, with one line
+saying what is kept and that the same command continues.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
 
 from regbench.cli import config
-from regbench.cli.arguments import USAGE_ERROR, UsageError, check_arguments, parser
+from regbench.cli.arguments import INTERRUPTED, USAGE_ERROR, UsageError, check_arguments, parser
+from regbench.common.lock import FolderBusy
 
 
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -28,7 +37,19 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so both unwind alike:
+    worker processes killed, every stored result kept."""
+
+
+def _terminate(number: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
+    args = None
     try:
         args = _arguments(sys.argv[1:] if argv is None else argv)
         if args.command in ("report", "compare"):
@@ -38,6 +59,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from regbench.cli import running  # noqa: PLC0415 - plugins, torch and the execution machinery
 
         return running.COMMANDS[args.command](args)
-    except UsageError as error:
+    except (UsageError, FolderBusy) as error:
         print(f"regbench: error: {error}", file=sys.stderr)
         return USAGE_ERROR
+    except KeyboardInterrupt as interrupt:
+        name = "SIGTERM" if isinstance(interrupt, _Terminated) else "SIGINT"
+        print(f"\nregbench: interrupted ({name}): {_kept(args)}", file=sys.stderr)
+        return INTERRUPTED[name]
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _kept(args: argparse.Namespace | None) -> str:
+    """What an interrupted command leaves, and how to go on."""
+    if args is None or args.command not in ("run", "train"):
+        return "nothing was written; run the same command again"
+    from regbench.cli import running  # noqa: PLC0415 - already imported by the interrupted command
+
+    return running.interrupted_note(args)

@@ -20,6 +20,10 @@ from regbench.outputs.compare import Thresholds
 from regbench.plugin import options
 
 USAGE_ERROR = 2
+# `run` and `evaluate`: every table written, but some requested pair failed (its row
+# says why). Not 1, 3 or 4, which `compare` gives its verdicts.
+PAIRS_FAILED = 5
+INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as shells report it
 DESCRIPTION = ("regbench: compare deformable image registration methods on the same data, warping, "
                "metrics and timing.")
 
@@ -134,6 +138,8 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                      help="read the run's settings from a TOML (or YAML) file, e.g. benchmarks/paper.toml; flags "
                           "given here override it; the settings used go into run.json")
     run.add_argument("--out", type=path, default=Path("results"), help="output folder (default: results)")
+    run.add_argument("--wait", action="store_true",
+                     help="when another regbench command is writing into OUT, wait for it (default: exit 2 at once)")
     run.add_argument("--save-warped", action="store_true",
                      help="write warped images, warped labels and displacement fields as NIfTI into OUT/warped/")
     run.add_argument("--export", nargs=2, default=None, metavar=("FORMAT", "DIR"),
@@ -183,7 +189,7 @@ def _flag(dest: str) -> str:
     return POSITIONAL.get(dest) or f"--{dest.replace('_', '-')}"
 
 
-def _writable(path: Path) -> bool:
+def writable(path: Path) -> bool:
     """Whether a folder can be made (or written) at ``path``: it, or its nearest existing
     parent, is a folder this process may write in."""
     existing = next(folder for folder in (path, *path.parents) if folder.exists())
@@ -216,7 +222,7 @@ def check_arguments(args: argparse.Namespace) -> None:
             path = Path(value).expanduser()
             if name in WRITTEN_FOLDERS and path.exists() and not path.is_dir():
                 raise UsageError(f"{_flag(name)} {value}: is a file; expected a folder (or a path to create one)")
-            if name in WRITTEN_FOLDERS and not _writable(path.absolute()):
+            if name in WRITTEN_FOLDERS and not writable(path.absolute()):
                 raise UsageError(f"{_flag(name)} {value}: cannot be written here (a file on the way, or no permission)")
             if name in READ_FOLDERS and not path.is_dir():
                 raise UsageError(f"{_flag(name)} {value}: {'is a file' if path.exists() else 'no such folder'}; "
@@ -251,6 +257,8 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("folders", type=path, nargs="+", metavar="FOLDER",
                           help="a folder of one method's fields; its name names the method")
     evaluate.add_argument("--out", type=path, default=Path("evaluation"), help="output folder (default: evaluation)")
+    evaluate.add_argument("--wait", action="store_true",
+                          help="when another regbench command is writing into OUT, wait for it (default: exit 2 at once)")
     report = commands.add_parser("report", help="Markdown and HTML report (tables, plots, statistics) of a results folder")
     report.add_argument("results", type=path, help="a folder written by `regbench run`")
     report.add_argument("--out", type=path, default=None, help="where to write the report (default: the results folder)")

@@ -10,7 +10,9 @@ does the work and :mod:`regbench.outputs` writes it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -18,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from regbench.cli import config
-from regbench.cli.arguments import MOST_SECONDS, UsageError, assignments
+from regbench.cli.arguments import MOST_SECONDS, PAIRS_FAILED, UsageError, assignments, writable
+from regbench.common.fingerprint import FileDigests
+from regbench.common.lock import FolderBusy, FolderLock
 from regbench.execution.executors import DaskExecutor, Executor, LocalPool
+from regbench.execution.inputs import DataFingerprint
 from regbench.execution.plan import MethodJob, Timeouts, plan_job
 from regbench.execution.rescoring import score_folders
 from regbench.execution.runner import run_jobs
@@ -28,11 +33,12 @@ from regbench.execution.tasks import Task, run_task
 from regbench.learning.profiles import PROFILES, Profile, default_profile
 from regbench.learning.weights import default_cache_dir
 from regbench.measuring import devices
-from regbench.outputs.fields import EXPORT_FORMATS, L2rFolder, SavedFolder, field_folder
-from regbench.outputs.files import RunOutput, write_run
+from regbench.outputs.fields import EXPORT_FORMATS, L2rFolder, SavedFolder, case_names, field_folder
+from regbench.outputs.owned import ForeignFiles
+from regbench.outputs.files import RESULTS_FILE, RUN_FILE, RunOutput, write_run
 from regbench.outputs.tables import console_table, table_notes
 from regbench.plugin.dataset import Dataset, Pair
-from regbench.plugin.manager import Catalog, PluginNotFound, collect, plugin_manager
+from regbench.plugin.manager import Catalog, PluginConflict, PluginNotFound, collect, plugin_manager
 from regbench.plugin.method import Method
 from regbench.plugin.metric import Metric
 from regbench.plugin.registry import Entry, Registry
@@ -43,7 +49,7 @@ def catalog(args: argparse.Namespace) -> Catalog:
     """What the installed plugins (and ``-p`` modules) register; their problems as warnings."""
     try:
         found = collect(plugin_manager(args.plugins))
-    except PluginNotFound as error:
+    except (PluginNotFound, PluginConflict) as error:
         raise UsageError(str(error)) from None
     for problem in found.problems:
         print(f"regbench: warning: {problem}; its methods, datasets and metrics are skipped", file=sys.stderr)
@@ -150,13 +156,38 @@ def training_profile(args: argparse.Namespace) -> Profile:
         raise UsageError(str(error)) from None
 
 
-def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, **settings: Any) -> list[MethodJob]:
+def _cache_dir(args: argparse.Namespace) -> Path:
+    """Where weights and file digests are kept (``--cache-dir``, ``$REGBENCH_CACHE`` or the
+    default), checked writable before any work: a read-only cache would fail every
+    learning method's pairs one by one."""
+    folder = args.cache_dir or default_cache_dir()
+    if not writable(folder.absolute()):
+        given = "--cache-dir" if args.cache_dir else "$REGBENCH_CACHE" if "REGBENCH_CACHE" in os.environ else "the cache"
+        raise UsageError(f"{given} {folder}: cannot be written here (a file on the way, or no permission); "
+                         f"point --cache-dir at a writable folder")
+    return folder
+
+
+def _fingerprint(args: argparse.Namespace, dataset: Dataset, pairs: Sequence[Pair]) -> DataFingerprint:
+    """The content digests of every file the run reads: its pairs' subjects, the atlas
+    and the training subjects (remembered in the cache, so unchanged files are read once)."""
+    atlas = (dataset.atlas_id,) if dataset.atlas_id is not None else ()
+    read = [*atlas, *dataset.train_ids, *(sid for pair in pairs for sid in (pair.fixed_id, pair.moving_id))]
+    try:
+        return DataFingerprint.of(dataset, read, FileDigests(_cache_dir(args) / "file-digests"))
+    except OSError as error:
+        raise UsageError(f"dataset {dataset.name!r}: {error}") from None
+
+
+def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Sequence[Pair],
+          **settings: Any) -> list[MethodJob]:
     """One planned job per method (or variant) and seed: parameters resolved and typed,
     here and only here. A method whose results do not depend on the seed runs once,
     with the first seed; only the first seed's jobs keep the report's figure pair."""
     chosen = _method_variants(found.methods, args.methods)
     if not chosen:
         raise UsageError("no installed method to run; see `regbench list`")
+    inputs = _fingerprint(args, dataset, pairs)
     params = _params_by_method(args.param, [entry for entry, _ in chosen])
     profile = training_profile(args)
     seeds = tuple(args.seeds)
@@ -168,7 +199,7 @@ def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, **settings
                 later = {"figure_pair": None} if seed != seeds[0] and "figure_pair" in settings else {}
                 jobs.append(plan_job(entry, given, **{**settings, **later}, label=variant.name if variant.params else "",
                                      dataset=dataset, seed=seed, profile=profile, cache_dir=args.cache_dir,
-                                     progress=progress_bars(args)))
+                                     progress=progress_bars(args), inputs=inputs))
     except ValueError as error:
         raise UsageError(str(error)) from None
     return jobs
@@ -236,13 +267,18 @@ def _metrics(args: argparse.Namespace, found: Catalog) -> list[Metric]:
     return [entry.cls() for entry in _select_many(found.metrics, "metric", args.metrics)]
 
 
-def _export_folder(args: argparse.Namespace) -> Path | None:
-    """``--export FORMAT DIR``: the folder to write into (FORMAT checked)."""
+def _export_folder(args: argparse.Namespace, dataset: Dataset) -> Path | None:
+    """``--export FORMAT DIR``: the folder to write into (FORMAT checked, and every pair's
+    file name distinct)."""
     if args.export is None:
         return None
     format_, folder = args.export
     if format_ not in EXPORT_FORMATS:
         raise UsageError(f"--export FORMAT must be one of {', '.join(EXPORT_FORMATS)}, got {format_!r}")
+    try:
+        case_names(dataset.test_pairs())
+    except ValueError as error:
+        raise UsageError(f"--export {format_}: {error}") from None
     return Path(folder)
 
 
@@ -270,30 +306,58 @@ def _figure_pair(args: argparse.Namespace, pairs: Sequence[Pair]) -> str | None:
     return args.figure_pair
 
 
+def _check_out(out: Path, *, refuse_run_folder: bool = False) -> None:
+    """Check that a command's tables in ``out`` would only replace regbench's own: a
+    folder holding a ``results.csv`` without the ``run.json`` regbench writes beside it
+    is someone else's. ``refuse_run_folder``: ``evaluate`` never writes over a run's results."""
+    if (out / RESULTS_FILE).exists() and not (out / RUN_FILE).is_file():
+        raise UsageError(f"--out {out}: holds a {RESULTS_FILE} that regbench did not write (no {RUN_FILE} beside it); "
+                         f"choose another folder, or move it away")
+    if refuse_run_folder and (out / "progress").is_dir():
+        raise UsageError(f"--out {out}: is the results folder of a `regbench run`; evaluate would overwrite its "
+                         f"tables: choose another folder")
+    if (out / "progress").exists() and not writable(out / "progress"):
+        raise UsageError(f"--out {out}: its progress/ folder cannot be written (no permission)")
+
+
+def _exit_status(output: RunOutput) -> int:
+    """0, or :data:`PAIRS_FAILED` when any pair failed (every table is written first)."""
+    return PAIRS_FAILED if (output.results["status"] != "ok").any() else 0
+
+
 def run(args: argparse.Namespace) -> int:
     found = catalog(args)
+    _check_out(args.out)
     dataset = _dataset(args, found)
     pairs = dataset.test_pairs()[: args.max_pairs]
     figure_pair = _figure_pair(args, pairs)
     metrics = _metrics(args, found)
-    export_to = _export_folder(args)
-    jobs = _jobs(args, found, dataset, metrics=tuple(metrics), figure_pair=figure_pair,
+    export_to = _export_folder(args, dataset)
+    jobs = _jobs(args, found, dataset, pairs, metrics=tuple(metrics), figure_pair=figure_pair,
                  threads=args.threads or devices.cpu_threads(), timing_repeats=args.repeats,
                  batch_pairs=args.batch_pairs)
     timeouts = _timeouts(args, jobs)
+    executor = _executor(args)
+    with FolderLock(args.out, wait=args.wait), contextlib.closing(executor):
+        return _run_planned(args, found, dataset, pairs, jobs, metrics, export_to, timeouts, executor)
+
+
+def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Sequence[Pair],
+                 jobs: Sequence[MethodJob], metrics: Sequence[Metric], export_to: Path | None, timeouts: Timeouts,
+                 executor: Executor) -> int:
+    """The work of ``regbench run`` once everything is planned and ``--out`` is this run's alone."""
     store = ResultStore(args.out / "progress")
     if args.fresh:
         store.clear()
     started = time.perf_counter()
-    executor = _executor(args)
     try:
         output = run_jobs(jobs, pairs, store, dataset=dataset, progress=progress_bars(args), timeouts=timeouts,
                           isolate=not args.no_isolation, executor=executor,
                           warped_out=args.out if args.save_warped else None, export_to=export_to,
                           log=_log if not args.no_progress and not progress_bars(args) else None)
-    finally:
-        executor.close()
-    output.figure_pair = figure_pair
+    except ForeignFiles as error:  # raised while planning the files to write, before any work
+        raise UsageError(str(error)) from None
+    output.figure_pair = jobs[0].figure_pair if jobs else None
     seeds = tuple(args.seeds)
     run_info = {
         "command": "regbench " + " ".join(sys.argv[1:]),
@@ -328,13 +392,14 @@ def run(args: argparse.Namespace) -> int:
     if any(job.method.learns for job in jobs):
         print(f"trained weights are cached in {args.cache_dir or default_cache_dir()}/ (--cache-dir)")
     print(f"next: regbench report {args.out}")
-    return 0
+    return _exit_status(output)
 
 
 def train(args: argparse.Namespace) -> int:
     found = catalog(args)
     failed = 0
-    for job in _jobs(args, found, _dataset(args, found)):
+    dataset = _dataset(args, found)
+    for job in _jobs(args, found, dataset, ()):
         name = job.name if len(args.seeds) == 1 else f"{job.name} (seed {job.seed})"
         outcome = run_task(Task(job, key="", timeouts=Timeouts(prepare=args.prepare_timeout),
                                 isolate=not args.no_isolation))
@@ -370,6 +435,7 @@ def _field_sources(folders: Sequence[Path], pairs: Sequence[Pair]) -> dict[str, 
 
 def evaluate(args: argparse.Namespace) -> int:
     found = catalog(args)
+    _check_out(args.out, refuse_run_folder=True)
     dataset = _dataset(args, found)
     all_pairs = dataset.test_pairs()
     pairs = all_pairs[: args.max_pairs]
@@ -377,7 +443,14 @@ def evaluate(args: argparse.Namespace) -> int:
     metrics = _metrics(args, found)
     figure_pair = _figure_pair(args, pairs)
     started = time.perf_counter()
-    output = score_folders(sources, pairs, dataset, metrics, figure_pair, progress=progress_bars(args))
+    with FolderLock(args.out, wait=args.wait):
+        output = score_folders(sources, pairs, dataset, metrics, figure_pair, progress=progress_bars(args))
+        return _write_evaluation(args, dataset, sources, metrics, output, started)
+
+
+def _write_evaluation(args: argparse.Namespace, dataset: Dataset, sources: dict[str, L2rFolder | SavedFolder],
+                      metrics: Sequence[Metric], output: RunOutput, started: float) -> int:
+    """``regbench evaluate``'s tables, and its exit status."""
     run_info = {
         "command": "regbench " + " ".join(sys.argv[1:]),
         "dataset": dataset.name,
@@ -389,7 +462,17 @@ def evaluate(args: argparse.Namespace) -> int:
     write_run(args.out, output, run_info, [column for metric in metrics for column in metric.columns])
     _print_outcome(output, dataset, args.out, run_info["seconds"])
     print(f"next: regbench report {args.out}")
-    return 0
+    return _exit_status(output)
+
+
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What an interrupted ``run`` or ``train`` keeps: the results stored so far (or
+    the weights of every network trained), and that the same command continues."""
+    if args.command == "train":
+        return (f"the weights of every network trained so far are cached in {args.cache_dir or default_cache_dir()}/; "
+                f"the same command trains the rest")
+    stored = ResultStore(args.out / "progress").count()
+    return f"{stored} result(s) are stored in {args.out / 'progress'}/; the same command continues where this one stopped"
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

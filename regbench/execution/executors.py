@@ -18,8 +18,8 @@ machine's cores: compare speeds from runs with one worker per machine.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from regbench.execution.evaluation import failed_record
@@ -59,9 +59,30 @@ class LocalPool:
             for task in tasks:
                 execute(task)
             return
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="regbench") as pool:
-            for future in [pool.submit(execute, task) for task in tasks]:
-                future.result()
+        queue, errors, lock = list(reversed(tasks)), [], threading.Lock()
+
+        def serve() -> None:
+            while True:
+                with lock:
+                    if not queue or errors:
+                        return
+                    task = queue.pop()
+                try:
+                    execute(task)
+                except BaseException as error:  # noqa: BLE001 - handed to the caller's thread below
+                    errors.append(error)
+                    return
+
+        # Daemon threads: a Ctrl-C or SIGTERM in the caller's thread ends the run at once
+        # (worker processes die with this one), instead of waiting for tasks in progress.
+        threads = [threading.Thread(target=serve, name=f"regbench-{n}", daemon=True)
+                   for n in range(min(self.workers, len(tasks)))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
 
     def close(self) -> None:
         """Nothing outlives a run."""

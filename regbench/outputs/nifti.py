@@ -8,18 +8,18 @@ of each successful registration.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
 from regbench.common.atomic import atomic_write
+from regbench.outputs.owned import claim_files
 from regbench.plugin.dataset import Pair, Subject
 from regbench.plugin.metric import PairOutcome
 
 SNAPSHOT_FILE = "qualitative.npz"
-KEY_FILE = ".result-key"  # in a folder of files written for one method: the result key they came from
 
 
 def _middle_slice(array: np.ndarray, ndim: int) -> np.ndarray:
@@ -53,7 +53,7 @@ def write_snapshot(out_dir: Path, pair_id: str, by_method: Mapping[str, Mapping[
         for key in ("warped", "displacement", "jacobian"):
             arrays[f"{key}/{method}"] = snapshot[key]
     path = out_dir / SNAPSHOT_FILE
-    np.savez_compressed(path, pair=np.array(pair_id), **arrays)
+    atomic_write(path, lambda partial: np.savez_compressed(partial, pair=np.array(pair_id), **arrays))
     return path
 
 
@@ -69,18 +69,6 @@ def pair_file(folder: Path, pair: Pair, kind: str) -> Path:
     return folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', pair.id)}_{kind}.nii.gz"
 
 
-def reset_folder(folder: Path, result_key: str, pattern: str) -> None:
-    """Make ``folder`` hold files of ``result_key`` only: when it holds files of another key
-    (other settings or code) or of none, remove those matching ``pattern``, so it never
-    mixes outputs of two configurations; then record the key."""
-    key_file = folder / KEY_FILE
-    if folder.exists() and (not key_file.is_file() or key_file.read_text() != result_key):
-        for path in folder.glob(pattern):
-            path.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
-    key_file.write_text(result_key)
-
-
 class NiftiWriter:
     """Writes ``<pair>_{image,seg,displacement}.nii.gz`` into one method's folder, with
     the fixed image's affine. The displacement is a NIfTI vector image (intent
@@ -90,12 +78,15 @@ class NiftiWriter:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    @staticmethod
-    def folder_for(out_dir: Path, method: str, result_key: str) -> Path:
-        """``OUT/warped/<method>``, its files removed when they came from other settings
-        or code (another result key)."""
+    KINDS = ("image", "seg", "displacement")
+
+    @classmethod
+    def folder_for(cls, out_dir: Path, method: str, result_key: str, pairs: Sequence[Pair]) -> Path:
+        """``OUT/warped/<method>``, claimed for ``pairs``' files under ``result_key``
+        (:func:`regbench.outputs.owned.claim_files`: files it wrote under another key are
+        removed, files it did not write are never touched)."""
         folder = out_dir / "warped" / method
-        reset_folder(folder, result_key, "*.nii.gz")
+        claim_files(folder, result_key, [pair_file(folder, pair, kind) for pair in pairs for kind in cls.KINDS])
         return folder
 
     def _path(self, pair: Pair, kind: str) -> Path:
