@@ -8,10 +8,11 @@ import fcntl
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from regbench.cli import main
-from regbench.cli.arguments import USAGE_ERROR
+from regbench.cli.arguments import PAIRS_FAILED, USAGE_ERROR
 from regbench.common.lock import FolderLock
 
 TINY = ["--dataset", "synthetic", "--dataset-option", "shape=24,28", "--dataset-option", "n_subjects=10", "--no-progress",
@@ -133,3 +134,12 @@ def test_a_damaged_ownership_record_owns_nothing(tmp_path, flag, capsys):
     assert main([*RUN, "--metrics", "dice", "--out", str(out), *extra]) == USAGE_ERROR
     _one_line_error(capsys)
     assert {path: path.read_bytes() for path in folder.glob("*.nii.gz")} == files
+
+
+def test_evaluate_with_a_missing_field_writes_every_table_then_exits_5(tmp_path):
+    out, exported = tmp_path / "out", tmp_path / "submission"
+    assert main([*RUN, "--out", str(out), "--export", "l2r", str(exported)]) == 0
+    sorted((exported / "identity").glob("disp_*.nii.gz"))[0].unlink()
+    assert main(["evaluate", str(exported / "identity"), *TINY, "--out", str(tmp_path / "scored")]) == PAIRS_FAILED
+    results = pd.read_csv(tmp_path / "scored" / "results.csv")
+    assert sorted(results["status"]) == ["failed", "ok"]
