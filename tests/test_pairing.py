@@ -187,3 +187,65 @@ def test_in_range_labels_load_exactly(tmp_path):
     loaded = read_labels(path, ndim=2)
     assert loaded.dtype == np.int32
     np.testing.assert_array_equal(loaded, labels.astype(np.int64))
+
+
+# --- found by a hostile pass: files that agree on everything a voxel comparison needs -------
+
+def _folder(tmp_path, count=5):
+    for number in range(1, count + 1):
+        subject(tmp_path, f"img_S{number}.nii.gz", f"seg_S{number}.nii.gz", number)
+    return tmp_path
+
+
+def test_a_pair_listed_twice_is_refused_not_counted_twice(tmp_path):
+    _folder(tmp_path)
+    listing = tmp_path / "pairs.csv"
+    listing.write_text("fixed,moving\nimg_S1,img_S2\nimg_S1,img_S2\n")
+    with pytest.raises(DataError, match="line 3: the pair 'img_S1,img_S2' is listed twice"):
+        folder_dataset(tmp_path, pairs=str(listing))
+
+
+def test_subjects_of_another_voxel_spacing_or_orientation_are_refused(tmp_path):
+    _folder(tmp_path)
+    nib.save(nib.Nifti1Image(np.zeros(SHAPE, np.float32), np.diag([3.0, 3.0, 3.0, 1.0])), tmp_path / "img_S3.nii.gz")
+    with pytest.raises(DataError, match=r"differ in voxel spacing or orientation .*img_S3: 3x3 mm"):
+        folder_dataset(tmp_path).validate()
+    nib.save(nib.Nifti1Image(np.zeros(SHAPE, np.float32), np.diag([-1.0, 1.0, 1.0, 1.0])), tmp_path / "img_S3.nii.gz")
+    with pytest.raises(DataError, match="img_S3: 1x1 mm, LA"):
+        folder_dataset(tmp_path).validate()
+
+
+def test_every_label_of_any_label_map_is_scored(tmp_path):
+    _folder(tmp_path)  # subject n holds label n only: no one map holds them all
+    assert list(folder_dataset(tmp_path).labels) == [1, 2, 3, 4, 5]
+
+
+def test_a_subject_id_holding_the_pair_separator_is_refused(tmp_path):
+    _folder(tmp_path, 3)
+    subject(tmp_path, "img_a->b.nii.gz", "seg_a->b.nii.gz", 4)
+    with pytest.raises(DataError, match="'img_a->b'.* holds '->'"):
+        folder_dataset(tmp_path)
+
+
+def test_a_manifest_s_symbolic_link_keeps_its_own_name(tmp_path):
+    _folder(tmp_path, 3)
+    (tmp_path / "link.nii.gz").symlink_to(tmp_path / "img_S3.nii.gz")
+    manifest = tmp_path / "pairs.csv"
+    manifest.write_text("fixed,moving\nimg_S1.nii.gz,link.nii.gz\nimg_S1.nii.gz,img_S3.nii.gz\n")
+    dataset = NiftiPairs(manifest=str(manifest), ndim=2)
+    assert [pair.id for pair in dataset.test_pairs()] == ["link->img_S1", "img_S3->img_S1"]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: d["training"][1].pop("image"), r"'training' entry 2 has no 'image' path"),
+    (lambda d: d["registration_val"][0].pop("fixed"), r"'registration_val' entry 1 has no 'fixed' path"),
+    (lambda d: d.update(labels={"background": "0", "wm": "1"}), r"'labels' must map label numbers to names"),
+], ids=["no-image", "no-fixed", "named-keys"])
+def test_an_incomplete_learn2reg_description_is_one_error_naming_the_entry(tmp_path, edit, message):
+    root = learn2reg_oasis(tmp_path / "l2r", n=6, shape=(8, 8, 8))
+    path = root / "OASIS_dataset.json"
+    description = json.loads(path.read_text())
+    edit(description)
+    path.write_text(json.dumps(description))
+    with pytest.raises(DataError, match=message):
+        L2rOasis(data_dir=str(root)).test_pairs()

@@ -9,6 +9,7 @@ import pytest
 from test_cli import TINY, plugin_dir, write_plugin  # noqa: F401 - plugin_dir is a fixture
 
 from regbench.cli import main
+from regbench.cli.arguments import PAIRS_FAILED
 
 # A subclass of a registered class of each kind, renamed "twin".
 TWINS = {
@@ -108,3 +109,57 @@ def test_a_method_that_overwrites_its_inputs_is_scored_on_the_true_images(plugin
     assert len(by_method["identity"]) == 2
     for method in ("overwrites-moving", "overwrites-fixed"):
         pd.testing.assert_frame_equal(by_method[method], by_method["identity"])
+
+
+@pytest.mark.parametrize("name", ["../evil", "a,b", "x[y]", "two\nlines", ""])
+def test_a_name_that_is_no_file_or_word_is_refused(name, plugin_dir, capsys):  # noqa: F811
+    """A method name is a folder (--save-warped, --export) and a word of --methods: "../evil"
+    wrote outside the output folder, "a,b" could never be selected."""
+    plugin = twin_plugin(plugin_dir, "outside_badname", "method", name)
+    assert main(["-p", plugin, "list"]) == 0
+    assert "needs a string attribute 'name' of letters, digits" in capsys.readouterr().err
+
+
+def test_a_dataset_that_loads_another_subject_fails_its_pairs(plugin_dir, tmp_path):  # noqa: F811
+    plugin = write_plugin(plugin_dir, "outside_swapped", """
+        import dataclasses
+        import regbench
+        from regbench_datasets.synthetic import Synthetic
+
+        class Swapped(Synthetic):
+            name = "swapped"
+            def load(self, subject_id):
+                other = self.test_ids[0] if subject_id != self.test_ids[0] else self.test_ids[-1]
+                return super().load(other if subject_id in self.test_ids else subject_id)
+
+        @regbench.hookimpl
+        def regbench_register_datasets(register):
+            register(Swapped)
+    """)
+    code = main(["-p", plugin, "run", "--methods", "identity", "--dataset", "swapped", *TINY[2:],
+                 "--out", str(tmp_path)])
+    assert code == PAIRS_FAILED
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert set(results["status"]) == {"failed"}
+    assert results["error"].str.contains("loaded subject .* when asked for", regex=True).all()
+
+
+def test_a_metric_that_fails_on_a_pair_is_told_and_exits_5(plugin_dir, tmp_path, capsys):  # noqa: F811
+    plugin = write_plugin(plugin_dir, "outside_shortmetric", """
+        import numpy as np
+        import regbench
+
+        class Short(regbench.Metric):
+            name = "short"
+            columns = (regbench.Column("short", "short", "one value too few", per_label=True),)
+            def compute(self, outcome):
+                return {"short": np.zeros(len(outcome.labels) - 1)}
+
+        @regbench.hookimpl
+        def regbench_register_metrics(register):
+            register(Short)
+    """)
+    code = main(["-p", plugin, "run", "--methods", "identity", *TINY, "--metrics", "dice,short",
+                 "--out", str(tmp_path)])
+    assert code == PAIRS_FAILED
+    assert "identity: a metric failed on 2 pair(s)" in capsys.readouterr().err

@@ -162,3 +162,15 @@ def test_a_changed_file_changes_its_subject_s_digest_and_no_other(tmp_path):
     after = DataFingerprint.of(dataset, ids)
     assert [sid for sid in ids if after.subject(sid) != before.subject(sid)] == [ids[1]]
     assert after.shared == before.shared
+
+
+def test_a_flat_plugin_s_helper_module_beside_it_keys_its_results(tmp_path, monkeypatch):
+    """A plugin that is one module, importing a helper module of its own folder: the
+    helper is the method's code too (editing it reused stale results)."""
+    (tmp_path / "outside_helper.py").write_text("SHIFT = 0.0\n")
+    (tmp_path / "outside_flat.py").write_text("from outside_helper import SHIFT\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = fingerprint.code_version(["outside_flat"])
+    (tmp_path / "outside_helper.py").write_text("SHIFT = 3.0\n")
+    assert fingerprint.code_version(["outside_flat"]) != before
+    assert "numpy" not in fingerprint.code_modules(["regbench_methods.vxm"])  # installed packages: keyed by version

@@ -20,14 +20,12 @@ import functools
 import json
 from pathlib import Path
 
-import numpy as np
 
 from regbench import Pair, hookimpl
 from regbench.data import (
     DataError,
     NiftiDataset,
     SubjectFiles,
-    read_labels,
     require_file,
 )
 
@@ -38,6 +36,14 @@ def _subject_id(path: str) -> str:
     """``./imagesTr/OASIS_0001_0000.nii.gz`` -> ``OASIS_0001``."""
     name = Path(path).name.split(".nii")[0]
     return name.rsplit("_", 1)[0] if name.endswith("_0000") else name
+
+
+def _field(entry: object, key: str, where: str) -> str:
+    """``entry[key]``, a path; anything else is an error naming the entry."""
+    value = entry.get(key) if isinstance(entry, dict) else None
+    if not isinstance(value, str) or not value:
+        raise DataError(f"{DESCRIPTION_FILE}: {where} has no {key!r} path; expected Learn2Reg's dataset description")
+    return value
 
 
 class L2rOasis(NiftiDataset):
@@ -60,36 +66,38 @@ class L2rOasis(NiftiDataset):
 
     def list_subjects(self) -> list[SubjectFiles]:
         files = []
-        for entry in self._description["training"]:
-            image = require_file(self.root / entry["image"], f"{DESCRIPTION_FILE} entry {entry['image']!r}")
+        for number, entry in enumerate(self._description["training"], start=1):
+            image_name = _field(entry, "image", f"'training' entry {number}")
+            image = require_file(self.root / image_name, f"{DESCRIPTION_FILE} entry {image_name!r}")
             label = entry.get("label")
-            if label is None:
-                raise DataError(f"{DESCRIPTION_FILE}: subject {entry['image']!r} has no 'label' (segmentation)")
+            if not isinstance(label, str):
+                raise DataError(f"{DESCRIPTION_FILE}: subject {image_name!r} has no 'label' (segmentation)")
             seg = require_file(self.root / label, f"{DESCRIPTION_FILE} entry {label!r}")
-            case = _subject_id(entry["image"])
+            case = _subject_id(image_name)
             if _subject_id(label) != case:  # a shifted list would score every subject with another's labels
-                raise DataError(f"{DESCRIPTION_FILE}: subject {entry['image']!r} has the label {label!r} of another "
+                raise DataError(f"{DESCRIPTION_FILE}: subject {image_name!r} has the label {label!r} of another "
                                 f"case ({_subject_id(label)!r}); expected the label map of case {case!r}")
             files.append(SubjectFiles(case, image, seg))
         return files
 
     def label_names(self) -> dict[int, str]:
+        """The description's ``labels`` (id -> name), else every label of the label maps."""
         named = self._description.get("labels")
-        if isinstance(named, dict) and len(named) > 1:
-            return {int(key): str(value) for key, value in named.items() if int(key) != 0}
-        first = next(iter(self.files.values()))
-        return {int(label): f"label {label}" for label in np.unique(read_labels(first.seg, self.ndim)) if label != 0}
+        if not (isinstance(named, dict) and len(named) > 1):
+            return self.labels_in_maps()
+        if not all(str(key).isdigit() for key in named):
+            raise DataError(f"{self.root / DESCRIPTION_FILE}: 'labels' must map label numbers to names, got keys "
+                            f"{sorted(map(str, named))[:5]}")
+        return {int(key): str(value) for key, value in named.items() if int(key) != 0}
 
     def shared_files(self) -> tuple[Path, ...]:
-        """The description (subjects, pairs, label names) and, when it names no labels,
-        the label map the label list is read from."""
-        named = self._description.get("labels")
-        first = () if isinstance(named, dict) and len(named) > 1 else (next(iter(self.files.values())).seg,)
-        return (*super().shared_files(), self.root / DESCRIPTION_FILE, *first)
+        """The description: subjects, pairs and label names."""
+        return (*super().shared_files(), self.root / DESCRIPTION_FILE)
 
     def _val_pairs(self) -> list[Pair]:
-        pairs = [Pair(fixed_id=_subject_id(p["fixed"]), moving_id=_subject_id(p["moving"]))
-                 for p in self._description["registration_val"]]
+        pairs = [Pair(fixed_id=_subject_id(_field(p, "fixed", f"'registration_val' entry {number}")),
+                      moving_id=_subject_id(_field(p, "moving", f"'registration_val' entry {number}")))
+                 for number, p in enumerate(self._description["registration_val"], start=1)]
         for pair in pairs:
             for subject_id in (pair.fixed_id, pair.moving_id):
                 if subject_id not in self.files:

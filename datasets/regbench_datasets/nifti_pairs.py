@@ -16,11 +16,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from regbench import Pair, hookimpl
@@ -28,13 +28,18 @@ from regbench.data import (
     DataError,
     NiftiDataset,
     SubjectFiles,
-    read_labels,
     require_file,
 )
 
 
 _WILDCARD = re.compile(r"\*|\?|\[!?+\]?+[^]]*\]")  # glob's *, ? and [...] (a "[" left open is plain text, as in fnmatch)
 _SHOWN = 3  # file names an error lists before it counts the rest
+
+
+def _listed(manifest: Path, name: str) -> Path:
+    """A path as the manifest lists it, absolute and normalised but not resolved: a
+    symbolic link keeps its own name (its subject id), not its target's."""
+    return Path(os.path.normpath(os.path.abspath(manifest.parent / name)))
 
 
 def _stem(path: Path) -> str:
@@ -158,8 +163,8 @@ class NiftiPairs(NiftiDataset):
         subjects: dict[Path, tuple[SubjectFiles, int]] = {}  # each image's files, and the first row naming it
 
         def subject(image: str, seg: str, row: int) -> str:
-            path = (manifest.parent / image).resolve()
-            seg_path = (manifest.parent / seg).resolve() if seg else None
+            path = _listed(manifest, image)
+            seg_path = _listed(manifest, seg) if seg else None
             require_file(path, f"{manifest}, row {row}")
             if seg_path is not None:
                 require_file(seg_path, f"{manifest}, row {row}")
@@ -175,21 +180,14 @@ class NiftiPairs(NiftiDataset):
             self._manifest_pairs.append(Pair(fixed_id=fixed, moving_id=moving))
         return [files for files, _ in subjects.values()]
 
-    def _first_label_map(self) -> Path | None:
-        return next((files.seg for files in self.files.values() if files.seg is not None), None)
-
     def label_names(self) -> dict[int, str]:
-        """The labels of the first label map (no names: plain NIfTI carries none)."""
-        first = self._first_label_map()
-        if first is None:
-            return {}
-        return {int(label): f"label {label}" for label in np.unique(read_labels(first, self.ndim)) if label != 0}
+        """Every label of any label map (plain NIfTI carries no names)."""
+        return self.labels_in_maps()
 
     def shared_files(self) -> tuple[Path, ...]:
-        """The manifest, and the label map the label list is read from."""
+        """The manifest, when there is one (the label list is keyed as labels)."""
         manifest = (Path(self.options["manifest"]).expanduser(),) if self.options["manifest"] else ()
-        first = self._first_label_map()
-        return (*super().shared_files(), *manifest, *((first,) if first is not None else ()))
+        return (*super().shared_files(), *manifest)
 
     def _read_pairs(self, path: str) -> list[Pair]:
         return super()._read_pairs(path) or self._manifest_pairs  # the manifest's rows are the pairs

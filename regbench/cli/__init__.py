@@ -8,12 +8,14 @@ start in a fraction of a second.
 Exit statuses: 0 done; 1, 3 and 4 ``compare``'s verdicts; 2 a usage or data error (one
 ``regbench: error:`` line); 5 a run or evaluation that wrote every table but had
 failed pairs; 130 and 143 interrupted by SIGINT (Ctrl-C) or SIGTERM, with one line
-saying what is kept and that the same command continues.
+saying what is kept and that the same command continues; 141 when the output's reader
+went away (a pipe closed), as a shell reports SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from regbench.cli import config
-from regbench.cli.arguments import INTERRUPTED, USAGE_ERROR, UsageError, check_arguments, parser
+from regbench.cli.arguments import BROKEN_PIPE, INTERRUPTED, USAGE_ERROR, UsageError, check_arguments, parser
 from regbench.common.lock import FolderBusy
 
 
@@ -62,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, FolderBusy) as error:
         print(f"regbench: error: {error}", file=sys.stderr)
         return USAGE_ERROR
+    except BrokenPipeError:  # the reader went away (`regbench list | head -3`): nothing left to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so Python's own final flush is silent
+        return BROKEN_PIPE
     except KeyboardInterrupt as interrupt:
         name = "SIGTERM" if isinstance(interrupt, _Terminated) else "SIGINT"
         print(f"\nregbench: interrupted ({name}): {_kept(args)}", file=sys.stderr)

@@ -24,6 +24,7 @@ USAGE_ERROR = 2
 # says why). Not 1, 3 or 4, which `compare` gives its verdicts.
 PAIRS_FAILED = 5
 INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as shells report it
+BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of the output went away (`regbench list | head`)
 DESCRIPTION = ("regbench: compare deformable image registration methods on the same data, warping, "
                "metrics and timing.")
 

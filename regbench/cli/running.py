@@ -19,10 +19,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from regbench.cli import config
 from regbench.cli.arguments import MOST_SECONDS, PAIRS_FAILED, UsageError, assignments, writable
 from regbench.common.fingerprint import FileDigests
-from regbench.common.lock import FolderBusy, FolderLock
+from regbench.common.lock import FolderLock
 from regbench.execution.executors import DaskExecutor, Executor, LocalPool
 from regbench.execution.inputs import DataFingerprint
 from regbench.execution.plan import MethodJob, Timeouts, plan_job
@@ -292,6 +294,10 @@ def _print_outcome(output: RunOutput, dataset: Dataset, out: Path, seconds: floa
     failures = output.results[output.results["status"] != "ok"]
     for method, rows in failures.groupby("method", sort=False):
         print(f"\n{method}: {len(rows)} failed pair(s); first error: {rows['error'].iloc[0]}", file=sys.stderr)
+    errors = _metric_errors(output.results)
+    for method, rows in output.results[errors != ""].groupby("method", sort=False):
+        print(f"\n{method}: a metric failed on {len(rows)} pair(s), its columns left empty there; first error: "
+              f"{errors[rows.index[0]]}", file=sys.stderr)
     print(f"\nresults written to {out}/ in {seconds:.0f} s")
 
 
@@ -320,9 +326,19 @@ def _check_out(out: Path, *, refuse_run_folder: bool = False) -> None:
         raise UsageError(f"--out {out}: its progress/ folder cannot be written (no permission)")
 
 
+def _metric_errors(results: pd.DataFrame) -> pd.Series:
+    """Each row's metric errors ('' for none): a metric that failed on a pair leaves its
+    columns empty there, which a table would show as a missing value, not as a failure."""
+    if "metric_errors" not in results:
+        return pd.Series("", index=results.index)
+    return results["metric_errors"].fillna("").astype(str)
+
+
 def _exit_status(output: RunOutput) -> int:
-    """0, or :data:`PAIRS_FAILED` when any pair failed (every table is written first)."""
-    return PAIRS_FAILED if (output.results["status"] != "ok").any() else 0
+    """0, or :data:`PAIRS_FAILED` when any pair failed, or any metric failed on a pair
+    (every table is written first)."""
+    failed = (output.results["status"] != "ok").any() or (_metric_errors(output.results) != "").any()
+    return PAIRS_FAILED if failed else 0
 
 
 def run(args: argparse.Namespace) -> int:

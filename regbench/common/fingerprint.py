@@ -8,8 +8,9 @@ Data files are keyed by their content (:class:`FileDigests`): a file replaced in
 place under the same name changes the key, a file merely copied or touched does not.
 
 The code that decides a result is derived, never listed by hand: :func:`code_version`
-hashes the given modules together with every module of the same packages that they
-import, directly or through others (found by reading the source, not by importing it).
+hashes the given modules together with every module of their packages, of regbench,
+or not installed at all (a plugin's helper module beside it) that they import, directly
+or through others (found by reading the source, not by importing it).
 A helper module added next year is keyed the day it is imported.
 """
 
@@ -21,7 +22,9 @@ import hashlib
 import importlib.util
 import json
 import re
+import site
 import sys
+import sysconfig
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -31,13 +34,26 @@ from regbench.common.atomic import atomic_write_text
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 
 
+def _spec(name: str) -> Any:
+    """Module ``name``'s spec, or None. Finding ``a.b.c`` imports the packages ``a`` and
+    ``a.b``, never a module: a name inside a module (``from a.b import c``, ``c`` a
+    function) is not looked up as a submodule, since that would run ``a.b`` (and, for a
+    TensorFlow method, start TensorFlow)."""
+    parent = name.rpartition(".")[0]
+    if parent:
+        parent_spec = _spec(parent)
+        if parent_spec is None or parent_spec.submodule_search_locations is None:
+            return None
+    try:
+        return sys.modules[name].__spec__ if name in sys.modules else importlib.util.find_spec(name)
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
 def _spec_origin(name: str) -> Path | None:
     """The source file of module ``name``, or None when it is not a Python source
     module of its own (a name inside a module, a compiled extension, a missing module)."""
-    try:
-        spec = sys.modules[name].__spec__ if name in sys.modules else importlib.util.find_spec(name)
-    except (ImportError, ValueError, AttributeError):
-        return None
+    spec = _spec(name)
     if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
         return None
     return Path(spec.origin)
@@ -71,18 +87,43 @@ def _with_parents(name: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+@functools.lru_cache(maxsize=1)
+def _installed_code() -> tuple[Path, ...]:
+    """Where the standard library and installed packages live: code that is keyed by
+    its version (recorded with every row), not followed here."""
+    paths = sysconfig.get_paths()
+    folders = {paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib") if name in paths}
+    folders.update(site.getsitepackages())
+    return tuple(Path(folder).resolve() for folder in folders)
+
+
+def _followed(name: str, packages: set[str]) -> bool:
+    """Whether ``name``'s source decides results as the roots' own code: a module of
+    their packages or regbench's, or of any package not installed (a flat plugin's
+    helper module beside it). Decided from the top-level name's location alone, so that
+    no installed package (torch, TensorFlow) is imported to find a submodule."""
+    top = name.split(".")[0]
+    if top in packages:
+        return True
+    origin = _spec_origin(top)
+    if origin is None:
+        return False
+    return not any(origin.resolve().is_relative_to(folder) for folder in _installed_code())
+
+
 @functools.lru_cache(maxsize=None)
 def _closure(roots: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
-    """``roots`` and every module of their top-level packages (and regbench's) that
-    they reach through imports, with their source files, sorted by name."""
+    """``roots`` and every module they reach through imports that is theirs (their
+    packages, regbench, or not installed: see :func:`_followed`), with their source
+    files, sorted by name."""
     packages = {"regbench", *(root.split(".")[0] for root in roots)}
     seen: dict[str, Path] = {}
     queue = [part for root in roots for part in _with_parents(root)]
     while queue:
         name = queue.pop()
-        if name in seen or name.split(".")[0] not in packages:
+        if name in seen:
             continue
-        path = _spec_origin(name)
+        path = _spec_origin(name) if _followed(name, packages) else None
         if path is None:
             continue
         seen[name] = path

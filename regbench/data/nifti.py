@@ -22,7 +22,7 @@ import nibabel as nib
 import numpy as np
 from tqdm.auto import tqdm
 
-from regbench.plugin.dataset import Pair, SplitDataset, Subject, split_train_test
+from regbench.plugin.dataset import PAIR_SEPARATOR, Pair, SplitDataset, Subject, split_train_test
 
 
 LARGEST_LABEL = int(np.iinfo(np.int32).max)  # labels are int32 once read
@@ -46,6 +46,9 @@ def _by_id(subjects: list[SubjectFiles], dataset: str) -> dict[str, SubjectFiles
     would score the other's pairs with the wrong files."""
     files: dict[str, SubjectFiles] = {}
     for subject in subjects:
+        if PAIR_SEPARATOR in subject.id:  # pair ids join two subject ids with it
+            raise DataError(f"dataset {dataset!r}: subject id {subject.id!r} (image {subject.image}) holds "
+                            f"{PAIR_SEPARATOR!r}, which joins the two ids of a pair; rename the file")
         known = files.setdefault(subject.id, subject)
         if known is not subject:
             raise DataError(f"dataset {dataset!r}: two subjects have the id {subject.id!r} (images {known.image} and "
@@ -99,6 +102,18 @@ def header_shape(path: Path, ndim: int) -> tuple[int, ...]:
     if len(shape) != ndim:
         raise DataError(f"{path} has shape {shape}; expected a {ndim}D image")
     return shape
+
+
+def _grid(path: Path, ndim: int) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """A file's voxel spacing (to 1e-3 mm) and axis orientation codes, from its header."""
+    image = _open(path)
+    zooms = tuple(round(float(zoom), 3) for zoom in image.header.get_zooms()[:ndim])
+    return zooms, tuple(str(code) for code in nib.aff2axcodes(image.affine))[:ndim]
+
+
+def _describe(grid: tuple[tuple[float, ...], tuple[str, ...]]) -> str:
+    spacing, axes = grid
+    return f"{'x'.join(f'{zoom:g}' for zoom in spacing)} mm, {''.join(axes)}"
 
 
 def read_image(path: Path, ndim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -234,10 +249,24 @@ class NiftiDataset(SplitDataset):
                 continue
             if len(ids) != 2 or any(sid not in self.files for sid in ids):
                 raise DataError(f"{listing}, line {number}: expected 'FIXED,MOVING' subject ids of {self.name!r}, got {line!r}")
-            pairs.append(Pair(fixed_id=ids[0], moving_id=ids[1]))
+            pair = Pair(fixed_id=ids[0], moving_id=ids[1])
+            if pair in pairs:  # scored twice, it would count twice in every mean
+                raise DataError(f"{listing}, line {number}: the pair {line.strip()!r} is listed twice; expected each "
+                                f"pair once")
+            pairs.append(pair)
         if not pairs:
             raise DataError(f"{listing} lists no pairs")
         return pairs
+
+    def labels_in_maps(self) -> dict[int, str]:
+        """Every label any subject's label map holds, named by number: for datasets
+        without a label table. Every map is read, since a label absent from one subject
+        must still be scored in the others."""
+        found: set[int] = set()
+        for files in self.files.values():
+            if files.seg is not None:
+                found.update(int(label) for label in np.unique(read_labels(files.seg, self.ndim)))
+        return {label: f"label {label}" for label in sorted(found - {0})}
 
     def subject_files(self, subject_id: str) -> tuple[Path, ...]:
         files = self.files[subject_id]
@@ -301,10 +330,13 @@ class NiftiDataset(SplitDataset):
         return Subject(subject_id, image, seg, affine)
 
     def validate(self, progress: bool = False) -> None:
-        """Check every subject's files: headers first (cheap), then every voxel, one subject at a time."""
-        shapes = {}
+        """Check every subject's files: headers first (cheap: shapes, voxel spacing and
+        orientation, which must agree, since methods and metrics compare voxels), then
+        every voxel, one subject at a time."""
+        shapes, grids = {}, {}
         for files in self.files.values():
             shapes[files.id] = header_shape(files.image, self.ndim)
+            grids[files.id] = _grid(files.image, self.ndim)
             if files.seg is not None and header_shape(files.seg, self.ndim) != shapes[files.id]:
                 raise DataError(f"{files.seg} has shape {header_shape(files.seg, self.ndim)} but its image "
                                 f"{files.image} has {shapes[files.id]}; expected equal shapes")
@@ -313,6 +345,11 @@ class NiftiDataset(SplitDataset):
         if self._shape is None and other is not None:
             raise DataError(f"dataset {self.name!r}: subjects differ in shape ({first_id}: {first_shape}, "
                             f"{other[0]}: {other[1]}); expected one shape, or set the shape option to crop/pad them")
+        other = next((item for item in grids.items() if item[1] != grids[first_id]), None)
+        if other is not None:
+            raise DataError(f"dataset {self.name!r}: subjects differ in voxel spacing or orientation ({first_id}: "
+                            f"{_describe(grids[first_id])}, {other[0]}: {_describe(other[1])}); expected one grid "
+                            f"for all: resample and reorient them first (every metric compares voxels)")
         if self.options["validate"]:
             for subject_id in tqdm(self.files, desc=f"check {self.name}", unit="subject", disable=not progress, leave=False):
                 self.load(subject_id)

@@ -141,9 +141,24 @@ class PairLoader:
         self._fixed: Subject | None = None
 
     def __call__(self, pair: Pair) -> tuple[Subject, Subject]:
+        """The pair's subjects, checked to be the ones asked for, of one shape: a dataset
+        that loads another subject, or images of two shapes, fails the pair naming the
+        dataset, never scores it against the wrong subject or blames the method."""
         if self._fixed is None or self._fixed.id != pair.fixed_id:
-            self._fixed = self.dataset.load(pair.fixed_id)
-        return self._fixed, self.dataset.load(pair.moving_id)
+            self._fixed = self._load(pair.fixed_id)
+        moving = self._load(pair.moving_id)
+        if moving.image.shape != self._fixed.image.shape:
+            raise ValueError(f"dataset {self.dataset.name!r}: subject {moving.id!r} has shape {moving.image.shape} but "
+                             f"the fixed image {self._fixed.id!r} has {self._fixed.image.shape}; expected one shape "
+                             f"(the dataset's shape option crops or pads them)")
+        return self._fixed, moving
+
+    def _load(self, subject_id: str) -> Subject:
+        subject = self.dataset.load(subject_id)
+        if subject.id != subject_id:
+            raise ValueError(f"dataset {self.dataset.name!r} loaded subject {subject.id!r} when asked for "
+                             f"{subject_id!r}")
+        return subject
 
 
 def _method_columns(method: Method) -> dict[str, Any]:

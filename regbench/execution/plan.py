@@ -110,6 +110,7 @@ class MethodJob:
             dataset=self.dataset.name,
             dataset_options=dict(self.dataset.options),
             dataset_files=self.data_fingerprint().shared,
+            labels={str(label): name for label, name in self.dataset.labels.items()},
             training_data=training,
             metrics=tuple(sorted(metric.name for metric in self.metrics)),
             scoring_code=code_version([SCORING_MODULE, *(type(metric).__module__ for metric in self.metrics)]),
@@ -121,8 +122,8 @@ class MethodJob:
 @dataclass(frozen=True)
 class ResultIdentity:
     """Everything that decides a method's numbers, and nothing else: its name,
-    parameters, code and seed; the dataset, its options and the content of the files
-    all its subjects share; for a method that learns, the training profile and the
+    parameters, code and seed; the dataset, its options, the labels it scores and the
+    content of the files all its subjects share; for a method that learns, the training profile and the
     content of the subjects it learns from; the metrics and the code that scores; how
     often each pair is timed and how many pairs one call registers. The content of each
     test pair's own files is recorded with the pair's stored result
@@ -136,6 +137,7 @@ class ResultIdentity:
     dataset: str
     dataset_options: Mapping[str, Any]
     dataset_files: str
+    labels: Mapping[str, str]
     training_data: str | None
     metrics: tuple[str, ...]
     scoring_code: str

@@ -31,10 +31,14 @@ from regbench.plugin.dataset import Dataset, Pair, Subject
 from regbench.plugin.metric import Metric, PairOutcome
 
 
-def _score_pair(name: str, source: L2rFolder | SavedFolder, pair: Pair, loaded: tuple[Subject, Subject], dataset: Dataset,
-                metrics: Sequence[Metric], keep_arrays: bool) -> PairRecord:
-    fixed, moving = loaded
+def _score_pair(name: str, source: L2rFolder | SavedFolder, pair: Pair, loaded: tuple[Subject, Subject] | str,
+                dataset: Dataset, metrics: Sequence[Metric], keep_arrays: bool) -> PairRecord:
+    """One field scored; ``loaded`` is the pair's subjects, or why the dataset could not give them."""
     record = PairRecord(row=schema.pair_row(name, dataset.name, pair.id, pair.fixed_id, pair.moving_id, None))
+    if isinstance(loaded, str):
+        record.row["error"] = loaded
+        return record
+    fixed, moving = loaded
     path = source.path(pair)
     if not path.is_file():
         record.row["error"] = f"no field for this pair: {path} not found"
@@ -64,7 +68,10 @@ def score_folders(
     load = PairLoader(dataset)
     with tqdm(total=len(pairs) * len(sources), desc=dataset.name, unit="field", disable=not progress) as bar:
         for pair in pairs:
-            loaded = load(pair)
+            try:
+                loaded: tuple[Subject, Subject] | str = load(pair)
+            except Exception as error:  # a pair the dataset cannot give fails; the others still count
+                loaded = error_text(error)
             for name, source in sources.items():
                 record = _score_pair(name, source, pair, loaded, dataset, metrics, pair.id == figure_pair)
                 rows.append(record.row)

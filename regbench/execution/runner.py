@@ -108,10 +108,11 @@ def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore)
 
 
 def _folder_name(job: MethodJob, jobs: Sequence[MethodJob]) -> str:
-    """The name of ``job``'s folder of files (--save-warped, --export): the method's, with
-    the seed when the run has several."""
+    """The name of ``job``'s folder of files (--save-warped, --export): the method's (its
+    variant's, "/" made "_"), with the seed when the run has several."""
     several = sum(other.name == job.name for other in jobs) > 1
-    return f"{job.name}-seed{job.seed}" if several else job.name
+    name = job.name.replace("/", "_")  # a variant's values may hold a path: never a folder of it
+    return f"{name}-seed{job.seed}" if several else name
 
 
 def run_jobs(

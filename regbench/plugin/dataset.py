@@ -34,6 +34,9 @@ class Subject:
     affine: np.ndarray | None = None
 
 
+PAIR_SEPARATOR = "->"  # a pair's id: MOVING->FIXED; no subject id may hold it
+
+
 @dataclass(frozen=True)
 class Pair:
     """A test pair: register ``moving_id`` onto ``fixed_id``."""
@@ -43,7 +46,7 @@ class Pair:
 
     @property
     def id(self) -> str:
-        return f"{self.moving_id}->{self.fixed_id}"
+        return f"{self.moving_id}{PAIR_SEPARATOR}{self.fixed_id}"
 
 
 class Dataset(abc.ABC):

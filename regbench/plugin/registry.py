@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+# A name is a folder and file name (--save-warped, --export, the store) and a word of
+# --methods: no path separators, commas, brackets, quotes or line breaks.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,10 @@ class Registry(Generic[T]):
         ``"pip install 'my-plugin[gpu]'"``); without one, ``pip install`` of the missing modules.
         """
         name = getattr(cls, "name", None)
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"{self.kind} {cls!r} needs a non-empty string attribute 'name'")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise TypeError(f"{self.kind} {cls!r} needs a string attribute 'name' of letters, digits and '_.+-', "
+                            f"starting with a letter or digit (it names folders, files and command-line choices); "
+                            f"got {name!r}")
         source = self._source or f"module {cls.__module__!r}"
         if name in self._entries:
             raise self._conflict(name, self._entries[name].source, source)
