@@ -143,3 +143,11 @@ def test_evaluate_with_a_missing_field_writes_every_table_then_exits_5(tmp_path)
     assert main(["evaluate", str(exported / "identity"), *TINY, "--out", str(tmp_path / "scored")]) == PAIRS_FAILED
     results = pd.read_csv(tmp_path / "scored" / "results.csv")
     assert sorted(results["status"]) == ["failed", "ok"]
+
+
+def test_compare_says_that_an_evaluate_folder_is_no_run(tmp_path, capsys):
+    out, exported = tmp_path / "out", tmp_path / "submission"
+    assert main([*RUN, "--out", str(out), "--export", "l2r", str(exported)]) == 0
+    assert main(["evaluate", str(exported / "identity"), *TINY, "--out", str(tmp_path / "scored")]) == 0
+    assert main(["compare", str(tmp_path / "scored"), str(out)]) == USAGE_ERROR
+    assert "was written by `regbench evaluate`" in _one_line_error(capsys)

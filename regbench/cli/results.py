@@ -18,6 +18,7 @@ from regbench.outputs.compare import (
     exit_status,
     read_results,
 )
+from regbench.outputs.integrity import DamagedResults
 
 
 def report(args: argparse.Namespace) -> int:
@@ -25,7 +26,7 @@ def report(args: argparse.Namespace) -> int:
 
     try:
         markdown, page = write_report(args.results, args.out)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, DamagedResults) as error:
         raise UsageError(str(error)) from None
     print(f"wrote {markdown} and {page}")
     return 0
@@ -48,9 +49,11 @@ def _tolerances(items: list[str], judged: set[str]) -> dict[str, float]:
 
 
 def compare_runs(args: argparse.Namespace) -> int:
+    """Exit 0, or a verdict (1, 3, 4) on two folders read whole and checked first: a
+    damaged or foreign one is a usage error (2), never a verdict."""
     try:
         current, baseline = read_results(args.current), read_results(args.baseline)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError) as error:  # DamagedResults, or a folder too old to compare
         raise UsageError(str(error)) from None
     tolerances = _tolerances(args.tolerance, {column.name for folder in (current, baseline)
                                              for column in folder.metric_columns if column.better is not None})

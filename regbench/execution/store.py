@@ -9,11 +9,17 @@ parameters, the dataset, the seed, the metrics or the code, and that method's
 results are computed again; change nothing and they are read back.
 
 Failed pairs are stored too, for the tables, but a resumed run tries them again.
+
+A stored file that cannot be what the store wrote (cut short, bytes gone bad, a record
+of another pair, arrays missing, values that are not a row's) is set aside, renamed
+``NAME.damaged-N`` beside it and kept for a post-mortem, with one line on stderr; its
+pair is computed again (a damaged ``method.json`` reads as absent).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import shutil
@@ -25,18 +31,24 @@ from typing import Any
 import numpy as np
 
 from regbench.common.atomic import PARTIAL_PREFIX, atomic_write, atomic_write_text
+from regbench.outputs import schema
+from regbench.outputs.integrity import load_npz
 
 INFO_FILE = "method.json"
+RECORD_KEYS = {"row", "labels", "arrays", "inputs"}
 
 
 @dataclass
 class PairRecord:
-    """One method × pair: its results row, its per-label rows, and the arrays kept
-    for the report's qualitative figure (only for that pair)."""
+    """One method × pair: its results row, its per-label rows, the arrays kept for the
+    report's qualitative figure (only for that pair), and ``inputs``, the digest of the
+    data files it read (:meth:`regbench.execution.inputs.DataFingerprint.pair`): a
+    stored record is reused only while they are unchanged."""
 
     row: dict[str, Any]
     labels: list[dict[str, Any]] = field(default_factory=list)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    inputs: str = ""
 
     @property
     def ok(self) -> bool:
@@ -76,6 +88,84 @@ def _file_stem(name: str) -> str:
     return f"{readable}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
+def _scalar(value: object) -> bool:
+    return value is None or isinstance(value, (str, int, float))
+
+
+def _number(value: object) -> bool:
+    return value is None or isinstance(value, (int, float))
+
+
+def _check_columns(columns: object, what: str) -> dict[str, Any]:
+    """``columns`` when they are what a row holds: names with single values, numbers
+    where :data:`schema.NUMERIC` says; else a ValueError naming ``what``."""
+    if not isinstance(columns, dict) or not all(_scalar(value) for value in columns.values()):
+        raise ValueError(f"its {what} is not a table row")
+    wrong = [name for name in schema.NUMERIC if name in columns and not _number(columns[name])]
+    if wrong:
+        raise ValueError(f"its {what} holds {columns[wrong[0]]!r} as {wrong[0]}, which is a number")
+    return columns
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(stored, dict):
+        raise ValueError(f"it holds a JSON {type(stored).__name__}, not an object")
+    return stored
+
+
+def _read_record(path: Path) -> PairRecord:
+    """The record stored at ``path``, checked; OSError or ValueError when it is not one."""
+    stored = _read_json(path)
+    if stored.keys() != RECORD_KEYS:
+        raise ValueError(f"it holds {', '.join(sorted(stored))}; a stored result holds {', '.join(sorted(RECORD_KEYS))}")
+    row = _check_columns(stored["row"], "row")
+    if not isinstance(row.get("pair"), str) or row.get("status") not in schema.STATUSES:
+        raise ValueError("its row has no pair, or no status of ok or failed")
+    if path.name != f"{_file_stem(row['pair'])}.json":
+        raise ValueError(f"it holds pair {row['pair']!r}, another pair than its name says")
+    labels, names = stored["labels"], stored["arrays"]
+    if not isinstance(labels, list):
+        raise ValueError("its labels are not a list of rows")
+    if not isinstance(stored["inputs"], str):
+        raise ValueError("its inputs are not a digest")
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError("its arrays are not a list of names")
+    record = PairRecord(row=row, labels=[_check_columns(label, "label row") for label in labels],
+                        inputs=stored["inputs"])
+    if names:
+        record.arrays = load_npz(path.with_suffix(".npz"))
+        if sorted(record.arrays) != sorted(names):
+            raise ValueError(f"its .npz holds {', '.join(sorted(record.arrays))}; the record names {', '.join(names)}")
+    return record
+
+
+def _read_info(path: Path) -> MethodInfo:
+    """The method info stored at ``path``, checked; OSError or ValueError when it is not one."""
+    stored = _read_json(path)
+    if stored.keys() != {"columns", "losses", "validation"}:
+        raise ValueError(f"it holds {', '.join(sorted(stored))}; method info holds columns, losses, validation")
+    losses, validation = stored["losses"], stored["validation"]
+    if not isinstance(losses, list) or not all(_number(loss) for loss in losses):
+        raise ValueError("its losses are not a list of numbers")
+    if not isinstance(validation, list) or not all(
+            isinstance(scores, dict) and all(_number(value) for value in scores.values())
+            and isinstance(scores.get("step"), int) for scores in validation):
+        raise ValueError("its validation is not a list of scores by step")
+    return MethodInfo(columns=_check_columns(stored["columns"], "columns"), losses=losses, validation=validation)
+
+
+def _set_aside(paths: list[Path]) -> list[Path]:
+    """Rename each of ``paths`` that exists to ``NAME.damaged-N`` beside it (N: the first
+    free number), kept rather than deleted; the new paths."""
+    moved = []
+    for path in paths:
+        if path.exists() or path.is_symlink():
+            number = next(n for n in itertools.count(1) if not path.with_name(f"{path.name}.damaged-{n}").exists())
+            moved.append(path.rename(path.with_name(f"{path.name}.damaged-{number}")))
+    return moved
+
+
 class ResultStore:
     """The stored results of one output folder (see module doc)."""
 
@@ -91,27 +181,25 @@ class ResultStore:
         stem = _file_stem(str(record.row["pair"]))
         if record.arrays:  # written first: a stored row implies its arrays
             atomic_write(folder / f"{stem}.npz", lambda path: _save_npz(path, record.arrays))
-        text = json.dumps({"row": record.row, "labels": record.labels, "arrays": bool(record.arrays)},
-                          default=_plain)
+        text = json.dumps({"row": record.row, "labels": record.labels, "arrays": sorted(record.arrays),
+                           "inputs": record.inputs}, default=_plain)
         atomic_write_text(folder / f"{stem}.json", text)
 
     def records(self, method: str, key: str) -> dict[str, PairRecord]:
-        """Stored records of ``method`` under ``key``, by pair id."""
+        """Stored records of ``method`` under ``key``, by pair id; damaged ones set aside
+        (see module doc)."""
         records = {}
         for path in sorted(self.folder(method, key).glob("*.json")):
             if path.name == INFO_FILE or path.name.startswith(PARTIAL_PREFIX):
                 continue
             try:
-                stored = json.loads(path.read_text(encoding="utf-8"))
-                record = PairRecord(row=stored["row"], labels=stored["labels"])
-                if stored["arrays"]:
-                    with np.load(path.with_suffix(".npz")) as arrays:
-                        record.arrays = dict(arrays)
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                print(f"regbench: ignoring unreadable stored result {path} ({error}); it is computed again",
-                      file=sys.stderr)
+                record = _read_record(path)
+            except (OSError, ValueError) as error:
+                moved = _set_aside([path, path.with_suffix(".npz")])
+                print(f"regbench: ignoring unreadable stored result {path} ({error}); set aside as "
+                      f"{' and '.join(map(str, moved))}; it is computed again", file=sys.stderr)
                 continue
-            records[str(record.row["pair"])] = record
+            records[record.row["pair"]] = record
         return records
 
     def save_info(self, method: str, key: str, info: MethodInfo) -> None:
@@ -120,10 +208,22 @@ class ResultStore:
         atomic_write_text(folder / INFO_FILE, json.dumps(asdict(info), default=_plain))
 
     def info(self, method: str, key: str) -> MethodInfo | None:
+        """The stored method info, or None (a damaged file set aside, see module doc)."""
         path = self.folder(method, key) / INFO_FILE
-        if not path.is_file():
+        if not path.exists():
             return None
-        return MethodInfo(**json.loads(path.read_text(encoding="utf-8")))
+        try:
+            return _read_info(path)
+        except (OSError, ValueError) as error:
+            (moved,) = _set_aside([path])
+            print(f"regbench: ignoring unreadable stored method info {path} ({error}); set aside as {moved}; "
+                  f"it is treated as absent", file=sys.stderr)
+            return None
+
+    def count(self) -> int:
+        """How many pair results are stored, of every method and key (complete files only)."""
+        return sum(1 for path in self.root.glob("*/*.json")
+                   if path.name != INFO_FILE and not path.name.startswith(PARTIAL_PREFIX))
 
     def clear(self) -> None:
         """Forget every stored result (``regbench run --fresh``)."""

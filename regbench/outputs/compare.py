@@ -53,8 +53,13 @@ class Thresholds:
 
 
 def read_results(folder: Path) -> ResultsFolder:
-    """The folder's tables (no arrays); a clear error when it cannot be compared."""
+    """The folder's tables (no arrays), checked whole: a damaged one is a
+    :class:`~regbench.outputs.integrity.DamagedResults`, one too old to compare a
+    ValueError, so that bad input never reads as a verdict."""
     results = ResultsFolder.read(folder, arrays=False)
+    if "fields" in results.run_info:  # where `regbench evaluate` read its fields; a run records none
+        raise ValueError(f"{folder} was written by `regbench evaluate`: fields scored without timing them, which the "
+                         f"gate judges too; compare folders written by `regbench run`")
     if "reference_seconds" not in results.results:
         raise ValueError(f"{folder / RESULTS_FILE} has no reference_seconds column: "
                          f"rerun it with this version of regbench")

@@ -6,13 +6,18 @@
 | ``label_metrics.csv`` | one row per method × pair × label |
 | ``training.csv`` | the training loss, one row per method × step, and the validation scores |
 | ``table.md`` | the reference paper's Table 1 |
-| ``run.json`` | how the run was made, and the metrics' column declarations |
+| ``run.json`` | how the run was made, the metrics' column declarations, and what was written (``files``) |
 | ``qualitative.npz`` | one pair's arrays, for the report's figure |
+
+Each file is written whole or not at all (:func:`regbench.common.atomic.atomic_write`),
+``run.json`` last, and read back checked against what it records
+(:mod:`regbench.outputs.integrity`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from regbench.common.atomic import atomic_write, atomic_write_text
 from regbench.outputs import schema
+from regbench.outputs.integrity import FolderCheck, TableShape, manifest, row_counts
 from regbench.outputs.nifti import SNAPSHOT_FILE, write_snapshot
 from regbench.outputs.tables import table1, table_notes
 from regbench.plugin.metric import Column
@@ -33,6 +40,13 @@ RUN_FILE = "run.json"
 # training.csv: the loss at every step; the validation scores at the steps they were taken.
 TRAINING_SCORES = ("val_mse", "val_dice")
 TRAINING_COLUMNS = ["method", "seed", "step", "loss", *TRAINING_SCORES]
+# What every table of each kind holds, for reading it back (report and compare index these).
+RESULTS_SHAPE = TableShape(required=("method", "pair", "status", "seconds"), numeric=schema.NUMERIC,
+                           key=("method", "seed", "pair"), values={"status": schema.STATUSES})
+LABEL_METRICS_SHAPE = TableShape(required=("method", "pair", "label_id", "label"), numeric=("seed", "label_id"),
+                                 key=("method", "seed", "pair", "label_id"))
+TRAINING_SHAPE = TableShape(required=("method", "step", "loss"), numeric=("seed", "step", "loss", *TRAINING_SCORES),
+                            key=("method", "seed", "step"))
 
 
 @dataclass
@@ -48,24 +62,34 @@ class RunOutput:
     reused: int = 0  # results read back from an earlier, interrupted or identical run
 
 
+def _write_csv(path: Path, table: pd.DataFrame) -> None:
+    atomic_write(path, lambda partial: table.to_csv(partial, index=False))
+
+
 def write_run(out_dir: Path, output: RunOutput, run_info: dict[str, Any], columns: list[Column]) -> list[Path]:
-    """Write the tidy CSVs, the Markdown table, ``run.json`` (how the run was made, with
-    the metrics' ``columns``) and the figure pair's arrays (``qualitative.npz``)."""
+    """Write the tidy CSVs, the Markdown table, the figure pair's arrays
+    (``qualitative.npz``) and, last, ``run.json``: how the run was made, with the
+    metrics' ``columns`` and a record of the files written (``files``), which readers
+    check them against. Each file is replaced whole: a run killed meanwhile leaves each
+    one old or new, never half of one, and the old run.json until all are new."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / RESULTS_FILE, out_dir / LABEL_METRICS_FILE, out_dir / TRAINING_FILE,
-             out_dir / TABLE_FILE, out_dir / RUN_FILE]
-    output.results.to_csv(paths[0], index=False)
-    output.label_metrics.to_csv(paths[1], index=False)
-    output.training.to_csv(paths[2], index=False)
+    tables = {RESULTS_FILE: output.results, LABEL_METRICS_FILE: output.label_metrics, TRAINING_FILE: output.training}
+    for name, table in tables.items():
+        _write_csv(out_dir / name, table)
     notes = "".join(f"\n\n{note}" for note in table_notes(output.results))
-    table = table1(output.results).to_markdown(tablefmt="github") + notes
-    paths[3].write_text(table + "\n", encoding="utf-8")
-    info = {**run_info, "columns": schema.declarations_to_json(columns)}
-    paths[4].write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
-    if output.figure_pair is not None:
-        snapshot = write_snapshot(out_dir, output.figure_pair, output.snapshots)
-        paths += [snapshot] if snapshot else []
-    return paths
+    atomic_write_text(out_dir / TABLE_FILE, table1(output.results).to_markdown(tablefmt="github") + notes + "\n")
+    snapshot = write_snapshot(out_dir, output.figure_pair, output.snapshots) if output.figure_pair is not None else None
+    info = {**run_info, "columns": schema.declarations_to_json(columns), "files": manifest(tables, snapshot)}
+    atomic_write_text(out_dir / RUN_FILE, json.dumps(info, indent=2, default=str) + "\n")
+    return [*(out_dir / name for name in (*tables, TABLE_FILE, RUN_FILE)), *([snapshot] if snapshot else [])]
+
+
+def _metric_names(columns: Sequence[Column], table: str) -> list[str]:
+    """The columns the metrics ``columns`` fill in ``table``: results.csv, or label_metrics.csv."""
+    if table == LABEL_METRICS_FILE:
+        return [column.name for column in columns if column.per_label]
+    return [name for column in columns
+            for name in (column.result_column, *([f"{column.name}_std"] if column.per_label else []))]
 
 
 @dataclass
@@ -81,25 +105,27 @@ class ResultsFolder:
 
     @classmethod
     def read(cls, path: Path, *, arrays: bool = True) -> ResultsFolder:
-        """Read the folder; a missing ``results.csv`` is a FileNotFoundError naming it.
-        ``arrays=False`` skips the figure's arrays (for readers that need only tables)."""
+        """Read the folder, every file checked (:mod:`regbench.outputs.integrity`): a
+        missing ``results.csv`` is a FileNotFoundError naming it, a damaged file a
+        :class:`~regbench.outputs.integrity.DamagedResults` naming it and the command that
+        writes it again. ``arrays=False`` skips the figure's arrays (for readers that need
+        only tables)."""
         results_file = path / RESULTS_FILE
         if not results_file.is_file():
             raise FileNotFoundError(f"{results_file} not found: expected a folder written by `regbench run`")
-
-        def optional_csv(name: str) -> pd.DataFrame:
-            file = path / name
-            return pd.read_csv(file) if file.is_file() and file.stat().st_size > 1 else pd.DataFrame()
-
-        run_file, snapshot_file = path / RUN_FILE, path / SNAPSHOT_FILE
-        snapshot = dict(np.load(snapshot_file)) if arrays and snapshot_file.is_file() else {}
+        check = FolderCheck.open(path, RUN_FILE)
+        declared = schema.declarations_from_json(check.run_info.get("columns", []))
+        results = check.results(RESULTS_FILE, RESULTS_SHAPE.with_numeric(_metric_names(declared, RESULTS_FILE)))
+        ran = row_counts(results)
         return cls(
             path=path,
-            results=pd.read_csv(results_file),
-            label_metrics=optional_csv(LABEL_METRICS_FILE),
-            training=optional_csv(TRAINING_FILE),
-            run_info=json.loads(run_file.read_text()) if run_file.is_file() else {},
-            snapshot=snapshot,
+            results=results,
+            label_metrics=check.table(LABEL_METRICS_FILE,
+                                      LABEL_METRICS_SHAPE.with_numeric(_metric_names(declared, LABEL_METRICS_FILE)),
+                                      ran),
+            training=check.table(TRAINING_FILE, TRAINING_SHAPE, ran),
+            run_info=dict(check.run_info),
+            snapshot=check.snapshot(SNAPSHOT_FILE) if arrays else {},
         )
 
     @property

@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from regbench.common.atomic import atomic_write, atomic_write_text  # noqa: E402
 from regbench.outputs import schema, seeds  # noqa: E402
 from regbench.outputs.files import ResultsFolder  # noqa: E402
 from regbench.outputs.tables import CONTENDED_MARK, marked_names, table1, table_notes  # noqa: E402
@@ -111,7 +112,8 @@ def wilcoxon_table(results: pd.DataFrame, metric: str = "dice_mean") -> pd.DataF
 
 
 def _save(figure: plt.Figure, path: Path) -> Path:
-    figure.savefig(path, dpi=110, bbox_inches="tight")
+    """Write ``figure`` whole or not at all (its format chosen by the extension, which the partial file keeps)."""
+    atomic_write(path, lambda partial: figure.savefig(partial, dpi=110, bbox_inches="tight"))
     plt.close(figure)
     return path
 
@@ -425,12 +427,14 @@ def to_html(sections: list[Section]) -> str:
 
 
 def write_report(results_dir: Path, out_dir: Path | None = None) -> tuple[Path, Path]:
-    """Read a results folder, write ``report.md`` and ``report.html``; return their paths."""
+    """Read a results folder (checked: a damaged one is a
+    :class:`~regbench.outputs.integrity.DamagedResults`), write ``report.md`` and
+    ``report.html``, each whole or not at all; return their paths."""
     folder = ResultsFolder.read(results_dir)
     out_dir = out_dir or results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     sections = build_sections(folder, out_dir / FIGURES_DIR)
     markdown, page = out_dir / "report.md", out_dir / "report.html"
-    markdown.write_text(to_markdown(sections, out_dir), encoding="utf-8")
-    page.write_text(to_html(sections), encoding="utf-8")
+    atomic_write_text(markdown, to_markdown(sections, out_dir))
+    atomic_write_text(page, to_html(sections))
     return markdown, page

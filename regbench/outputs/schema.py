@@ -38,7 +38,14 @@ FIXED = (*IDENTITY, *STATUS, *TIMING, *MEMORY, *TRAINING, *ENVIRONMENT)
 MEASURED = (*TIMING, *MEMORY, "traceback", "train_seconds", "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb",
             "train_preflight_cuda_mb", "omp_wait_policy")
 
+# Fixed columns that hold numbers (or nothing); a metric's columns hold numbers too.
+# Reading a results folder back checks them (a row cut short turns a number into text).
+NUMERIC = ("seed", *TIMING, *MEMORY, "parameters", "train_seconds", "train_steps", "train_batch_size",
+           "train_best_step", "train_val_dice", "train_peak_rss_mb", "train_peak_cuda_mb", "train_preflight_cuda_mb",
+           "cpu_cores", "torch_threads")
+
 OK, FAILED = "ok", "failed"
+STATUSES = (OK, FAILED)
 
 
 @dataclass(frozen=True)
