@@ -14,6 +14,7 @@ from regbench_datasets.synthetic import Synthetic
 from regbench_methods.vxm import Vxm1
 
 from regbench.cli import main
+from regbench.cli.arguments import PAIRS_FAILED
 from regbench.execution.plan import plan_job, result_key
 from regbench.learning import memory, trainer
 from regbench.learning.batches import TrainingBatches
@@ -98,7 +99,7 @@ def test_images_kept_on_the_device_train_to_the_same_losses():
 def test_out_of_memory_in_training_fails_that_method_with_what_to_change(tmp_path):
     out = tmp_path / "out"
     assert main(["-p", "faulty_plugin", "run", "--methods", "identity,oom-training", *SMALL, "--out", str(out),
-                 "--cache-dir", str(tmp_path / "cache")]) == 0
+                 "--cache-dir", str(tmp_path / "cache")]) == PAIRS_FAILED
     results = pd.read_csv(out / "results.csv")
     assert (results.loc[results["method"] == "identity", "status"] == "ok").all()
     errors = results.loc[results["method"] == "oom-training", "error"]
@@ -114,7 +115,7 @@ def test_out_of_memory_in_training_fails_that_method_with_what_to_change(tmp_pat
 def test_out_of_memory_on_one_pair_fails_that_pair_only(tmp_path, markers):
     out = tmp_path / "out"
     assert main(["-p", "faulty_plugin", "run", "--methods", "oom-one-pair", *SMALL, "--out", str(out),
-                 "--train", "validation_fraction=0", "--cache-dir", str(tmp_path / "cache")]) == 0
+                 "--train", "validation_fraction=0", "--cache-dir", str(tmp_path / "cache")]) == PAIRS_FAILED
     results = pd.read_csv(out / "results.csv")
     assert list(results["status"]) == ["failed", "ok", "ok", "ok"]
     assert results["error"].iloc[0].startswith("OutOfMemory: out of memory on cpu while oom-one-pair registered "

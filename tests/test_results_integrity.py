@@ -144,13 +144,16 @@ def test_a_damaged_stored_result_is_set_aside_and_computed_again(finished, copy,
     assert main(["report", str(copy)]) == 0
 
 
-def test_a_damaged_method_info_is_set_aside_and_read_as_absent(copy, capsys):
+def test_a_damaged_method_info_is_set_aside_and_read_as_absent(finished, copy, capsys):
     info = next((copy / "progress").rglob("method.json"))
     info.write_text('{"row": {}}')
     assert main([*RUN, "--out", str(copy)]) == 0
     err = capsys.readouterr().err
     assert f"ignoring unreadable stored method info {info} (" in err and "Traceback" not in err, err
     assert info.with_name("method.json.damaged-1").read_text() == '{"row": {}}'
+    columns = ["device", "parameters", "method_params", "train_cached"]  # from the method's info, prepared again
+    after, before = (pd.read_csv(path / "results.csv") for path in (copy, finished))
+    pd.testing.assert_frame_equal(after[columns], before[columns])
 
 
 def test_write_run_killed_mid_write_leaves_the_old_table(copy, monkeypatch):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -53,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
     args = None
     try:
-        args = _arguments(sys.argv[1:] if argv is None else argv)
+        given = list(sys.argv[1:] if argv is None else argv)
+        args = _arguments(given)
+        args.command_line = shlex.join(["regbench", *given])  # as typed: run.json records it, to run again
         if args.command in ("report", "compare"):
             from regbench.cli import results  # noqa: PLC0415 - light: tables and figures only
 

@@ -376,7 +376,7 @@ def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pai
     output.figure_pair = jobs[0].figure_pair if jobs else None
     seeds = tuple(args.seeds)
     run_info = {
-        "command": "regbench " + " ".join(sys.argv[1:]),
+        "command": args.command_line,
         "dataset": dataset.name,
         "dataset_options": dataset.options,
         "methods": list(dict.fromkeys(job.name for job in jobs)),
@@ -468,7 +468,7 @@ def _write_evaluation(args: argparse.Namespace, dataset: Dataset, sources: dict[
                       metrics: Sequence[Metric], output: RunOutput, started: float) -> int:
     """``regbench evaluate``'s tables, and its exit status."""
     run_info = {
-        "command": "regbench " + " ".join(sys.argv[1:]),
+        "command": args.command_line,
         "dataset": dataset.name,
         "dataset_options": dataset.options,
         "methods": list(sources),

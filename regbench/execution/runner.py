@@ -42,6 +42,7 @@ class _Plan:
     job: MethodJob
     key: str
     pending: list[Pair]
+    has_info: bool  # how the method was prepared is stored (the columns of its rows): else it is prepared again
 
 
 def _pending(job: MethodJob, key: str, pairs: Sequence[Pair], store: ResultStore) -> list[Pair]:
@@ -71,12 +72,14 @@ def _chunks(pairs: Sequence[Pair], count: int) -> list[tuple[Pair, ...]]:
 
 def _tasks(plans: Sequence[_Plan], workers: int, timeouts: Timeouts, isolate: bool) -> tuple[list[Task], list[Task]]:
     """Training tasks (each learning method trains, or loads its weights, once, in a
-    worker process of its own) and evaluation tasks (each method's pairs in chunks). So a
+    worker process of its own; a method with every pair stored but its info lost is
+    prepared again, for the columns of its rows) and evaluation tasks (each method's pairs
+    in chunks). So a
     method's pairs are always timed in a fresh worker process that loaded its weights,
     whether this run trained them or not, and spread over workers after training."""
     side_by_side = workers > 1
     training = [Task(plan.job, plan.key, (), timeouts, isolate, side_by_side)
-                for plan in plans if plan.pending and plan.job.method.learns]
+                for plan in plans if (plan.pending and plan.job.method.learns) or not (plan.pending or plan.has_info)]
     evaluation = [Task(plan.job, plan.key, chunk, timeouts, isolate, side_by_side)
                   for plan in plans for chunk in _chunks(plan.pending, workers)]
     return training, evaluation
@@ -149,7 +152,7 @@ def run_jobs(
             job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, folder, key, pairs))
         if export_to is not None:
             job = dataclasses.replace(job, export=L2rFolder.for_method(export_to, folder, key, all_pairs, pairs))
-        plans.append(_Plan(job, key, _pending(job, key, pairs, store)))
+        plans.append(_Plan(job, key, _pending(job, key, pairs, store), store.info(job.name, key) is not None))
     total = len(pairs) * len(plans)
     reused = total - sum(len(plan.pending) for plan in plans)
     executor = executor or LocalPool()
