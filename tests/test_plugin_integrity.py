@@ -137,7 +137,7 @@ def test_a_dataset_that_loads_another_subject_fails_its_pairs(plugin_dir, tmp_pa
             register(Swapped)
     """)
     code = main(["-p", plugin, "run", "--methods", "identity", "--dataset", "swapped", *TINY[2:],
-                 "--out", str(tmp_path)])
+                 "--no-isolation", "--out", str(tmp_path)])
     assert code == PAIRS_FAILED
     results = pd.read_csv(tmp_path / "results.csv")
     assert set(results["status"]) == {"failed"}
@@ -160,6 +160,6 @@ def test_a_metric_that_fails_on_a_pair_is_told_and_exits_5(plugin_dir, tmp_path,
             register(Short)
     """)
     code = main(["-p", plugin, "run", "--methods", "identity", *TINY, "--metrics", "dice,short",
-                 "--out", str(tmp_path)])
+                 "--no-isolation", "--out", str(tmp_path)])
     assert code == PAIRS_FAILED
     assert "identity: a metric failed on 2 pair(s)" in capsys.readouterr().err

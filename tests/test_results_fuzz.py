@@ -35,7 +35,8 @@ from hypothesis import strategies as st
 from regbench.cli import main
 
 RUN = ["run", "--methods", "identity", "--dataset", "synthetic", "--dataset-option", "shape=24,28",
-       "--dataset-option", "n_subjects=10", "--max-pairs", "2", "--no-progress"]
+       "--dataset-option", "n_subjects=10", "--max-pairs", "2", "--no-progress",
+       "--no-isolation"]  # in this process: what is stored and read back is the point, not isolation
 METRICS = ["dice_mean", "dice_std", "hd95_mean", "folding_percent", "sdlogj", "l2r_dice_mean", "l2r_hd95_mean",
            "l2r_sdlogj", "mse", "ncc"]
 RUN_FILE = "run.json"

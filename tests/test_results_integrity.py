@@ -21,7 +21,8 @@ from regbench.outputs.files import ResultsFolder, RunOutput, write_run
 from regbench.outputs.integrity import DamagedResults
 
 RUN = ["run", "--methods", "identity", "--dataset", "synthetic", "--dataset-option", "shape=24,28",
-       "--dataset-option", "n_subjects=10", "--max-pairs", "2", "--no-progress"]
+       "--dataset-option", "n_subjects=10", "--max-pairs", "2", "--no-progress",
+       "--no-isolation"]  # in this process: what is stored and read back is the point, not isolation
 METRICS = ["dice_mean", "dice_std", "hd95_mean", "folding_percent", "sdlogj", "mse", "ncc"]
 
 
