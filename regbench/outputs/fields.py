@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from regbench.common.atomic import atomic_write
+from regbench.common.listing import some
 from regbench.outputs.nifti import pair_file
 from regbench.outputs.owned import OWNED_FILE, claim_files
 from regbench.plugin.dataset import Pair
@@ -134,9 +135,8 @@ def _warn_unmatched(source: L2rFolder, pairs: Sequence[Pair]) -> None:
     expected = {source.path(pair).name for pair in pairs}
     unmatched = sorted(path.name for path in source.folder.glob("disp_*.nii.gz") if path.name not in expected)
     if unmatched:
-        shown = ", ".join(unmatched[:3]) + (f" and {len(unmatched) - 3} more" if len(unmatched) > 3 else "")
         print(f"regbench: warning: {source.folder}: {len(unmatched)} field(s) match no test pair of the dataset "
-              f"({shown}); they are not scored", file=sys.stderr)
+              f"({some(unmatched)}); they are not scored", file=sys.stderr)
 
 
 def field_folder(folder: Path, pairs: Sequence[Pair]) -> L2rFolder | SavedFolder:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from regbench.common.atomic import atomic_write_text
+from regbench.common.listing import some
 
 OWNED_FILE = ".regbench-files.json"
 
@@ -42,9 +43,8 @@ def claim_files(folder: Path, result_key: str, paths: Sequence[Path]) -> None:
     record = owned_files(folder)
     foreign = sorted(path.name for path in paths if path.exists() and path.name not in record)
     if foreign:
-        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise ForeignFiles(f"{folder} holds {len(foreign)} file(s) regbench did not write and would overwrite "
-                           f"({shown}); move them away, or write elsewhere")
+                           f"({some(foreign)}); move them away, or write elsewhere")
     for name, key in list(record.items()):
         if key != result_key:
             (folder / name).unlink(missing_ok=True)
