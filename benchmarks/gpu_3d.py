@@ -31,8 +31,8 @@ from regbench_methods.eca_unet import EcaUNetMethod
 from regbench_methods.vxm import Vxm1, Vxm2
 
 from regbench.learning import memory, trainer
-from regbench.learning.profiles import Profile
 from regbench.measuring import devices
+from regbench.plugin.training import Profile
 
 NETWORKS = {"vxm1": Vxm1, "vxm2": Vxm2, "eca-unet": EcaUNetMethod}
 SIZES = {"full": [(160, 192, 160), (160, 224, 192)], "small": [(32, 32, 32), (32, 48, 32)]}

@@ -7,20 +7,18 @@ too. ``docs/architecture.md`` shows how the parts fit. Importing this module loa
 neither torch nor any plugin.
 """
 
-from regbench.plugin.dataset import (
-    Dataset,
-    GeneratedDataset,
-    Pair,
-    SplitDataset,
-    Subject,
-)
+import importlib.metadata
+
+from regbench.plugin.dataset import Dataset, GeneratedDataset, Pair, SplitDataset, Subject
 from regbench.plugin.hookspecs import hookimpl
 from regbench.plugin.method import Method, RegistrationResult, TrainingContext
 from regbench.plugin.metric import Column, Metric, MetricValues, PairOutcome
+from regbench.plugin.training import PROFILES, Profile, TrainingReport
 
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("regbench")  # written once, in pyproject.toml
 
 __all__ = [
+    "PROFILES",
     "Column",
     "Dataset",
     "GeneratedDataset",
@@ -29,10 +27,12 @@ __all__ = [
     "MetricValues",
     "Pair",
     "PairOutcome",
+    "Profile",
     "RegistrationResult",
     "SplitDataset",
     "Subject",
     "TrainingContext",
+    "TrainingReport",
     "__version__",
     "hookimpl",
 ]

@@ -1,5 +1,5 @@
 """regbench's own methods pass the conformance suite it offers plugin authors
-(regbench.plugin.testing), which shows the suite asks nothing a real method cannot do."""
+(regbench.testing), which shows the suite asks nothing a real method cannot do."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from regbench_methods.eca_unet import EcaUNetMethod
 from regbench_methods.identity import Identity
 from regbench_methods.vxm import Vxm1
 
-from regbench.plugin.testing import MethodConformance
+from regbench.testing import MethodConformance
 
 
 class TestIdentity(MethodConformance):

@@ -17,22 +17,18 @@ from regbench_methods.vxm import Vxm1
 from regbench.cli import main
 from regbench.cli.running import training_profile
 from regbench.execution.plan import plan_job, result_key
-from regbench.learning import profiles, trainer
+from regbench.learning import trainer
 from regbench.learning.batches import TrainingBatches, run_steps
-from regbench.learning.validation import (
-    Convergence,
-    ValidationSet,
-    Validator,
-    split_validation,
-)
+from regbench.learning.validation import Convergence, ValidationSet, Validator, split_validation
 from regbench.plugin.registry import Registry
+from regbench.plugin.training import PROFILES, Profile
 
 TINY = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset-option", "n_subjects=16",
         "--max-pairs", "2", "--no-progress"]
 
 
 def test_settings_override_a_profile_typed_like_its_own():
-    quick = profiles.PROFILES["quick"]
+    quick = PROFILES["quick"]
     changed = quick.with_settings({"steps": "3000", "lr": "1e-4", "until": "converged", "patience": "3"})
     assert (changed.steps, changed.lr, changed.until, changed.patience) == (3000, 1e-4, "converged", 3)
     assert changed.batch_size == quick.batch_size and changed.name == "quick"
@@ -52,7 +48,7 @@ def test_settings_override_a_profile_typed_like_its_own():
 ])
 def test_bad_settings_are_named(settings, message):
     with pytest.raises(ValueError, match=message):
-        profiles.PROFILES["quick"].with_settings(settings)
+        PROFILES["quick"].with_settings(settings)
 
 
 def test_the_default_profile_converges_on_a_gpu_and_is_quick_on_a_cpu(monkeypatch):
@@ -70,7 +66,7 @@ def test_validation_subjects_are_seeded_held_out_and_never_test_subjects():
     dataset = Synthetic(shape=(32, 32), n_subjects=40)
     registry = Registry("method")
     registry(Vxm1)
-    job = plan_job(registry["vxm1"], {}, dataset=dataset, seed=3, profile=profiles.PROFILES["quick"])
+    job = plan_job(registry["vxm1"], {}, dataset=dataset, seed=3, profile=PROFILES["quick"])
     context = job.training_context()
     assert len(context.validation_ids) == max(2, round(0.1 * len(dataset.train_ids)))
     assert set(context.validation_ids).isdisjoint(context.train_ids)
@@ -87,7 +83,7 @@ def test_every_training_setting_changes_the_result_and_weight_keys(tmp_path):
     dataset = Synthetic(shape=(32, 32), n_subjects=20)
     registry = Registry("method")
     registry(Vxm1)
-    base = profiles.PROFILES["quick"]
+    base = PROFILES["quick"]
     changes = {"batch_size": 4, "lr": 5e-4, "steps": 251, "until": "converged", "validation_fraction": 0.2,
                "validate_every": 10, "patience": 2, "tolerance": 0.01, "batch_size_3d": 2}
     assert set(changes) | {"name", "epochs"} == {field.name for field in dataclasses.fields(base)}
@@ -155,7 +151,7 @@ def test_the_trainer_stops_on_convergence_and_keeps_its_best_weights():
     dataset = Synthetic(shape=(32, 32), n_subjects=16)
     train_ids, validation_ids = split_validation(dataset.train_ids, 0.2, seed=0)
     network = Vxm1().build_network(2)
-    profile = profiles.Profile("t", batch_size=2, lr=1e-3, steps=200, until="converged", validate_every=2,
+    profile = Profile("t", batch_size=2, lr=1e-3, steps=200, until="converged", validate_every=2,
                                patience=1, tolerance=1.0)  # no gain can exceed 1: converged at the 2nd evaluation
     report = trainer.train(network, dataset, train_ids, validation_ids=validation_ids, profile=profile,
                            reg_weight=0.01, device=torch.device("cpu"))

@@ -9,7 +9,7 @@ import pytest
 from conftest import label_agreement
 
 from regbench.measuring.warp import warp_labels
-from regbench.plugin.testing import MethodConformance
+from regbench.testing import MethodConformance
 
 pytest.importorskip("dipy", reason="needs dipy: pip install 'regbench[dipy]'")
 from regbench_methods.dipy_syn import DipySyN  # noqa: E402

@@ -15,7 +15,7 @@ from conftest import label_agreement
 from regbench.measuring import devices
 from regbench.measuring.metrics import dice_per_label
 from regbench.measuring.warp import warp_labels
-from regbench.plugin.testing import MethodConformance
+from regbench.testing import MethodConformance
 
 if importlib.util.find_spec("itk") is None or importlib.util.find_spec("itk.ElastixPython") is None:
     pytest.skip("needs itk-elastix: pip install 'regbench[elastix]'", allow_module_level=True)

@@ -20,10 +20,10 @@ from regbench_methods.eca_unet import EcaUNetMethod
 
 from regbench.cli import main
 from regbench.execution.plan import plan_job, result_key
-from regbench.learning.profiles import PROFILES
 from regbench.outputs.compare import NOT_COMPARABLE, REGRESSION, seed_allowance
 from regbench.plugin.manager import collect, plugin_manager
 from regbench.plugin.method import TrainingContext
+from regbench.plugin.training import PROFILES
 from regbench.plugin.variants import Variant, expand, split_specs
 
 ROOT = Path(__file__).resolve().parents[1]

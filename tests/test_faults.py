@@ -26,9 +26,9 @@ from regbench.cli.arguments import PAIRS_FAILED
 from regbench.execution.plan import plan_job
 from regbench.execution.runner import run_jobs
 from regbench.execution.store import ResultStore
-from regbench.learning import profiles
 from regbench.outputs import schema
 from regbench.plugin.registry import Registry
+from regbench.plugin.training import PROFILES, Profile
 
 TESTS = Path(__file__).resolve().parent
 TINY = ["--dataset", "synthetic", "--dataset-option", "shape=24,28", "--dataset-option", "n_subjects=10", "--no-progress"]
@@ -166,7 +166,7 @@ def test_a_method_a_worker_cannot_import_fails_with_advice(tmp_path):
     registry = Registry("method")
     registry(Local)
     dataset = Synthetic(shape=(24, 28), n_subjects=10)
-    job = plan_job(registry["local"], {}, dataset=dataset, seed=0, profile=profiles.PROFILES["quick"])
+    job = plan_job(registry["local"], {}, dataset=dataset, seed=0, profile=PROFILES["quick"])
     output = run_jobs([job], dataset.test_pairs(), ResultStore(tmp_path), dataset=dataset, progress=False)
     assert output.results["status"].tolist() == ["failed", "failed"]
     assert output.results["error"].iloc[0].startswith("method 'local' cannot be sent to a worker process (")
@@ -305,7 +305,7 @@ def test_a_run_killed_midway_resumes_to_the_table_of_an_uninterrupted_run(tmp_pa
 
 def test_the_same_seed_gives_identical_dice_for_every_method(tmp_path, monkeypatch):
     """On CPU, two runs from scratch (no shared weights) agree exactly, ANTs and Keras included."""
-    monkeypatch.setitem(profiles.PROFILES, "tiny", profiles.Profile("tiny", batch_size=2, lr=1e-3, steps=10))
+    monkeypatch.setitem(PROFILES, "tiny", Profile("tiny", batch_size=2, lr=1e-3, steps=10))
     methods = "ants-affine,ants-syn,vxm1,eca-unet,keras-vxm1,identity"
     data = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset-option", "n_subjects=10"]
     runs = []

@@ -12,7 +12,7 @@ from conftest import label_agreement
 
 from regbench.measuring.metrics import dice_per_label
 from regbench.measuring.warp import warp_image, warp_labels
-from regbench.plugin.testing import MethodConformance
+from regbench.testing import MethodConformance
 
 pytest.importorskip("fireants", reason="needs FireANTs: pip install 'regbench[fireants]'")
 from regbench_methods.fireants import FireANTs, field_from_grid  # noqa: E402

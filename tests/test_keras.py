@@ -16,10 +16,11 @@ from regbench_keras.backend import tf  # noqa: E402
 from regbench_keras.method import KerasVxm1  # noqa: E402
 from regbench_methods.vxm import ENCODER, VXM1_DECODER, VXM2_DECODER, VxmNetwork  # noqa: E402
 
-from regbench.learning import profiles, trainer  # noqa: E402
+from regbench.learning import trainer  # noqa: E402
 from regbench.measuring.warp import warp_tensor  # noqa: E402
 from regbench.plugin.method import TrainingContext  # noqa: E402
-from regbench.plugin.testing import MethodConformance  # noqa: E402
+from regbench.plugin.training import Profile  # noqa: E402
+from regbench.testing import MethodConformance  # noqa: E402
 
 # float32 through ~10 convolutions, summed in different orders by the two frameworks:
 # the largest difference may be this fraction of the largest displacement.
@@ -77,7 +78,7 @@ def test_identical_weights_give_the_same_loss():
 def test_the_keras_method_trains_caches_and_registers(tmp_path):
     dataset = Synthetic(shape=(32, 32), n_subjects=10)
     context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, cache_dir=tmp_path,
-                              profile=profiles.Profile("tiny", batch_size=2, lr=1e-3, steps=5))
+                              profile=Profile("tiny", batch_size=2, lr=1e-3, steps=5))
     trained = KerasVxm1()
     trained.prepare(context)
     assert trained.training.steps == 5 and not trained.training.cached and len(trained.training.losses) == 5

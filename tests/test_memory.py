@@ -18,9 +18,9 @@ from regbench.cli.arguments import PAIRS_FAILED
 from regbench.execution.plan import plan_job, result_key
 from regbench.learning import memory, trainer
 from regbench.learning.batches import TrainingBatches
-from regbench.learning.profiles import PROFILES, Profile
 from regbench.plugin.manager import collect, plugin_manager
 from regbench.plugin.method import TrainingContext
+from regbench.plugin.training import PROFILES, Profile
 
 SMALL = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset-option", "n_subjects=20",
          "--profile", "smoke", "--no-progress"]

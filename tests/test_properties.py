@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from regbench.data.nifti import DataError, read_image, read_labels
-from regbench.execution.evaluation import check_displacement
 from regbench.execution.store import PairRecord, ResultStore
+from regbench.plugin.method import check_displacement
 
 FIXED = np.zeros((5, 6), np.float32)
 EXPECTED = (2, 5, 6)

@@ -17,12 +17,12 @@ from regbench_datasets.oasis import Oasis2d, Oasis3d
 
 from regbench.cli import main
 from regbench.data.nifti import DataError
-from regbench.learning import profiles
+from regbench.plugin.training import PROFILES, Profile
 
 
 @pytest.fixture(autouse=True)
 def tiny_profile(monkeypatch):
-    monkeypatch.setitem(profiles.PROFILES, "tiny", profiles.Profile("tiny", batch_size=2, lr=1e-3, steps=3))
+    monkeypatch.setitem(PROFILES, "tiny", Profile("tiny", batch_size=2, lr=1e-3, steps=3))
 
 
 def run(tmp_path, dataset, data_dir, methods, *extra):

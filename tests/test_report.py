@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from regbench.cli import main
-from regbench.learning import profiles
+from regbench.plugin.training import PROFILES, Profile
 
 TINY = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset-option", "n_subjects=15",
         "--no-progress"]
@@ -23,12 +23,12 @@ TINY = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset-
 def results_dir(tmp_path_factory):
     """A small real run: identity and a briefly trained vxm1, with NIfTI outputs."""
     root = tmp_path_factory.mktemp("run")
-    profiles.PROFILES["tiny"] = profiles.Profile("tiny", batch_size=2, lr=1e-3, steps=12)
+    PROFILES["tiny"] = Profile("tiny", batch_size=2, lr=1e-3, steps=12)
     try:
         assert main(["run", "--methods", "identity,vxm1", *TINY, "--profile", "tiny", "--save-warped",
                      "--cache-dir", str(root / "cache"), "--out", str(root / "out")]) == 0
     finally:
-        del profiles.PROFILES["tiny"]
+        del PROFILES["tiny"]
     return root / "out"
 
 

@@ -26,9 +26,9 @@ from regbench.common import fingerprint
 from regbench.common.fingerprint import FileDigests
 from regbench.execution.inputs import DataFingerprint
 from regbench.execution.plan import plan_job, result_key
-from regbench.learning import profiles
 from regbench.plugin.manager import collect, plugin_manager
 from regbench.plugin.registry import Registry
+from regbench.plugin.training import PROFILES
 
 TESTS = Path(__file__).resolve().parent
 
@@ -93,7 +93,7 @@ def test_training_files_key_the_weights_and_the_results_of_a_learning_method(tmp
     dataset = Oasis2d(data_dir=str(root))
     registry: Registry = Registry("method")
     registry(Vxm1)
-    settings = {"dataset": dataset, "seed": 0, "profile": profiles.PROFILES["smoke"]}
+    settings = {"dataset": dataset, "seed": 0, "profile": PROFILES["smoke"]}
 
     def keys() -> tuple[str, str]:
         job = plan_job(registry["vxm1"], {}, **settings)
@@ -125,7 +125,7 @@ def test_editing_any_measuring_or_learning_module_changes_the_keys(module, monke
     registry: Registry = Registry("method")
     registry(Vxm1)
     job = plan_job(registry["vxm1"], {}, dataset=Synthetic(shape=(32, 32), n_subjects=6), seed=0,
-                   profile=profiles.PROFILES["smoke"], metrics=_every_metric())
+                   profile=PROFILES["smoke"], metrics=_every_metric())
     before = result_key(job), job.instantiate().cache_key(job.training_context())
     edited = Path(importlib.import_module(module).__file__)
     real = fingerprint._source
@@ -141,7 +141,7 @@ def test_editing_any_measuring_module_recomputes_a_classical_method(module, monk
     registry: Registry = Registry("method")
     registry(Identity)
     job = plan_job(registry["identity"], {}, dataset=Synthetic(shape=(32, 32), n_subjects=6), seed=0,
-                   profile=profiles.PROFILES["smoke"], metrics=_every_metric())
+                   profile=PROFILES["smoke"], metrics=_every_metric())
     before = result_key(job)
     edited = Path(importlib.import_module(module).__file__)
     real = fingerprint._source

@@ -10,15 +10,15 @@ from regbench_datasets.synthetic import Synthetic
 from regbench_methods.vxm import Vxm1
 
 from regbench.cli import main
-from regbench.learning import profiles
 from regbench.plugin.method import TrainingContext
+from regbench.plugin.training import PROFILES, Profile
 
-TINY_PROFILE = profiles.Profile("tiny", batch_size=2, lr=1e-3, steps=12)
+TINY_PROFILE = Profile("tiny", batch_size=2, lr=1e-3, steps=12)
 
 
 @pytest.fixture(autouse=True)
 def tiny_profile(monkeypatch):
-    monkeypatch.setitem(profiles.PROFILES, "tiny", TINY_PROFILE)
+    monkeypatch.setitem(PROFILES, "tiny", TINY_PROFILE)
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_the_cache_key_follows_everything_that_changes_the_weights(dataset, tmp_
     assert Vxm1(reg_weight=0.1).cache_key(context(dataset, tmp_path)) != base
     assert Vxm1(seed=1).cache_key(context(dataset, tmp_path)) != base
     assert Vxm1().cache_key(context(Synthetic(shape=(32, 32), n_subjects=10, seed=1), tmp_path)) != base
-    other_profile = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, profile=profiles.PROFILES["quick"])
+    other_profile = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, profile=PROFILES["quick"])
     assert Vxm1().cache_key(other_profile) != base
 
 

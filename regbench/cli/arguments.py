@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from regbench.execution.plan import Timeouts
-from regbench.learning.profiles import PROFILES
 from regbench.outputs.compare import Thresholds
 from regbench.plugin import options
+from regbench.plugin.training import PROFILES
 
 USAGE_ERROR = 2
 # `run` and `evaluate`: every table written, but some requested pair failed (its row

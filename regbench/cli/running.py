@@ -32,18 +32,18 @@ from regbench.execution.rescoring import score_folders
 from regbench.execution.runner import run_jobs
 from regbench.execution.store import ResultStore
 from regbench.execution.tasks import Task, run_task
-from regbench.learning.profiles import PROFILES, Profile, default_profile
 from regbench.learning.weights import default_cache_dir
 from regbench.measuring import devices
 from regbench.outputs.fields import EXPORT_FORMATS, L2rFolder, SavedFolder, case_names, field_folder
-from regbench.outputs.owned import ForeignFiles
 from regbench.outputs.files import RESULTS_FILE, RUN_FILE, RunOutput, write_run
+from regbench.outputs.owned import ForeignFiles
 from regbench.outputs.tables import console_table, table_notes
 from regbench.plugin.dataset import Dataset, Pair
 from regbench.plugin.manager import Catalog, PluginConflict, PluginNotFound, collect, plugin_manager
 from regbench.plugin.method import Method
 from regbench.plugin.metric import Metric
 from regbench.plugin.registry import Entry, Registry
+from regbench.plugin.training import PROFILES, Profile, default_profile
 from regbench.plugin.variants import Variant, expand, method_name, split_specs
 
 

@@ -36,7 +36,7 @@ from regbench.measuring.reference import reference_operation, time_reference
 from regbench.outputs import schema
 from regbench.outputs.nifti import NiftiWriter, snapshot_arrays, subject_affine
 from regbench.plugin.dataset import Dataset, Pair, Subject
-from regbench.plugin.method import Method
+from regbench.plugin.method import Method, check_displacement
 from regbench.plugin.metric import Metric, PairOutcome
 
 
@@ -61,22 +61,6 @@ def environment_columns(job: MethodJob) -> dict[str, Any]:
 def failed_record(job: MethodJob, pair: Pair, reason: str) -> PairRecord:
     """The record of a pair that could not be evaluated (its worker failed or timed out)."""
     return PairRecord(row=schema.failed_row(pair_row(job, pair), reason, **environment_columns(job)))
-
-
-def check_displacement(method: str, displacement: Any, fixed: np.ndarray) -> np.ndarray:
-    """The field a method returned, or a clear error saying what was expected."""
-    expected = (fixed.ndim, *fixed.shape)
-    if not isinstance(displacement, np.ndarray):
-        raise TypeError(f"method {method!r} returned a displacement of type {type(displacement).__name__}; "
-                        f"expected a numpy array of shape {expected}")
-    if displacement.shape != expected:
-        raise ValueError(f"method {method!r} returned a displacement of shape {displacement.shape}; "
-                         f"expected {expected} (ndim, *spatial)")
-    if not np.issubdtype(displacement.dtype, np.floating):
-        raise TypeError(f"method {method!r} returned a displacement of dtype {displacement.dtype}; expected floats")
-    if not np.isfinite(displacement).all():
-        raise ValueError(f"method {method!r} returned a displacement with NaN or infinite values")
-    return displacement
 
 
 def score(metrics: Sequence[Metric], outcome: PairOutcome, row: dict[str, Any]) -> dict[str, np.ndarray]:

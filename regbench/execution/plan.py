@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from regbench.common.fingerprint import code_version, digest
 from regbench.execution.inputs import DataFingerprint
-from regbench.learning.profiles import Profile
 from regbench.learning.validation import split_validation
 from regbench.plugin.dataset import Dataset, Pair
 from regbench.plugin.method import Method, TrainingContext
 from regbench.plugin.metric import Metric
 from regbench.plugin.registry import Entry
+from regbench.plugin.training import Profile
 
 if TYPE_CHECKING:
     from regbench.outputs.fields import L2rFolder

@@ -16,18 +16,14 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from regbench.execution.evaluation import (
-    PairLoader,
-    check_displacement,
-    error_text,
-    score_into,
-)
+from regbench.execution.evaluation import PairLoader, error_text, score_into
 from regbench.execution.store import PairRecord
 from regbench.measuring import devices
 from regbench.outputs import schema
 from regbench.outputs.fields import L2rFolder, SavedFolder
 from regbench.outputs.files import TRAINING_COLUMNS, RunOutput
 from regbench.plugin.dataset import Dataset, Pair, Subject
+from regbench.plugin.method import check_displacement
 from regbench.plugin.metric import Metric, PairOutcome
 
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from regbench.learning.profiles import STOP_BUDGET, STOP_CONVERGED, STOP_UNVALIDATED
 from regbench.learning.validation import Validator
 from regbench.measuring.profiling import PeakRSS
 from regbench.plugin.dataset import Dataset
+from regbench.plugin.training import STOP_BUDGET, STOP_CONVERGED, STOP_UNVALIDATED
 
 
 class _ImageCache:

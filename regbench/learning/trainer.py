@@ -20,12 +20,12 @@ from torch import nn
 
 from regbench.learning import memory
 from regbench.learning.batches import TrainingBatches, run_steps
-from regbench.learning.profiles import Profile
 from regbench.learning.validation import make_validator
 from regbench.learning.weights import TrainingReport
 from regbench.measuring import devices
 from regbench.measuring.warp import warp_tensor
 from regbench.plugin.dataset import Dataset
+from regbench.plugin.training import Profile
 
 # σ of the diffusion term recommended by VoxelMorph for each similarity.
 DEFAULT_REG_WEIGHT = {"mse": 0.01, "ncc": 1.0}

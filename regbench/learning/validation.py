@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from regbench.learning.profiles import Profile
 from regbench.plugin.dataset import Dataset
+from regbench.plugin.training import Profile
 
 Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """(moving, fixed) float32 batches ``(B, *spatial)`` -> displacements ``(B, ndim, *spatial)``."""

@@ -16,41 +16,13 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from regbench.common.atomic import atomic_write, atomic_write_text
 from regbench.common.fingerprint import code_version, digest
-from regbench.learning.profiles import STOP_UNVALIDATED
 from regbench.plugin.method import Method, TrainingContext
-
-
-@dataclass
-class TrainingReport:
-    """What training produced, stored with the weights and the results: the steps run
-    (validation included in the seconds), the loss per step, the validation scores
-    (``step``, ``val_mse``, ``val_dice`` per evaluation), why it stopped
-    (``converged``, ``budget`` or ``unvalidated``; see :mod:`regbench.learning.profiles`)
-    and the step whose weights were kept; the batch size and the preflight step's peak memory."""
-
-    seconds: float
-    steps: int
-    losses: list[float] = field(default_factory=list)
-    device: str = "cpu"
-    peak_cuda_mb: float | None = None
-    peak_rss_mb: float | None = None
-    cached: bool = False
-    validation: list[dict[str, float]] = field(default_factory=list)
-    stop: str = STOP_UNVALIDATED
-    best_step: int | None = None
-    batch_size: int | None = None  # images per step (the profile's for the data's dimensionality)
-    preflight_cuda_mb: float | None = None  # peak CUDA memory of the one-step preflight
-
-    @property
-    def best_validation(self) -> dict[str, float] | None:
-        """The validation scores of the kept weights."""
-        return next((row for row in self.validation if row["step"] == self.best_step), None)
+from regbench.plugin.training import TrainingReport
 
 
 def default_cache_dir() -> Path:

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-import regbench
 from regbench.measuring.contention import usable_cores
 
 CORE_DISTRIBUTIONS = ("numpy", "torch")
@@ -71,7 +70,7 @@ def describe() -> dict[str, str | int]:
     runs whose numbers differ in the last bits (see the README, Reproducibility)."""
     backend = re.search(r"ATen parallel backend: (.+)", torch.__config__.parallel_info())
     columns: dict[str, str | int] = {
-        "regbench_version": regbench.__version__,
+        "regbench_version": distribution_version("regbench"),
         "python_version": platform.python_version(),
         "platform": platform.platform(terse=True),
         "cpu": cpu_model(),

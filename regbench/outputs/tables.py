@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from regbench.learning.profiles import STOP_BUDGET
 from regbench.outputs import schema, seeds
+from regbench.plugin.training import STOP_BUDGET
 
 
 NO_LABELS = "no labels"  # a pair registered, but without label maps to score Dice on

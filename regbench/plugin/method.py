@@ -13,16 +13,13 @@ import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from regbench.learning.profiles import PROFILES, Profile
 from regbench.plugin import options
 from regbench.plugin.dataset import Dataset
-
-if TYPE_CHECKING:
-    from regbench.learning.weights import TrainingReport
+from regbench.plugin.training import PROFILES, Profile, TrainingReport
 
 
 @dataclass
@@ -38,6 +35,24 @@ class RegistrationResult:
 
     displacement: np.ndarray
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+def check_displacement(method: str, displacement: Any, fixed: np.ndarray) -> np.ndarray:
+    """The field a method returned, checked against the convention of
+    :class:`RegistrationResult` (shape ``(ndim, *spatial)`` of ``fixed``, floats, finite);
+    else a clear error naming the method and what was expected."""
+    expected = (fixed.ndim, *fixed.shape)
+    if not isinstance(displacement, np.ndarray):
+        raise TypeError(f"method {method!r} returned a displacement of type {type(displacement).__name__}; "
+                        f"expected a numpy array of shape {expected}")
+    if displacement.shape != expected:
+        raise ValueError(f"method {method!r} returned a displacement of shape {displacement.shape}; "
+                         f"expected {expected} (ndim, *spatial)")
+    if not np.issubdtype(displacement.dtype, np.floating):
+        raise TypeError(f"method {method!r} returned a displacement of dtype {displacement.dtype}; expected floats")
+    if not np.isfinite(displacement).all():
+        raise ValueError(f"method {method!r} returned a displacement with NaN or infinite values")
+    return displacement
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
-"""The plugin passes regbench's conformance suite (regbench.plugin.testing)."""
+"""The plugin passes regbench's conformance suite (regbench.testing)."""
 
 from regbench_demons import Demons
 
-from regbench.plugin.testing import MethodConformance
+from regbench.testing import MethodConformance
 
 
 class TestDemons(MethodConformance):

@@ -1,11 +1,15 @@
-"""Training profiles: how long and how fast learning methods train, and when they stop.
+"""The training vocabulary every method receives and reports: how long and how fast
+to train (:class:`Profile`, the named :data:`PROFILES`), why training stopped (the
+``STOP_*`` names) and what it produced (:class:`TrainingReport`).
+
+Part of the contract a method is written against, as :class:`regbench.TrainingContext`
+is: a method receives a profile and reports a :class:`TrainingReport`. The machinery
+that trains (batches, validation, the trainer, cached weights) is
+:mod:`regbench.learning`'s, and needs torch; this module does not.
 
 A profile is named (``--profile``) and any of its settings can be overridden
 (``--train KEY=VALUE``); the resolved profile is what decides the weights and the
 results, so it goes whole into their keys and into ``run.json``.
-
-Kept apart from the trainer (which needs torch) so that the command line, the
-runner and :class:`regbench.TrainingContext` can name a profile without importing it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 UNTIL = ("budget", "converged")
 # Why training stopped (TrainingReport.stop, the results' train_stop column).
@@ -117,3 +121,30 @@ PROFILES = {
 def default_profile(cuda: bool) -> str:
     """``converge`` where CUDA is available, ``quick`` on a CPU."""
     return "converge" if cuda else "quick"
+
+
+@dataclass
+class TrainingReport:
+    """What training produced, stored with the weights and the results: the steps run
+    (validation included in the seconds), the loss per step, the validation scores
+    (``step``, ``val_mse``, ``val_dice`` per evaluation), why it stopped
+    (``converged``, ``budget`` or ``unvalidated``; see the ``STOP_*`` names above)
+    and the step whose weights were kept; the batch size and the preflight step's peak memory."""
+
+    seconds: float
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    device: str = "cpu"
+    peak_cuda_mb: float | None = None
+    peak_rss_mb: float | None = None
+    cached: bool = False
+    validation: list[dict[str, float]] = field(default_factory=list)
+    stop: str = STOP_UNVALIDATED
+    best_step: int | None = None
+    batch_size: int | None = None  # images per step (the profile's for the data's dimensionality)
+    preflight_cuda_mb: float | None = None  # peak CUDA memory of the one-step preflight
+
+    @property
+    def best_validation(self) -> dict[str, float] | None:
+        """The validation scores of the kept weights."""
+        return next((row for row in self.validation if row["step"] == self.best_step), None)

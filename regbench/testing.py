@@ -1,11 +1,15 @@
 """A conformance suite for method plugins: run it in your package's CI.
 
+It sits at the top of regbench, above the contract it checks: it runs a method the
+way ``regbench run`` does (a job, a task, a worker process) on a dataset and with the
+metrics the plugin registry provides.
+
 Subclass :class:`MethodConformance` in a test module of your package, name your
 method class (and, optionally, the plugin module that registers it), and pytest
 collects every check below::
 
     # tests/test_conformance.py
-    from regbench.plugin.testing import MethodConformance
+    from regbench.testing import MethodConformance
     from my_package.plugin import MyMethod
 
     class TestMyMethod(MethodConformance):
@@ -31,20 +35,20 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from regbench.execution.evaluation import check_displacement
 from regbench.execution.plan import MethodJob, Timeouts
 from regbench.execution.tasks import Task, run_task
-from regbench.learning.profiles import Profile
 from regbench.measuring.metrics import folding_percent, jacobian_determinant
 from regbench.plugin.dataset import Dataset
 from regbench.plugin.manager import collect, plugin_manager
-from regbench.plugin.method import Method, TrainingContext
+from regbench.plugin.method import Method, TrainingContext, check_displacement
+from regbench.plugin.training import Profile
 
 
 def _dataset(shape: tuple[int, ...]) -> Dataset:
-    from regbench_datasets.synthetic import Synthetic  # noqa: PLC0415 - a regbench plugin, installed with it
-
-    return Synthetic(shape=shape, n_subjects=6, test_fraction=0.34)
+    """The tiny synthetic dataset the checks run on, from the registry as a run gets it."""
+    entry = collect(plugin_manager()).datasets["synthetic"]
+    assert entry.installed, f"regbench's synthetic dataset is {entry.status}"
+    return entry.cls(shape=shape, n_subjects=6, test_fraction=0.34)
 
 
 class MethodConformance:
