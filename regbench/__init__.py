@@ -13,6 +13,7 @@ from regbench.plugin.dataset import Dataset, GeneratedDataset, Pair, SplitDatase
 from regbench.plugin.hookspecs import hookimpl
 from regbench.plugin.method import Method, RegistrationResult, TrainingContext
 from regbench.plugin.metric import Column, Metric, MetricValues, PairOutcome
+from regbench.plugin.registry import Registry
 from regbench.plugin.training import PROFILES, Profile, TrainingReport
 
 __version__ = importlib.metadata.version("regbench")  # written once, in pyproject.toml
@@ -29,6 +30,7 @@ __all__ = [
     "PairOutcome",
     "Profile",
     "RegistrationResult",
+    "Registry",
     "SplitDataset",
     "Subject",
     "TrainingContext",

@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 
-from regbench import Pair, hookimpl
+from regbench import Dataset, Pair, Registry, hookimpl
 from regbench.data import (
     DataError,
     NiftiDataset,
@@ -110,5 +110,5 @@ class L2rOasis(NiftiDataset):
 
 
 @hookimpl
-def regbench_register_datasets(register) -> None:
+def regbench_register_datasets(register: Registry[Dataset]) -> None:
     register(L2rOasis)

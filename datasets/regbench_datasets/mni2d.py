@@ -25,7 +25,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from regbench import GeneratedDataset, Subject, hookimpl
+from regbench import Dataset, GeneratedDataset, Registry, Subject, hookimpl
 from regbench.data import random_affine_field, random_smooth_field
 from regbench.measuring import warp_tensor
 
@@ -147,5 +147,5 @@ class Mni2d(GeneratedDataset):
 
 
 @hookimpl
-def regbench_register_datasets(register) -> None:
+def regbench_register_datasets(register: Registry[Dataset]) -> None:
     register(Mni2d, requires=("nilearn",))

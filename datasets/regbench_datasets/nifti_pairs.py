@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from regbench import Pair, hookimpl
+from regbench import Dataset, Pair, Registry, hookimpl
 from regbench.data import (
     DataError,
     NiftiDataset,
@@ -194,5 +194,5 @@ class NiftiPairs(NiftiDataset):
 
 
 @hookimpl
-def regbench_register_datasets(register) -> None:
+def regbench_register_datasets(register: Registry[Dataset]) -> None:
     register(NiftiPairs)

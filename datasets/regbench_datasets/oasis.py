@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from regbench import hookimpl
+from regbench import Dataset, Registry, hookimpl
 from regbench.data import (
     DataError,
     NiftiDataset,
@@ -81,6 +81,6 @@ class Oasis3d(NeuriteOasis):
 
 
 @hookimpl
-def regbench_register_datasets(register) -> None:
+def regbench_register_datasets(register: Registry[Dataset]) -> None:
     register(Oasis2d)
     register(Oasis3d)

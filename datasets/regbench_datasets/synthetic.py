@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from regbench import GeneratedDataset, Subject, hookimpl
+from regbench import Dataset, GeneratedDataset, Registry, Subject, hookimpl
 from regbench.data import random_smooth_field
 from regbench.measuring import warp_tensor
 
@@ -69,5 +69,5 @@ class Synthetic(GeneratedDataset):
 
 
 @hookimpl
-def regbench_register_datasets(register) -> None:
+def regbench_register_datasets(register: Registry[Dataset]) -> None:
     register(Synthetic)

@@ -6,11 +6,11 @@ TensorFlow is imported only when one of these methods is prepared, never by the 
 
 from __future__ import annotations
 
-from regbench import hookimpl
+from regbench import Method, Registry, hookimpl
 from regbench_keras.method import KerasVxm1, KerasVxm2
 
 
 @hookimpl
-def regbench_register_methods(register) -> None:
+def regbench_register_methods(register: Registry[Method]) -> None:
     for method in (KerasVxm1, KerasVxm2):
         register(method, requires=("tensorflow",), install="pip install 'regbench[tensorflow]'")

@@ -27,7 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from regbench import Method, RegistrationResult, TrainingContext, hookimpl
+from regbench import Method, RegistrationResult, Registry, TrainingContext, hookimpl
 
 
 @functools.cache
@@ -115,6 +115,6 @@ class AntsSyN(AntsRegistration):
 
 
 @hookimpl
-def regbench_register_methods(register) -> None:
+def regbench_register_methods(register: Registry[Method]) -> None:
     for method in (AntsAffine, AntsSyN):
         register(method, requires=("ants",), install="pip install 'regbench[ants]'")

@@ -18,7 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from regbench import Method, RegistrationResult, TrainingContext, hookimpl
+from regbench import Method, RegistrationResult, Registry, TrainingContext, hookimpl
 
 
 class DipySyN(Method):
@@ -52,5 +52,5 @@ class DipySyN(Method):
 
 
 @hookimpl
-def regbench_register_methods(register) -> None:
+def regbench_register_methods(register: Registry[Method]) -> None:
     register(DipySyN, requires=("dipy",), install="pip install 'regbench[dipy]'")

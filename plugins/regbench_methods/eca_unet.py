@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from regbench import hookimpl
+from regbench import Method, Registry, hookimpl
 from regbench.learning import LearnedMethod
 from regbench_methods.vxm import ENCODER
 
@@ -130,5 +130,5 @@ class EcaUNetMethod(LearnedMethod):
 
 
 @hookimpl
-def regbench_register_methods(register) -> None:
+def regbench_register_methods(register: Registry[Method]) -> None:
     register(EcaUNetMethod)

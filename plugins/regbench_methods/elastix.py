@@ -25,7 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from regbench import Method, RegistrationResult, TrainingContext, hookimpl
+from regbench import Method, RegistrationResult, Registry, TrainingContext, hookimpl
 from regbench.measuring import devices
 
 
@@ -101,6 +101,6 @@ class ElastixBSpline(ElastixRegistration):
 
 
 @hookimpl
-def regbench_register_methods(register) -> None:
+def regbench_register_methods(register: Registry[Method]) -> None:
     for method in (ElastixAffine, ElastixBSpline):
         register(method, requires=("itk.ElastixPython",), install="pip install 'regbench[elastix]'")

@@ -26,7 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from regbench import Method, RegistrationResult, TrainingContext, hookimpl
+from regbench import Method, RegistrationResult, Registry, TrainingContext, hookimpl
 from regbench.measuring import devices
 
 
@@ -114,5 +114,5 @@ class FireANTs(Method):
 
 
 @hookimpl
-def regbench_register_methods(register) -> None:
+def regbench_register_methods(register: Registry[Method]) -> None:
     register(FireANTs, requires=("fireants", "SimpleITK"), install="pip install 'regbench[fireants]'")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from regbench import Method, RegistrationResult, hookimpl
+from regbench import Method, RegistrationResult, Registry, hookimpl
 
 
 class Identity(Method):
@@ -17,5 +17,5 @@ class Identity(Method):
 
 
 @hookimpl
-def regbench_register_methods(register) -> None:
+def regbench_register_methods(register: Registry[Method]) -> None:
     register(Identity)

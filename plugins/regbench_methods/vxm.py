@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from regbench import hookimpl
+from regbench import Method, Registry, hookimpl
 from regbench.learning import LearnedMethod
 
 # The widths of the comparison, in one place: the ECA U-Net and the Keras twins use them too.
@@ -108,6 +108,6 @@ class Vxm2(Vxm):
 
 
 @hookimpl
-def regbench_register_methods(register) -> None:
+def regbench_register_methods(register: Registry[Method]) -> None:
     for method in (Vxm1, Vxm2):
         register(method, requires=("voxelmorph", "neurite"))

@@ -6,7 +6,7 @@ papers compute them and differ on purpose."""
 
 from __future__ import annotations
 
-from regbench import Column, Metric, MetricValues, PairOutcome, hookimpl
+from regbench import Column, Metric, MetricValues, PairOutcome, Registry, hookimpl
 from regbench.measuring import learn2reg
 
 LEARN2REG = "learn2reg"
@@ -56,7 +56,7 @@ class L2rSDlogJ(Metric):
 
 
 @hookimpl
-def regbench_register_metrics(register) -> None:
+def regbench_register_metrics(register: Registry[Metric]) -> None:
     register(L2rDice)
     register(L2rHD95, requires=("surface_distance",), install="pip install surface-distance")
     register(L2rSDlogJ)

@@ -5,7 +5,7 @@ definitions are the ``l2r-*`` metrics (:mod:`regbench_metrics.learn2reg`)."""
 
 from __future__ import annotations
 
-from regbench import Column, Metric, MetricValues, PairOutcome, hookimpl
+from regbench import Column, Metric, MetricValues, PairOutcome, Registry, hookimpl
 from regbench.measuring import (
     dice_per_label,
     folding_percent,
@@ -75,6 +75,6 @@ class ImageSimilarity(Metric):
 
 
 @hookimpl
-def regbench_register_metrics(register) -> None:
+def regbench_register_metrics(register: Registry[Metric]) -> None:
     for metric in (Dice, HD95, JacobianMetrics, ImageSimilarity):
         register(metric)

@@ -5,9 +5,14 @@ decorated with :data:`regbench.hookimpl`. regbench finds plugins in the entry-po
 group ``regbench`` (the built-in methods and datasets register that way too) and in
 modules named with ``regbench -p MODULE`` or the ``REGBENCH_PLUGINS`` variable.
 
-Each hook receives a ``register`` callable, in the manner of tox 4: a plugin calls it
-once per thing it provides, and may declare the modules that thing needs so that a
-missing optional dependency shows as "not installed" instead of breaking the run.
+Each hook receives a ``register`` callable (a :class:`regbench.Registry`), in the
+manner of tox 4: a plugin calls it once per thing it provides, and may declare the
+modules that thing needs so that a missing optional dependency shows as "not
+installed" instead of breaking the run. Type it in your hook as the specs below do::
+
+    @regbench.hookimpl
+    def regbench_register_methods(register: regbench.Registry[regbench.Method]) -> None:
+        register(MyMethod, requires=("cupy",), install="pip install 'my-plugin[gpu]'")
 """
 
 from __future__ import annotations
@@ -31,10 +36,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def regbench_register_methods(register: Registry[Method]) -> None:
     """Register registration methods.
 
-    Call ``register(MethodClass, requires=("module",), extra="name")`` for every
-    :class:`regbench.Method` subclass the plugin provides. ``requires`` lists the
+    Call ``register(MethodClass, requires=("module",), install="pip install ...")`` for
+    every :class:`regbench.Method` subclass the plugin provides. ``requires`` lists the
     importable modules the method needs; when one is missing, the method is listed as
-    "not installed (pip install 'regbench[extra]')" and skipped by ``--methods all``.
+    "not installed", with the ``install`` command (by default ``pip install`` of the
+    missing modules), and skipped by ``--methods all``.
     """
 
 
@@ -42,7 +48,7 @@ def regbench_register_methods(register: Registry[Method]) -> None:
 def regbench_register_datasets(register: Registry[Dataset]) -> None:
     """Register datasets.
 
-    Call ``register(DatasetClass, requires=(...), extra=...)`` for every
+    Call ``register(DatasetClass, requires=(...), install=...)`` for every
     :class:`regbench.Dataset` subclass the plugin provides.
     """
 
@@ -51,7 +57,7 @@ def regbench_register_datasets(register: Registry[Dataset]) -> None:
 def regbench_register_metrics(register: Registry[Metric]) -> None:
     """Register metrics.
 
-    Call ``register(MetricClass, requires=(...), extra=...)`` for every
+    Call ``register(MetricClass, requires=(...), install=...)`` for every
     :class:`regbench.Metric` subclass the plugin provides. Every installed metric
     scores every pair unless ``regbench run --metrics`` selects some.
     """

@@ -34,5 +34,5 @@ class Demons(regbench.Method):
 
 
 @regbench.hookimpl
-def regbench_register_methods(register) -> None:
+def regbench_register_methods(register: regbench.Registry[regbench.Method]) -> None:
     register(Demons)
