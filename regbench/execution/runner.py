@@ -41,6 +41,7 @@ class _Plan:
 
     job: MethodJob
     key: str
+    folder: str  # the name of its folder of files and of its log lines (:func:`_folder_name`)
     pending: list[Pair]
     has_info: bool  # how the method was prepared is stored (the columns of its rows): else it is prepared again
 
@@ -118,6 +119,74 @@ def _folder_name(job: MethodJob, jobs: Sequence[MethodJob]) -> str:
     return f"{name}-seed{job.seed}" if several else name
 
 
+def _plans(jobs: Sequence[MethodJob], pairs: Sequence[Pair], store: ResultStore, *, dataset: Dataset,
+           warped_out: Path | None, export_to: Path | None) -> list[_Plan]:
+    """Each job with its result key, the folders its files go to (``warped_out``,
+    ``export_to``: see :func:`run_jobs`) and the pairs it still has to evaluate."""
+    plans = []
+    all_pairs = dataset.test_pairs() if export_to is not None else []  # export file names come from every pair
+    for job in jobs:
+        key = result_key(job)
+        folder = _folder_name(job, jobs)
+        if warped_out is not None:
+            job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, folder, key, pairs))
+        if export_to is not None:
+            job = dataclasses.replace(job, export=L2rFolder.for_method(export_to, folder, key, all_pairs, pairs))
+        plans.append(_Plan(job, key, folder, _pending(job, key, pairs, store), store.info(job.name, key) is not None))
+    return plans
+
+
+def _prepared(outcome: TaskOutcome) -> str:
+    """How a training task left its method, as the log says it."""
+    info = outcome.info
+    if info is None:
+        return f"could not be prepared: {outcome.error}"
+    if not info.trained:
+        return "weights loaded"
+    return f"trained, {info.columns['train_steps']} steps in {info.columns['train_seconds']:.0f} s"
+
+
+class _Run:
+    """The tasks of one run and what they report: every record is stored as it arrives,
+    with the inputs it was computed from, and so is how each method was prepared; the
+    progress bar moves and ``say`` gets a line per method prepared and per method whose
+    pairs are all done."""
+
+    def __init__(self, plans: Sequence[_Plan], store: ResultStore, bar: tqdm, say: Callable[[str], object]) -> None:
+        self.plans, self.store, self.bar, self.say = plans, store, bar, say
+        self.by_key = {plan.key: plan for plan in plans}
+        self.inputs = {plan.key: {pair.id: plan.job.pair_inputs(pair) for pair in plan.pending} for plan in plans}
+        self.left = {plan.key: len(plan.pending) for plan in plans}
+        self.failed = dict.fromkeys(self.left, 0)
+        self.started = time.perf_counter()
+
+    def execute(self, executor: Executor, timeouts: Timeouts, isolate: bool) -> None:
+        """Training tasks first, then evaluation tasks (:func:`_tasks`)."""
+        training, evaluation = _tasks(self.plans, executor.workers, timeouts, isolate)
+        executor.run(training, self.on_record, self.on_outcome)
+        executor.run(evaluation, self.on_record, self.on_outcome)
+
+    def on_outcome(self, outcome: TaskOutcome) -> None:
+        """Keep how the method was prepared (the newest training over loaded weights); log a training task."""
+        info, job, key = outcome.info, outcome.task.job, outcome.task.key
+        if info is not None and (info.trained or self.store.info(job.name, key) is None):  # keep how it was trained
+            self.store.save_info(job.name, key, info)
+        if not outcome.task.pairs:  # a training task
+            self.say(f"{self.by_key[key].folder}: {_prepared(outcome)}")
+
+    def on_record(self, task: Task, record: PairRecord) -> None:
+        """Store one pair's record; log the method once its last pending pair is in."""
+        record.inputs = self.inputs[task.key][str(record.row["pair"])]
+        self.store.save(task.job.name, task.key, record)
+        self.bar.update()
+        self.left[task.key] -= 1
+        self.failed[task.key] += not record.ok
+        if not self.left[task.key]:
+            plan = self.by_key[task.key]
+            self.say(f"{plan.folder}: {len(plan.pending)} pair(s) registered and scored, {self.failed[task.key]} "
+                     f"failed, {time.perf_counter() - self.started:.0f} s into the run")
+
+
 def run_jobs(
     jobs: Sequence[MethodJob],
     pairs: Sequence[Pair],
@@ -143,52 +212,11 @@ def run_jobs(
     ``log``: called with one line per method trained and per method whose pairs are all
     done (for logs written to a file, where progress bars would be noise).
     """
-    plans = []
-    all_pairs = dataset.test_pairs() if export_to is not None else []  # export file names come from every pair
-    for job in jobs:
-        key = result_key(job)
-        folder = _folder_name(job, jobs)
-        if warped_out is not None:
-            job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, folder, key, pairs))
-        if export_to is not None:
-            job = dataclasses.replace(job, export=L2rFolder.for_method(export_to, folder, key, all_pairs, pairs))
-        plans.append(_Plan(job, key, _pending(job, key, pairs, store), store.info(job.name, key) is not None))
+    plans = _plans(jobs, pairs, store, dataset=dataset, warped_out=warped_out, export_to=export_to)
     total = len(pairs) * len(plans)
     reused = total - sum(len(plan.pending) for plan in plans)
-    executor = executor or LocalPool()
-
-    inputs = {plan.key: {pair.id: plan.job.pair_inputs(pair) for pair in plan.pending} for plan in plans}
-    say = log or (lambda line: None)
-    names = {plan.key: _folder_name(plan.job, jobs) for plan in plans}  # the method, and the seed when several
-    pending = {plan.key: len(plan.pending) for plan in plans}
-    left = dict(pending)
-    failed = dict.fromkeys(left, 0)
-    started = time.perf_counter()
-
-    def on_outcome(outcome: TaskOutcome) -> None:
-        info, job, key = outcome.info, outcome.task.job, outcome.task.key
-        if info is not None and (info.trained or store.info(job.name, key) is None):  # keep how it was trained
-            store.save_info(job.name, key, info)
-        if not outcome.task.pairs:  # a training task
-            say(f"{names[key]}: could not be prepared: {outcome.error}" if info is None else
-                f"{names[key]}: {'trained' if info.trained else 'weights loaded'}"
-                + (f", {info.columns['train_steps']} steps in {info.columns['train_seconds']:.0f} s"
-                   if info.trained else ""))
-
     with tqdm(total=total, initial=reused, desc=dataset.name, unit="reg", disable=not progress) as bar:
-        def on_record(task: Task, record: PairRecord) -> None:
-            record.inputs = inputs[task.key][str(record.row["pair"])]
-            store.save(task.job.name, task.key, record)
-            bar.update()
-            left[task.key] -= 1
-            failed[task.key] += not record.ok
-            if not left[task.key]:
-                say(f"{names[task.key]}: {pending[task.key]} pair(s) registered and scored, {failed[task.key]} "
-                    f"failed, {time.perf_counter() - started:.0f} s into the run")
-
-        training, evaluation = _tasks(plans, executor.workers, timeouts, isolate)
-        executor.run(training, on_record, on_outcome)
-        executor.run(evaluation, on_record, on_outcome)
+        _Run(plans, store, bar, log or (lambda line: None)).execute(executor or LocalPool(), timeouts, isolate)
     output = _assemble(plans, pairs, store)
     output.reused = reused
     return output

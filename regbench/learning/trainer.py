@@ -13,13 +13,15 @@ scores every method.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from regbench.learning import memory
-from regbench.learning.batches import TrainingBatches, run_steps
+from regbench.learning.batches import StepsRun, TrainingBatches, run_steps
 from regbench.learning.validation import make_validator
 from regbench.learning.weights import TrainingReport
 from regbench.measuring import devices
@@ -103,6 +105,146 @@ def _resident(batches: TrainingBatches, device: torch.device, resident: bool | N
     return torch.from_numpy(batches.images(range(len(batches.train_ids))))[:, None].to(device)
 
 
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A batch of images ``(B, *spatial)`` as the network's input ``(B, 1, *spatial)`` on ``device``."""
+    return torch.from_numpy(array)[:, None].to(device)
+
+
+class _DeviceBatches:
+    """The training batches as tensors on the device: a step's (moving, fixed) pair, and
+    the preflight's full first batch. The atlas goes to the device once, not with every
+    batch; the images too when they are resident (:func:`_resident`)."""
+
+    def __init__(self, batches: TrainingBatches, device: torch.device, resident: bool | None) -> None:
+        self.batches, self.device = batches, device
+        self.images = _resident(batches, device, resident)
+        self.atlas: torch.Tensor | None = None
+        if batches.atlas is not None:
+            atlas = torch.from_numpy(batches.atlas)[None, None].to(device)
+            self.atlas = atlas.expand(batches.batch_size, *atlas.shape[1:])
+
+    def gather(self, indices: Sequence[int]) -> torch.Tensor:
+        """The training images at ``indices``, from the resident tensor or copied from the host."""
+        if self.images is not None:
+            return self.images[list(indices)]
+        return _to_device(self.batches.images(indices), self.device)
+
+    def draw(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next step's (moving, fixed): the atlas, or another subject, as fixed."""
+        moving, fixed = self.batches.next_indices()
+        return self.gather(moving), self.atlas if fixed is None else self.gather(fixed)
+
+    def first(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A full batch for the preflight step, fixed on the atlas or on the next subjects."""
+        first = [index % len(self.batches.train_ids) for index in range(self.batches.batch_size)]
+        return self.gather(first), self.atlas if self.atlas is not None else self.gather(first[1:] + first[:1])
+
+    def shape(self) -> str:
+        """The images' shape, as an out-of-memory message names it (``160×192``)."""
+        atlas = self.batches.atlas
+        return "×".join(map(str, atlas.shape if atlas is not None else self.batches.images([0]).shape[1:]))
+
+
+class _BestWeights:
+    """A copy of the network's weights at its best validation, put back at the end."""
+
+    def __init__(self, network: nn.Module) -> None:
+        self.network = network
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def keep(self) -> None:
+        """Copy the weights now: a later step changes them in place."""
+        self.state = {key: value.detach().clone() for key, value in self.network.state_dict().items()}
+
+    def restore(self) -> None:
+        """Put the kept weights back; nothing when validation never kept any."""
+        if self.state is not None:
+            self.network.load_state_dict(self.state)
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """The settings of one training run of ``network`` (``(moving, fixed) -> displacement``),
+    and the run in pieces (:meth:`run`): see :func:`train`."""
+
+    network: nn.Module
+    dataset: Dataset
+    train_ids: tuple[str, ...]
+    profile: Profile
+    reg_weight: float
+    device: torch.device
+    validation_ids: tuple[str, ...] = ()
+    similarity: str = "mse"
+    seed: int = 0
+    precision: str = "fp32"
+    resident: bool | None = None
+    progress: bool = False
+    description: str = "train"
+    reduce_with: Sequence[str] = ()
+
+    @property
+    def ndim(self) -> int:
+        return len(self.dataset.spacing)
+
+    @property
+    def batch_size(self) -> int:
+        return self.profile.batch_for(self.ndim)
+
+    def run(self) -> TrainingReport:
+        """Preflight, then train to the profile's budget (or convergence); end with the best weights, in eval mode."""
+        feed = _DeviceBatches(TrainingBatches(self.dataset, self.train_ids, self.batch_size, self.seed), self.device,
+                              self.resident)
+        optimisation = Optimisation(self.network, similarity=self.similarity, reg_weight=self.reg_weight,
+                                    lr=self.profile.lr, device=self.device, precision=self.precision)
+        best = _BestWeights(self.network)
+        validator = make_validator(self.dataset, self.validation_ids, self.profile, self.predict,
+                                   keep_best=best.keep, restore_best=best.restore)
+        shape = feed.shape()
+        self.network.train()
+        devices.reset_peak_memory(self.device)
+        with self._out_of_memory(f"{self.description}'s preflight step", shape):
+            optimisation.preflight(*feed.first())
+        preflight_mb = devices.peak_memory_mb(self.device)
+        devices.reset_peak_memory(self.device)
+        with self._out_of_memory(self.description, shape):
+            steps = run_steps(optimisation.step, feed.draw, self.profile.total_steps(len(self.train_ids), self.ndim),
+                              progress=self.progress, description=self.description,
+                              synchronize=lambda: devices.synchronize(self.device), validator=validator)
+        self.network.eval()
+        return self._report(steps, preflight_mb)
+
+    def predict(self, moving: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+        """The network's displacements for held-out images (validation), without gradients."""
+        self.network.eval()
+        with torch.inference_mode(), memory.autocast(self.device, self.precision):
+            displacement = self.network(_to_device(moving, self.device), _to_device(fixed, self.device))
+        self.network.train()
+        return displacement.float().cpu().numpy()
+
+    def _out_of_memory(self, doing: str, shape: str) -> AbstractContextManager[None]:
+        """Turns an out-of-memory error while ``doing`` into one naming the settings that
+        reduce it: half the batch, and the method's own (``reduce_with``)."""
+        setting = "batch_size_3d" if self.ndim >= 3 else "batch_size"
+        halve = [f"--train {setting}={self.batch_size // 2} (now {self.batch_size})"] if self.batch_size > 1 else []
+        return memory.reported_as_out_of_memory(doing=f"in {doing} (batch {self.batch_size} of {shape})",
+                                                device=self.device, reduce_with=[*halve, *self.reduce_with])
+
+    def _report(self, steps: StepsRun, preflight_mb: float | None) -> TrainingReport:
+        return TrainingReport(
+            seconds=steps.seconds,
+            steps=len(steps.losses),
+            losses=steps.losses,
+            device=devices.device_name(self.device),
+            peak_cuda_mb=devices.peak_memory_mb(self.device),
+            peak_rss_mb=steps.peak_rss_mb,
+            validation=steps.validation,
+            stop=steps.stop,
+            best_step=steps.best_step,
+            batch_size=self.batch_size,
+            preflight_cuda_mb=preflight_mb,
+        )
+
+
 def train(
     network: nn.Module,
     dataset: Dataset,
@@ -130,66 +272,6 @@ def train(
     optimiser untouched) tells before the long run whether it fits; an out-of-memory
     error, there or later, is an :class:`~regbench.learning.memory.OutOfMemory` naming
     the settings that reduce it (the batch, and ``reduce_with``: the method's own)."""
-    ndim = len(dataset.spacing)
-    batch_size = profile.batch_for(ndim)
-    batches = TrainingBatches(dataset, train_ids, batch_size, seed)
-    images = _resident(batches, device, resident)
-    to_device = lambda array: torch.from_numpy(array)[:, None].to(device)  # noqa: E731
-    atlas_batch = None
-    if batches.atlas is not None:  # on the device once, not with every batch
-        atlas = torch.from_numpy(batches.atlas)[None, None].to(device)
-        atlas_batch = atlas.expand(batch_size, *atlas.shape[1:])
-
-    def gather(indices: Sequence[int]) -> torch.Tensor:
-        return images[list(indices)] if images is not None else to_device(batches.images(indices))
-
-    def draw() -> tuple[torch.Tensor, torch.Tensor]:
-        moving, fixed = batches.next_indices()
-        return gather(moving), atlas_batch if fixed is None else gather(fixed)
-
-    optimisation = Optimisation(network, similarity=similarity, reg_weight=reg_weight, lr=profile.lr, device=device,
-                                precision=precision)
-    first = [index % len(train_ids) for index in range(batch_size)]  # the preflight's full batch
-
-    def predict(moving_images: np.ndarray, fixed_images: np.ndarray) -> np.ndarray:
-        network.eval()
-        with torch.inference_mode(), memory.autocast(device, precision):
-            displacement = network(to_device(moving_images), to_device(fixed_images))
-        network.train()
-        return displacement.float().cpu().numpy()
-
-    best: dict[str, dict[str, torch.Tensor]] = {}
-    validator = make_validator(
-        dataset, validation_ids, profile, predict,
-        keep_best=lambda: best.update(state={k: v.detach().clone() for k, v in network.state_dict().items()}),
-        restore_best=lambda: network.load_state_dict(best["state"]) if best else None)
-
-    shape = "×".join(map(str, batches.atlas.shape if batches.atlas is not None else batches.images([0]).shape[1:]))
-    batch_setting = "batch_size_3d" if ndim >= 3 else "batch_size"
-    hints = [*([f"--train {batch_setting}={batch_size // 2} (now {batch_size})"] if batch_size > 1 else []),
-             *reduce_with]
-    network.train()
-    devices.reset_peak_memory(device)
-    with memory.reported_as_out_of_memory(doing=f"in {description}'s preflight step (batch {batch_size} of {shape})",
-                                          device=device, reduce_with=hints):
-        optimisation.preflight(gather(first), atlas_batch if atlas_batch is not None else gather(first[1:] + first[:1]))
-    preflight_mb = devices.peak_memory_mb(device)
-    devices.reset_peak_memory(device)
-    with memory.reported_as_out_of_memory(doing=f"in {description} (batch {batch_size} of {shape})",
-                                          device=device, reduce_with=hints):
-        run = run_steps(optimisation.step, draw, profile.total_steps(len(train_ids), ndim), progress=progress,
-                        description=description, synchronize=lambda: devices.synchronize(device), validator=validator)
-    network.eval()
-    return TrainingReport(
-        seconds=run.seconds,
-        steps=len(run.losses),
-        losses=run.losses,
-        device=devices.device_name(device),
-        peak_cuda_mb=devices.peak_memory_mb(device),
-        peak_rss_mb=run.peak_rss_mb,
-        validation=run.validation,
-        stop=run.stop,
-        best_step=run.best_step,
-        batch_size=batch_size,
-        preflight_cuda_mb=preflight_mb,
-    )
+    return Trainer(network, dataset, train_ids, profile, reg_weight, device, validation_ids=validation_ids,
+                   similarity=similarity, seed=seed, precision=precision, resident=resident, progress=progress,
+                   description=description, reduce_with=reduce_with).run()
