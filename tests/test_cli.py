@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from regbench.cli import main
-from regbench.cli.arguments import PAIRS_FAILED
+from regbench.cli.arguments import PAIRS_FAILED, UsageError, user_input
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TINY = ["--dataset", "synthetic", "--dataset-option", "shape=24,28", "--dataset-option", "n_subjects=10", "--no-progress"]
@@ -209,6 +209,9 @@ def test_plugins_from_the_environment_variable(plugin_dir, monkeypatch, capsys):
     (["--timeout", "1000000000"], "--timeout must be positive and at most 1e+07 s, got '1000000000'"),
     (["--repeats", "1000000"], "--repeats must be at most 100"),
     (["--batch-pairs", "0"], "--batch-pairs must be at least 1, got 0"),
+    (["--workers", "0"], "--workers must be at least 1, got 0"),
+    (["--threads", "0"], "--threads must be at least 1, got 0"),
+    (["--repeats", "0"], "--repeats must be at least 1, got 0"),
     (["--max-pairs", "x"], "argument --max-pairs: invalid int value: 'x'"),
     (["--seeds", "1000000000"], "--seeds expects a count from 1 to 100 or seeds joined by commas"),
     (["--seed", "-1"], "--seed expects a seed from 0 to 4294967295, got '-1'"),
@@ -216,6 +219,17 @@ def test_plugins_from_the_environment_variable(plugin_dir, monkeypatch, capsys):
     (["--out", ""], "argument --out: expected a path, got an empty one"),
     (["--export", "l2r", ""], "--export FORMAT DIR: expected a path, got an empty one"),
     (["--data-dir", " "], "--data-dir: expected a path, got an empty one"),
+    # what the run selects (the plugin catalogue's checks)
+    (["--methods", ""], "--methods needs 'all' or at least one method name"),
+    (["--methods", "identity]"], "unbalanced ']' in methods 'identity]'"),
+    (["--metrics", ","], "--metrics needs 'all' or at least one metric name"),
+    (["--metrics", "nope"], "unknown metric 'nope'; valid metrics: "),
+    (["--param", "identity"], "--param expects METHOD.KEY=VALUE, got 'identity'"),
+    (["--param", "nope.x=1"], "--param names method 'nope', which is not in this run (identity)"),
+    (["--param", "identity.x"], "expected KEY=VALUE for --param identity, got 'x'"),
+    (["--param", "identity.x=1"], "method 'identity' has no option 'x'; valid: none"),
+    (["--dataset-option", "x"], "expected KEY=VALUE for dataset 'synthetic', got 'x'"),
+    (["--train", "nope=1"], "--train: unknown setting 'nope'; valid settings: "),
 ])
 def test_out_of_range_options_are_one_usage_line(args, message, tmp_path, capsys):
     try:
@@ -225,6 +239,18 @@ def test_out_of_range_options_are_one_usage_line(args, message, tmp_path, capsys
     err = capsys.readouterr().err
     assert code == 2 and err.count("regbench: error:") == 1 and message in err, err
     assert not (tmp_path / "out").exists()  # a run that exits 2 leaves no results folder
+
+
+def test_the_grammar_imports_neither_the_execution_machinery_nor_the_outputs():
+    code = ("import sys, regbench.cli.arguments\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('regbench.execution', 'regbench.outputs'))))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_a_mistake_found_while_checking_the_input_is_a_usage_error_with_its_prefix():
+    with pytest.raises(UsageError, match=r"^--export l2r: two pairs share a name$"):
+        with user_input("--export l2r: "):
+            raise ValueError("two pairs share a name")
 
 
 def test_an_output_path_that_is_a_file_is_named(tmp_path, capsys):

@@ -54,6 +54,9 @@ def test_run_export_evaluate_round_trip_reproduces_the_run(tmp_path, monkeypatch
     pd.testing.assert_frame_equal(labels[1], labels[0], check_exact=True)
     assert _table_without_timing(evaluated) == _table_without_timing(run)
     assert main(["report", str(evaluated)]) == 0
+    made = (evaluated / "report.md").read_text().split("## Summary")[0]
+    assert f"scored by `regbench evaluate` from `{exported / 'demons'}`, `{exported / 'identity'}`" in made
+    assert "seed ?" not in made and "profile `" not in made  # fields made elsewhere have neither
     # --save-warped fields (float32, as both methods return) are read as well.
     assert main(["evaluate", str(run / "warped" / "demons"), *SYNTHETIC, "--out", str(tmp_path / "saved")]) == 0
     saved = pd.read_csv(tmp_path / "saved" / "results.csv").set_index(["method", "pair"])

@@ -71,6 +71,21 @@ def test_a_bad_variant_names_itself_and_what_was_expected(spec, message):
         expand(spec, EcaUNetMethod.default_params)
 
 
+def test_the_catalog_answers_methods_variants_and_their_params_in_one_call():
+    found = collect(plugin_manager(["seeded_plugin"]))
+    skipped = []
+    chosen = found.select_methods("identity,shift[shift=0,2],shift[jitter=0]", ["shift.jitter=0.25", "shift.shift=5"],
+                                  note=skipped.append)
+    assert [(choice.entry.name, choice.label, dict(choice.given)) for choice in chosen] == [
+        ("identity", "", {}),
+        ("shift", "shift[shift=0.0]", {"jitter": "0.25", "shift": "0.0"}),  # a method's --param for all its
+        ("shift", "shift[shift=2.0]", {"jitter": "0.25", "shift": "2.0"}),  # variants, under each one's own value
+        ("shift", "shift[jitter=0.0]", {"jitter": "0.0", "shift": "5"})]
+    assert skipped == []
+    with pytest.raises(ValueError, match=r"^--param names method 'vxm1', which is not in this run \(identity, shift\)"):
+        found.select_methods("identity,shift[shift=1]", ["vxm1.int_steps=7"], note=skipped.append)
+
+
 def test_variants_of_a_network_get_their_own_result_key_and_weights():
     """eca-unet and eca-unet[dense=false] never share stored results or cached weights."""
     entry = collect(plugin_manager([])).methods["eca-unet"]

@@ -88,3 +88,15 @@ def test_a_tolerance_given_to_compare_overrides_the_declared_one(run, capsys):
     assert main(["compare", str(moved), str(baseline), "--tolerance", "mean_displacement=5",
                  "--dice-tolerance", "1"]) == 0
     assert "no regression" in capsys.readouterr().out
+
+
+def test_its_declared_column_gets_its_figure(run, tmp_path):
+    """The report plots what the columns declare, not columns it knows by name: the
+    plugin's gated column gets its box plot per method beside Dice's."""
+    assert main(["report", str(run("figure", 2.0)), "--out", str(tmp_path)]) == 0
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## mean |u| (voxels) per method" in markdown
+    assert "![mean |u| (voxels) per method](report_files/mean_displacement_per_method.png)" in markdown
+    figures = {path.name for path in (tmp_path / "report_files").glob("*.png")}
+    assert {"mean_displacement_per_method.png", "dice_per_method.png", "dice_per_label.png"} <= figures
+    assert "mean_displacement_per_label.png" not in figures  # one value per pair, none per label

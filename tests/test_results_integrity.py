@@ -19,6 +19,7 @@ from regbench.cli import main
 from regbench.outputs import files
 from regbench.outputs.files import ResultsFolder, RunOutput, write_run
 from regbench.outputs.integrity import DamagedResults
+from regbench.outputs.run_info import RunInfo
 
 RUN = ["run", "--methods", "identity", "--dataset", "synthetic", "--dataset-option", "shape=24,28",
        "--dataset-option", "n_subjects=10", "--max-pairs", "2", "--no-progress",
@@ -113,6 +114,17 @@ def test_a_folder_without_run_json_is_read_as_an_older_one(copy, capsys):
     assert "## Qualitative comparison" in (copy / "report.md").read_text()
 
 
+def test_run_json_reads_back_as_written_and_an_older_one_with_settings_unrecorded(copy, capsys):
+    written = json.loads((copy / "run.json").read_text())
+    assert json.loads(json.dumps(RunInfo.from_json(written).to_json(), default=str)) == written
+    (copy / "run.json").write_text(json.dumps({key: written[key] for key in ("command", "dataset", "methods")}))
+    info = ResultsFolder.read(copy).run_info
+    assert (info.dataset, info.seeds, info.profile, info.columns, info.files) == ("synthetic", (), None, (), None)
+    assert main(["report", str(copy)]) == 0
+    assert "seed ?, profile `?`" in (copy / "report.md").read_text()
+    assert main(["compare", str(copy), str(copy)]) == 0
+
+
 def test_the_error_is_one_exception_naming_file_problem_and_command(copy):
     (copy / "label_metrics.csv").write_text("".join((copy / "label_metrics.csv").read_text().splitlines(True)[:-1]))
     with pytest.raises(DamagedResults, match=r"label_metrics.csv has 7 rows of identity \(seed 0\); run.json "
@@ -169,6 +181,6 @@ def test_write_run_killed_mid_write_leaves_the_old_table(copy, monkeypatch):
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", cut_short)
     with pytest.raises(KeyboardInterrupt):
-        write_run(copy, output, folder.run_info, folder.metric_columns)
+        write_run(copy, output, folder.run_info)
     assert {path.name: path.read_bytes() for path in copy.iterdir() if path.is_file()} == before
     assert files.RESULTS_FILE in before

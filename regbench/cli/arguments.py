@@ -8,14 +8,14 @@ Kept free of plugins and torch, so that ``regbench --help``, ``report`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
-from regbench.execution.plan import Timeouts
-from regbench.outputs.compare import Thresholds
+from regbench.common.defaults import PAIR_TIMEOUT, SPEED_FACTOR
 from regbench.plugin import options
 from regbench.plugin.training import PROFILES
 
@@ -33,12 +33,22 @@ class UsageError(Exception):
     """Bad command-line input; reported with exit status 2."""
 
 
+@contextlib.contextmanager
+def user_input(prefix: str = "") -> Iterator[None]:
+    """Where the command's input is checked (names, options, parameters, the data it
+    points at): a ValueError raised there is a mistake in the command, reported as a
+    UsageError (``prefix`` and its message). Only there: elsewhere a ValueError is a bug,
+    and keeps its traceback."""
+    try:
+        yield
+    except ValueError as error:
+        raise UsageError(f"{prefix}{error}") from None
+
+
 def assignments(flag: str, items: Iterable[str]) -> dict[str, str]:
     """``KEY=VALUE`` items of a repeatable option, or a UsageError naming ``flag``."""
-    try:
+    with user_input():
         return options.parse_assignments(flag, items)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
 
 
 def _integer(flag: str, text: str) -> int:
@@ -148,7 +158,7 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                           "layout, DIR/<method>/disp_FFFF_MMMM.nii.gz)")
     run.add_argument("--timeout", action="append", default=[], metavar="[METHOD=]SECONDS",
                      help=f"kill a method that takes longer on one pair and record the pair as failed "
-                          f"(default {Timeouts.pair:g} s; METHOD=SECONDS for one method; repeatable)")
+                          f"(default {PAIR_TIMEOUT:g} s; METHOD=SECONDS for one method; repeatable)")
     run.add_argument("--workers", type=int, default=1, metavar="N",
                      help="evaluate with N worker processes at once (default 1; methods side by side share the "
                           "cores, so compare speeds from runs with one); with --scheduler local, the Dask workers "
@@ -271,6 +281,6 @@ def parser() -> argparse.ArgumentParser:
                       help="allowed drop of mean Dice (default: the Dice metric's own, 0.01)")
     gate.add_argument("--tolerance", action="append", default=[], metavar="METRIC=VALUE",
                       help="allowed worsening of a metric's mean (default: what the metric declares; repeatable)")
-    gate.add_argument("--speed-factor", type=float, default=Thresholds.speed_factor,
-                      help=f"allowed growth of the speed ratio (default {Thresholds.speed_factor})")
+    gate.add_argument("--speed-factor", type=float, default=SPEED_FACTOR,
+                      help=f"allowed growth of the speed ratio (default {SPEED_FACTOR})")
     return main

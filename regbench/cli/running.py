@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from regbench.cli import config
-from regbench.cli.arguments import MOST_SECONDS, PAIRS_FAILED, UsageError, assignments, writable
+from regbench.cli.arguments import MOST_SECONDS, PAIRS_FAILED, UsageError, assignments, user_input, writable
 from regbench.common.fingerprint import FileDigests
 from regbench.common.lock import FolderLock
 from regbench.execution.executors import DaskExecutor, Executor, LocalPool
@@ -37,14 +37,13 @@ from regbench.measuring import devices
 from regbench.outputs.fields import EXPORT_FORMATS, L2rFolder, SavedFolder, case_names, field_folder
 from regbench.outputs.files import RESULTS_FILE, RUN_FILE, RunOutput, write_run
 from regbench.outputs.owned import ForeignFiles
+from regbench.outputs.run_info import RunInfo
 from regbench.outputs.tables import console_table, table_notes
+from regbench.plugin.catalog import Catalog
 from regbench.plugin.dataset import Dataset, Pair
-from regbench.plugin.manager import Catalog, PluginConflict, PluginNotFound, collect, plugin_manager
-from regbench.plugin.method import Method
+from regbench.plugin.manager import PluginConflict, PluginNotFound, collect, plugin_manager
 from regbench.plugin.metric import Metric
-from regbench.plugin.registry import Entry, Registry
 from regbench.plugin.training import PROFILES, Profile, default_profile
-from regbench.plugin.variants import Variant, expand, method_name, split_specs
 
 
 def catalog(args: argparse.Namespace) -> Catalog:
@@ -68,82 +67,16 @@ def _log(line: str) -> None:
     print(f"regbench: {line}", file=sys.stderr, flush=True)
 
 
-def _select(registry: Registry[Any], kind: str, name: str) -> Entry[Any]:
-    if name not in registry:
-        raise UsageError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(registry.names())}")
-    entry = registry[name]
-    if not entry.installed:
-        raise UsageError(f"{kind} {name!r} is {entry.status}")
-    return entry
-
-
-def _select_many(registry: Registry[Any], kind: str, spec: str) -> list[Entry[Any]]:
-    """``all`` installed entries, or the ones named (comma-separated)."""
-    if spec == "all":
-        for entry in registry.entries():
-            if not entry.installed:
-                print(f"skipping {kind} {entry.name}: {entry.status}", file=sys.stderr)
-        return [entry for entry in registry.entries() if entry.installed]
-    names = [name.strip() for name in spec.split(",") if name.strip()]
-    if not names:
-        raise UsageError(f"--{kind}s needs 'all' or at least one {kind} name")
-    return [_select(registry, kind, name) for name in names]
-
-
-def _method_variants(registry: Registry[Method], spec: str) -> list[tuple[Entry[Method], Variant]]:
-    """What ``--methods`` names: ``all`` (every installed method) and methods, each
-    possibly a variant, ``NAME[KEY=VALUE,...]``, with grids expanded
-    (:mod:`regbench.plugin.variants`)."""
-    try:
-        specs = split_specs(spec)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    if not specs:
-        raise UsageError("--methods needs 'all' or at least one method name")
-    chosen: list[tuple[Entry[Method], Variant]] = []
-    for item in specs:
-        if item == "all":
-            chosen += [(entry, Variant(entry.name)) for entry in _select_many(registry, "method", "all")]
-            continue
-        entry = _select(registry, "method", method_name(item))
-        try:
-            chosen += [(entry, variant) for variant in expand(item, entry.cls.default_params)]
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-    names = [variant.name for _, variant in chosen]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise UsageError(f"--methods names {', '.join(twice)} more than once")
-    return chosen
-
-
-def _params_by_method(items: Sequence[str], selected: Sequence[Entry[Method]]) -> dict[str, dict[str, str]]:
-    """``--param METHOD.KEY=VALUE`` items as text by method (typed when jobs are planned);
-    a method's parameters apply to all its variants (whose own values win)."""
-    by_method: dict[str, list[str]] = {}
-    for item in items:
-        method, dot, rest = item.partition(".")
-        if not dot:
-            raise UsageError(f"--param expects METHOD.KEY=VALUE, got {item!r}")
-        by_method.setdefault(method, []).append(rest)
-    known = list(dict.fromkeys(entry.name for entry in selected))
-    for method in by_method:
-        if method not in known:
-            raise UsageError(f"--param names method {method!r}, which is not in this run ({', '.join(known)})")
-    return {method: assignments(f"--param {method}", rest) for method, rest in by_method.items()}
+def _note(line: str) -> None:
+    """A line beside the results, e.g. a method or metric that ``all`` skips (not installed)."""
+    print(line, file=sys.stderr)
 
 
 def _dataset(args: argparse.Namespace, found: Catalog) -> Dataset:
     """The dataset asked for, with its options, every file checked before any training."""
-    entry = _select(found.datasets, "dataset", args.dataset)
-    given = assignments(f"dataset {args.dataset!r}", args.dataset_option)
-    if args.data_dir is not None:
-        given["data_dir"] = args.data_dir
-    try:
-        dataset = entry.cls(**given)
+    with user_input():
+        dataset = found.select_dataset(args.dataset, args.dataset_option, data_dir=args.data_dir)
         dataset.validate(progress=progress_bars(args))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
     return dataset
 
 
@@ -152,10 +85,8 @@ def training_profile(args: argparse.Namespace) -> Profile:
     with the ``--train`` settings applied."""
     name = args.profile or default_profile(cuda=devices.pick_device().type == "cuda")
     items = [part for item in args.train for part in item.split(",") if part.strip()]
-    try:
+    with user_input():
         return PROFILES[name].with_settings(assignments("--train", items))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
 
 
 def _cache_dir(args: argparse.Namespace) -> Path:
@@ -186,24 +117,19 @@ def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Seq
     """One planned job per method (or variant) and seed: parameters resolved and typed,
     here and only here. A method whose results do not depend on the seed runs once,
     with the first seed; only the first seed's jobs keep the report's figure pair."""
-    chosen = _method_variants(found.methods, args.methods)
-    if not chosen:
-        raise UsageError("no installed method to run; see `regbench list`")
+    with user_input():
+        chosen = found.select_methods(args.methods, args.param, note=_note)
     inputs = _fingerprint(args, dataset, pairs)
-    params = _params_by_method(args.param, [entry for entry, _ in chosen])
     profile = training_profile(args)
     seeds = tuple(args.seeds)
     jobs = []
-    try:
-        for entry, variant in chosen:
-            given = {**params.get(entry.name, {}), **variant.given}
-            for seed in seeds if entry.cls.seeded else seeds[:1]:
+    with user_input():
+        for choice in chosen:
+            for seed in seeds if choice.entry.cls.seeded else seeds[:1]:
                 later = {"figure_pair": None} if seed != seeds[0] and "figure_pair" in settings else {}
-                jobs.append(plan_job(entry, given, **{**settings, **later}, label=variant.name if variant.params else "",
+                jobs.append(plan_job(choice.entry, choice.given, **{**settings, **later}, label=choice.label,
                                      dataset=dataset, seed=seed, profile=profile, cache_dir=args.cache_dir,
                                      progress=progress_bars(args), inputs=inputs))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
     return jobs
 
 
@@ -232,15 +158,9 @@ def _timeouts(args: argparse.Namespace, jobs: Sequence[MethodJob]) -> Timeouts:
 
 
 def _executor(args: argparse.Namespace) -> Executor:
-    """A local pool of ``--workers`` processes, or the Dask cluster ``--scheduler`` names."""
-    if args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
-    if args.repeats < 1:
-        raise UsageError(f"--repeats must be at least 1, got {args.repeats}")
-    if args.batch_pairs < 1:
-        raise UsageError(f"--batch-pairs must be at least 1, got {args.batch_pairs}")
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    """A local pool of ``--workers`` processes, or the Dask cluster ``--scheduler`` names
+    (the counts' ranges are checked with every option's, before any command runs:
+    :func:`~regbench.cli.arguments.check_arguments`)."""
     if args.no_isolation and (args.workers > 1 or args.scheduler):
         raise UsageError("--no-isolation runs one method at a time in this process; drop --workers and --scheduler")
     if args.scheduler is None:
@@ -266,7 +186,11 @@ def list_plugins(args: argparse.Namespace) -> int:
 
 
 def _metrics(args: argparse.Namespace, found: Catalog) -> list[Metric]:
-    return [entry.cls() for entry in _select_many(found.metrics, "metric", args.metrics)]
+    """The metrics ``--metrics`` names, made (outside :func:`user_input`: a metric that
+    fails to construct is a plugin's bug, not a mistake in the command)."""
+    with user_input():
+        entries = found.select_metrics(args.metrics, note=_note)
+    return [entry.cls() for entry in entries]
 
 
 def _export_folder(args: argparse.Namespace, dataset: Dataset) -> Path | None:
@@ -277,10 +201,8 @@ def _export_folder(args: argparse.Namespace, dataset: Dataset) -> Path | None:
     format_, folder = args.export
     if format_ not in EXPORT_FORMATS:
         raise UsageError(f"--export FORMAT must be one of {', '.join(EXPORT_FORMATS)}, got {format_!r}")
-    try:
+    with user_input(f"--export {format_}: "):
         case_names(dataset.test_pairs())
-    except ValueError as error:
-        raise UsageError(f"--export {format_}: {error}") from None
     return Path(folder)
 
 
@@ -375,32 +297,33 @@ def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pai
         raise UsageError(str(error)) from None
     output.figure_pair = jobs[0].figure_pair if jobs else None
     seeds = tuple(args.seeds)
-    run_info = {
-        "command": args.command_line,
-        "dataset": dataset.name,
-        "dataset_options": dataset.options,
-        "methods": list(dict.fromkeys(job.name for job in jobs)),
-        "requested_methods": args.methods,
-        "not_installed": {entry.name: entry.status for entry in found.methods.entries() if not entry.installed},
-        "params": {job.name: dict(job.params) for job in jobs},
-        "seed": seeds[0],
-        "seeds": list(seeds),
-        "run_once": [job.name for job in jobs if not job.method.seeded] if len(seeds) > 1 else [],
-        "profile": jobs[0].profile.name,
-        "training": dataclasses.asdict(jobs[0].profile),
-        "seconds": round(time.perf_counter() - started, 3),
-        "reused_results": output.reused,
-        "workers": executor.workers,
-        "scheduler": args.scheduler,
-        "timing_repeats": args.repeats,
-        "batch_pairs": args.batch_pairs,
-        "export": args.export,
-        "config_file": str(args.config) if args.config else None,
-        "config": config.resolved(args),
-    }
-    columns = [column for metric in metrics for column in metric.columns]
-    write_run(args.out, output, run_info, columns)
-    _print_outcome(output, dataset, args.out, run_info["seconds"])
+    seconds = round(time.perf_counter() - started, 3)
+    run_info = RunInfo(
+        command=args.command_line,
+        dataset=dataset.name,
+        dataset_options=dataset.options,
+        methods=tuple(dict.fromkeys(job.name for job in jobs)),
+        requested_methods=args.methods,
+        not_installed={entry.name: entry.status for entry in found.methods.entries() if not entry.installed},
+        params={job.name: dict(job.params) for job in jobs},
+        seed=seeds[0],
+        seeds=seeds,
+        run_once=tuple(job.name for job in jobs if not job.method.seeded) if len(seeds) > 1 else (),
+        profile=jobs[0].profile.name,
+        training=dataclasses.asdict(jobs[0].profile),
+        seconds=seconds,
+        reused_results=output.reused,
+        workers=executor.workers,
+        scheduler=args.scheduler,
+        timing_repeats=args.repeats,
+        batch_pairs=args.batch_pairs,
+        export=tuple(args.export) if args.export else None,
+        config_file=str(args.config) if args.config else None,
+        config=config.resolved(args),
+        columns=tuple(column for metric in metrics for column in metric.columns),
+    )
+    write_run(args.out, output, run_info)
+    _print_outcome(output, dataset, args.out, seconds)
     if output.reused:
         print(f"{output.reused} result(s) reused from {args.out / 'progress'} (--fresh recomputes them)")
     if export_to is not None:
@@ -442,10 +365,8 @@ def _field_sources(folders: Sequence[Path], pairs: Sequence[Pair]) -> dict[str, 
         if name in sources:
             raise UsageError(f"two folders are named {name!r} ({sources[name].folder} and {folder}); each folder "
                              f"names a method, so rename one")
-        try:
+        with user_input():
             sources[name] = field_folder(folder, pairs)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
     return sources
 
 
@@ -467,16 +388,18 @@ def evaluate(args: argparse.Namespace) -> int:
 def _write_evaluation(args: argparse.Namespace, dataset: Dataset, sources: dict[str, L2rFolder | SavedFolder],
                       metrics: Sequence[Metric], output: RunOutput, started: float) -> int:
     """``regbench evaluate``'s tables, and its exit status."""
-    run_info = {
-        "command": args.command_line,
-        "dataset": dataset.name,
-        "dataset_options": dataset.options,
-        "methods": list(sources),
-        "fields": {name: str(source.folder) for name, source in sources.items()},
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    write_run(args.out, output, run_info, [column for metric in metrics for column in metric.columns])
-    _print_outcome(output, dataset, args.out, run_info["seconds"])
+    seconds = round(time.perf_counter() - started, 3)
+    run_info = RunInfo(
+        command=args.command_line,
+        dataset=dataset.name,
+        dataset_options=dataset.options,
+        methods=tuple(sources),
+        fields={name: str(source.folder) for name, source in sources.items()},
+        seconds=seconds,
+        columns=tuple(column for metric in metrics for column in metric.columns),
+    )
+    write_run(args.out, output, run_info)
+    _print_outcome(output, dataset, args.out, seconds)
     print(f"next: regbench report {args.out}")
     return _exit_status(output)
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from regbench.execution.plan import MethodJob
-from regbench.execution.store import MethodInfo, PairRecord
-from regbench.measuring import devices, environment
+from regbench.execution.store import MethodInfo, PairRecord, started_record
+from regbench.measuring import devices
 from regbench.measuring.contention import OtherProcessesCPU
 from regbench.measuring.metrics import mean_std
 from regbench.measuring.profiling import PeakRSS
@@ -42,25 +42,6 @@ from regbench.plugin.metric import Metric, PairOutcome
 
 def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
-
-
-def pair_row(job: MethodJob, pair: Pair) -> dict[str, Any]:
-    """The row ``job`` starts for ``pair`` (see :func:`regbench.outputs.schema.pair_row`)."""
-    return schema.pair_row(job.name, job.dataset.name, pair.id, pair.fixed_id, pair.moving_id, job.seed)
-
-
-def environment_columns(job: MethodJob) -> dict[str, Any]:
-    """Where and with what a row was measured (with the job's thread count, also for
-    rows made outside a worker process)."""
-    columns = {"method_versions": environment.module_versions(job.requires), **environment.describe()}
-    if job.threads is not None:
-        columns["torch_threads"] = job.threads
-    return columns
-
-
-def failed_record(job: MethodJob, pair: Pair, reason: str) -> PairRecord:
-    """The record of a pair that could not be evaluated (its worker failed or timed out)."""
-    return PairRecord(row=schema.failed_row(pair_row(job, pair), reason, **environment_columns(job)))
 
 
 def score(metrics: Sequence[Metric], outcome: PairOutcome, row: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -185,7 +166,7 @@ class Evaluator:
         report = method.training
         self.info = MethodInfo(columns=_method_columns(method), losses=list(report.losses) if report else [],
                                validation=list(report.validation) if report else [])
-        self._where = {"device": method.device, **environment_columns(job)}
+        self._where = {"device": method.device, **schema.environment_columns(job.requires, job.threads)}
         reference_operation()  # warm-up: the first run pays for allocations the timed ones do not
         return self.info
 
@@ -196,7 +177,7 @@ class Evaluator:
         fails, of one pair when its scoring does."""
         if self.method is None or self.info is None:
             raise RuntimeError(f"method {self.job.name!r} must be prepared before it evaluates pairs")
-        records = [PairRecord(row=pair_row(self.job, pair)) for pair in pairs]
+        records = [started_record(self.job, pair) for pair in pairs]
         with OtherProcessesCPU() as others:
             started = time.perf_counter()
             try:

@@ -22,8 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from regbench.execution.evaluation import failed_record
-from regbench.execution.store import PairRecord
+from regbench.execution.store import PairRecord, failed_record
 from regbench.execution.tasks import Task, TaskOutcome, run_task
 
 CONNECT_SECONDS = 10  # how long to try reaching a scheduler

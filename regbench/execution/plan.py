@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from regbench.common.defaults import PAIR_TIMEOUT
 from regbench.common.fingerprint import code_version, digest
 from regbench.execution.inputs import DataFingerprint
 from regbench.learning.validation import split_validation
@@ -29,7 +30,6 @@ from regbench.plugin.training import Profile
 if TYPE_CHECKING:
     from regbench.outputs.fields import L2rFolder
 
-DEFAULT_PAIR_TIMEOUT = 3600.0  # seconds; ANTs SyN on a 3D OASIS pair takes minutes
 # Where a field becomes numbers, for every method: this module and all it imports from
 # regbench (warping, metrics, regions, timing...) key every result (fingerprint.code_version).
 SCORING_MODULE = "regbench.execution.evaluation"
@@ -151,7 +151,7 @@ class Timeouts:
     its scoring, ``by_method`` overrides it for named methods; ``prepare`` bounds
     training (or loading) a method."""
 
-    pair: float | None = DEFAULT_PAIR_TIMEOUT
+    pair: float | None = PAIR_TIMEOUT
     prepare: float | None = None
     by_method: Mapping[str, float | None] = field(default_factory=dict)
 

@@ -8,7 +8,9 @@ decides the numbers (see :func:`regbench.common.fingerprint.digest`): change a m
 parameters, the dataset, the seed, the metrics or the code, and that method's
 results are computed again; change nothing and they are read back.
 
-Failed pairs are stored too, for the tables, but a resumed run tries them again.
+Failed pairs are stored too, for the tables, but a resumed run tries them again. A
+record starts as its row's identity (:func:`started_record`); a pair whose worker failed
+or timed out is :func:`failed_record`, both rows built by :mod:`regbench.outputs.schema`.
 
 A stored file that cannot be what the store wrote (cut short, bytes gone bad, a record
 of another pair, arrays missing, values that are not a row's) is set aside, renamed
@@ -26,13 +28,17 @@ import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from regbench.common.atomic import PARTIAL_PREFIX, atomic_write, atomic_write_text
 from regbench.outputs import schema
 from regbench.outputs.integrity import load_npz
+
+if TYPE_CHECKING:
+    from regbench.execution.plan import MethodJob
+    from regbench.plugin.dataset import Pair
 
 INFO_FILE = "method.json"
 RECORD_KEYS = {"row", "labels", "arrays", "inputs"}
@@ -53,6 +59,18 @@ class PairRecord:
     @property
     def ok(self) -> bool:
         return self.row.get("status") == "ok"
+
+
+def started_record(job: MethodJob, pair: Pair) -> PairRecord:
+    """The record ``job`` starts for ``pair``: its row's identity (:func:`schema.pair_row`),
+    failed until the pair succeeds."""
+    return PairRecord(row=schema.pair_row(job.name, job.dataset.name, pair.id, pair.fixed_id, pair.moving_id, job.seed))
+
+
+def failed_record(job: MethodJob, pair: Pair, reason: str) -> PairRecord:
+    """The record of a pair that could not be evaluated (its worker failed or timed out)."""
+    environment = schema.environment_columns(job.requires, job.threads)
+    return PairRecord(row=schema.failed_row(started_record(job, pair).row, reason, **environment))
 
 
 @dataclass

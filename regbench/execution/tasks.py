@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from regbench.execution.evaluation import failed_record
 from regbench.execution.plan import MethodJob, Timeouts
 from regbench.execution.process import (
     EvaluationFailure,
@@ -21,7 +20,7 @@ from regbench.execution.process import (
     InProcess,
     WorkerProcess,
 )
-from regbench.execution.store import MethodInfo, PairRecord
+from regbench.execution.store import MethodInfo, PairRecord, failed_record
 from regbench.plugin.dataset import Pair
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from regbench.common.defaults import SPEED_FACTOR
 from regbench.outputs import schema, seeds
 from regbench.outputs.files import RESULTS_FILE, ResultsFolder
 from regbench.plugin.metric import Column
@@ -48,7 +49,7 @@ SEED_Z = 2.0
 
 @dataclass(frozen=True)
 class Thresholds:
-    speed_factor: float = 1.5  # allowed growth of the speed ratio
+    speed_factor: float = SPEED_FACTOR  # allowed growth of the speed ratio
     tolerances: Mapping[str, float] = field(default_factory=dict)  # metric name -> tolerance, over the declared
 
 
@@ -57,7 +58,7 @@ def read_results(folder: Path) -> ResultsFolder:
     :class:`~regbench.outputs.integrity.DamagedResults`, one too old to compare a
     ValueError, so that bad input never reads as a verdict."""
     results = ResultsFolder.read(folder, arrays=False)
-    if "fields" in results.run_info:  # where `regbench evaluate` read its fields; a run records none
+    if results.run_info.evaluated:
         raise ValueError(f"{folder} was written by `regbench evaluate`: fields scored without timing them, which the "
                          f"gate judges too; compare folders written by `regbench run`")
     if "reference_seconds" not in results.results:
@@ -138,10 +139,12 @@ def configuration_differences(current: ResultsFolder, baseline: ResultsFolder) -
     now, before = current.run_info, baseline.run_info
     learned = all("train_steps" in folder.results and folder.results["train_steps"].notna().any()
                   for folder in (current, baseline))
-    for key, what in (("dataset", "dataset"), ("dataset_options", "dataset options"),
-                      *([("training", "training settings")] if learned else [])):
-        if key in now and key in before and _differ(now[key], before[key]):
-            differences.append(_difference(what, now[key], before[key]))
+    settings = [("dataset", now.dataset, before.dataset),
+                ("dataset options", now.dataset_options, before.dataset_options),
+                *([("training settings", now.training, before.training)] if learned else [])]
+    for what, here, there in settings:  # None: not recorded, by an older version
+        if here is not None and there is not None and _differ(here, there):
+            differences.append(_difference(what, here, there))
     pairs_now, pairs_before = set(current.results["pair"]), set(baseline.results["pair"])
     if pairs_now != pairs_before:
         differences.append(f"test pairs: {len(pairs_now)} here, {len(pairs_before)} in the baseline "
@@ -153,9 +156,9 @@ def _absent(method: str, current: ResultsFolder) -> str:
     """The verdict of a baseline method absent from the current run."""
     info = current.run_info
     base = method_name(method)  # a variant's method
-    if base in info.get("not_installed", {}):
-        return f"{SKIPPED}: {info['not_installed'][base]} here"
-    requested = info.get("requested_methods")
+    if base in info.not_installed:
+        return f"{SKIPPED}: {info.not_installed[base]} here"
+    requested = info.requested_methods
     asked = {method_name(spec) for spec in split_specs(requested)} if requested is not None else {"all"}
     if not asked & {"all", base}:
         return f"{SKIPPED}: not asked for in this run (--methods {requested})"

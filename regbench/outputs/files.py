@@ -16,11 +16,11 @@ Each file is written whole or not at all (:func:`regbench.common.atomic.atomic_w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from regbench.common.atomic import atomic_write, atomic_write_text
 from regbench.outputs import schema
 from regbench.outputs.integrity import FolderCheck, TableShape, manifest, row_counts
 from regbench.outputs.nifti import SNAPSHOT_FILE, write_snapshot
+from regbench.outputs.run_info import RunInfo
 from regbench.outputs.tables import table1, table_notes
 from regbench.plugin.metric import Column
 
@@ -66,12 +67,12 @@ def _write_csv(path: Path, table: pd.DataFrame) -> None:
     atomic_write(path, lambda partial: table.to_csv(partial, index=False))
 
 
-def write_run(out_dir: Path, output: RunOutput, run_info: dict[str, Any], columns: list[Column]) -> list[Path]:
+def write_run(out_dir: Path, output: RunOutput, run_info: RunInfo) -> list[Path]:
     """Write the tidy CSVs, the Markdown table, the figure pair's arrays
-    (``qualitative.npz``) and, last, ``run.json``: how the run was made, with the
-    metrics' ``columns`` and a record of the files written (``files``), which readers
-    check them against. Each file is replaced whole: a run killed meanwhile leaves each
-    one old or new, never half of one, and the old run.json until all are new."""
+    (``qualitative.npz``) and, last, ``run.json``: ``run_info``, how the run was made
+    (with the metrics' columns), and a record of the files written (``files``), which
+    readers check them against. Each file is replaced whole: a run killed meanwhile
+    leaves each one old or new, never half of one, and the old run.json until all are new."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {RESULTS_FILE: output.results, LABEL_METRICS_FILE: output.label_metrics, TRAINING_FILE: output.training}
     for name, table in tables.items():
@@ -79,8 +80,8 @@ def write_run(out_dir: Path, output: RunOutput, run_info: dict[str, Any], column
     notes = "".join(f"\n\n{note}" for note in table_notes(output.results))
     atomic_write_text(out_dir / TABLE_FILE, table1(output.results).to_markdown(tablefmt="github") + notes + "\n")
     snapshot = write_snapshot(out_dir, output.figure_pair, output.snapshots) if output.figure_pair is not None else None
-    info = {**run_info, "columns": schema.declarations_to_json(columns), "files": manifest(tables, snapshot)}
-    atomic_write_text(out_dir / RUN_FILE, json.dumps(info, indent=2, default=str) + "\n")
+    info = dataclasses.replace(run_info, files=manifest(tables, snapshot))
+    atomic_write_text(out_dir / RUN_FILE, json.dumps(info.to_json(), indent=2, default=str) + "\n")
     return [*(out_dir / name for name in (*tables, TABLE_FILE, RUN_FILE)), *([snapshot] if snapshot else [])]
 
 
@@ -100,7 +101,7 @@ class ResultsFolder:
     results: pd.DataFrame
     label_metrics: pd.DataFrame
     training: pd.DataFrame
-    run_info: dict[str, Any]
+    run_info: RunInfo
     snapshot: dict[str, np.ndarray]
 
     @classmethod
@@ -114,7 +115,7 @@ class ResultsFolder:
         if not results_file.is_file():
             raise FileNotFoundError(f"{results_file} not found: expected a folder written by `regbench run`")
         check = FolderCheck.open(path, RUN_FILE)
-        declared = schema.declarations_from_json(check.run_info.get("columns", []))
+        declared = check.run_info.columns
         results = check.results(RESULTS_FILE, RESULTS_SHAPE.with_numeric(_metric_names(declared, RESULTS_FILE)))
         ran = row_counts(results)
         return cls(
@@ -124,7 +125,7 @@ class ResultsFolder:
                                       LABEL_METRICS_SHAPE.with_numeric(_metric_names(declared, LABEL_METRICS_FILE)),
                                       ran),
             training=check.table(TRAINING_FILE, TRAINING_SHAPE, ran),
-            run_info=dict(check.run_info),
+            run_info=check.run_info,
             snapshot=check.snapshot(SNAPSHOT_FILE) if arrays else {},
         )
 
@@ -139,5 +140,4 @@ class ResultsFolder:
     @property
     def metric_columns(self) -> list[Column]:
         """The metrics' columns, as the run declared them (see :func:`schema.metric_columns`)."""
-        declared = schema.declarations_from_json(self.run_info.get("columns", []))
-        return schema.metric_columns(self.results, declared)
+        return schema.metric_columns(self.results, self.run_info.columns)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from regbench.outputs.run_info import RunInfo
 from regbench.plugin.metric import Column
 
 Group = tuple[str, float | None]  # a method and its seed (None: fields scored by `regbench evaluate`)
@@ -39,7 +40,8 @@ Group = tuple[str, float | None]  # a method and its seed (None: fields scored b
 RUN_INFO_REQUIRED = ("command", "dataset", "methods")
 RUN_INFO_TYPES: dict[str, type | tuple[type, ...]] = {
     "command": str, "dataset": str, "methods": list, "dataset_options": dict, "requested_methods": (str, type(None)),
-    "not_installed": dict, "seeds": list, "run_once": list, "training": dict, "columns": list, "files": dict}
+    "not_installed": dict, "seeds": list, "run_once": list, "training": dict, "columns": list, "files": dict,
+    "fields": dict, "export": (list, type(None))}
 NOT_NPZ = (OSError, EOFError, ValueError, TypeError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 
 
@@ -108,9 +110,9 @@ def manifest(tables: Mapping[str, pd.DataFrame], snapshot: Path | None) -> dict[
     return files
 
 
-def remedy(folder: Path, run_info: Mapping[str, Any]) -> str:
-    """The command that writes ``folder``'s files again, as advice."""
-    command = run_info.get("command")
+def remedy(folder: Path, command: object) -> str:
+    """The command that writes ``folder``'s files again, as advice; ``command``: what
+    run.json records as the command (None: nothing; anything, when run.json is damaged)."""
     if isinstance(command, str) and command.startswith("regbench evaluate"):
         return f"rerun `{command}`: it scores the fields again and rewrites the tables"
     reused = "stored results in progress/ are reused, so only the tables are rewritten"
@@ -248,12 +250,17 @@ def _pairs_problem(results: pd.DataFrame) -> str | None:
             f"(none for {', '.join(lost[:3])}{' ...' if len(lost) > 3 else ''})")
 
 
+def _damaged(folder: Path, name: str, problem: str, command: object) -> DamagedResults:
+    """The error of the file ``name``: its path, its ``problem`` and the command that writes it again."""
+    return DamagedResults(f"{folder / name} {problem}; {remedy(folder, command)}")
+
+
 @dataclass(frozen=True)
 class FolderCheck:
     """Reads the files of one results folder, each checked (see module doc)."""
 
     folder: Path
-    run_info: Mapping[str, Any]
+    run_info: RunInfo
 
     @classmethod
     def open(cls, folder: Path, run_file: str) -> FolderCheck:
@@ -261,23 +268,23 @@ class FolderCheck:
         from before it existed."""
         path = folder / run_file
         if not path.exists():
-            return cls(folder, {})
+            return cls(folder, RunInfo())
         try:
             info = json.loads(path.read_bytes().decode("utf-8"))
         except (OSError, ValueError) as error:
-            raise cls(folder, {}).damaged(run_file, f"is not readable JSON ({error})") from None
+            raise _damaged(folder, run_file, f"is not readable JSON ({error})", None) from None
         problem = _run_info_problem(info)
         if problem:
-            raise cls(folder, info if isinstance(info, dict) else {}).damaged(run_file, problem)
-        return cls(folder, info)
+            raise _damaged(folder, run_file, problem, info.get("command") if isinstance(info, dict) else None)
+        return cls(folder, RunInfo.from_json(info))
 
     @property
     def recorded(self) -> Mapping[str, Any] | None:
         """What run.json records of the files written with it (:func:`manifest`); None for older folders."""
-        return self.run_info.get("files")
+        return self.run_info.files
 
     def damaged(self, name: str, problem: str) -> DamagedResults:
-        return DamagedResults(f"{self.folder / name} {problem}; {remedy(self.folder, self.run_info)}")
+        return _damaged(self.folder, name, problem, self.run_info.command)
 
     def _parse(self, name: str) -> pd.DataFrame:
         """The CSV file ``name``, whole: pandas writes a newline after every row, so a file

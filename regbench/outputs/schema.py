@@ -98,6 +98,18 @@ def failed_row(start: Mapping[str, Any], error: str, **more: Any) -> dict[str, A
     return {**start, "status": FAILED, "error": error, **more}
 
 
+def environment_columns(requires: Iterable[str], threads: int | None) -> dict[str, Any]:
+    """The :data:`ENVIRONMENT` columns: the versions of the modules a method ``requires``,
+    where and with what it was measured, and its torch ``threads`` (None: torch's
+    default), also for a row made outside a worker process (one that failed there)."""
+    from regbench.measuring import environment  # noqa: PLC0415 - imports torch; readers of results never call this
+
+    columns = {"method_versions": environment.module_versions(requires), **environment.describe()}
+    if threads is not None:
+        columns["torch_threads"] = threads
+    return columns
+
+
 def ordered(results: pd.DataFrame) -> pd.DataFrame:
     """``results`` with the fixed columns in schema order around the metrics' columns."""
     head = [c for c in (*IDENTITY, *STATUS) if c in results]

@@ -11,6 +11,7 @@ method run once (deterministic, or a single-seed run) has no seed spread.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,22 @@ def pair_means(results: pd.DataFrame) -> pd.DataFrame:
         row["seeds"] = len(group)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class SeedMeans:
+    """A results table with what its readers average over seeds, computed once and handed
+    to each of them: ``pairs``, each method × pair's mean over seeds (:func:`pair_means`:
+    a pass over every pair with several seeds), and ``repeated``, whether any method ran
+    with several seeds."""
+
+    results: pd.DataFrame
+    pairs: pd.DataFrame
+    repeated: bool
+
+    @classmethod
+    def of(cls, results: pd.DataFrame) -> SeedMeans:
+        return cls(results, pair_means(results), repeated(results))
 
 
 def per_seed(results: pd.DataFrame, column: str) -> pd.DataFrame:

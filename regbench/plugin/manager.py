@@ -22,13 +22,13 @@ import importlib
 import importlib.metadata
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import pluggy
 
 from regbench.plugin import hookspecs
+from regbench.plugin.catalog import Catalog
 from regbench.plugin.dataset import Dataset
 from regbench.plugin.method import Method
 from regbench.plugin.metric import Metric
@@ -37,16 +37,6 @@ from regbench.plugin.registry import PluginConflict, Registry
 # What importing a plugin may raise without ending regbench: anything but a
 # KeyboardInterrupt (a SystemExit too: a module calling sys.exit() is a broken plugin).
 _IMPORT_FAILURES = (Exception, SystemExit)
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """Everything the installed plugins registered."""
-
-    methods: Registry[Method]
-    datasets: Registry[Dataset]
-    metrics: Registry[Metric]
-    problems: tuple[str, ...] = ()  # plugins that failed to import or to register
 
 
 class PluginImportError(Exception):

@@ -1,0 +1,6 @@
+"""Default numbers the command line's help states and a layer below it applies, defined
+once here at the bottom, so that the grammar (:mod:`regbench.cli.arguments`) shows them
+without importing the execution machinery or the outputs."""
+
+PAIR_TIMEOUT = 3600.0  # seconds one registration may take (Timeouts.pair); ANTs SyN on a 3D OASIS pair takes minutes
+SPEED_FACTOR = 1.5  # regbench compare: allowed growth of the speed ratio (Thresholds.speed_factor)

@@ -1,0 +1,120 @@
+"""The report of one results folder: what it says, in which order, and writing it.
+
+Each pair's mean over seeds is computed here, once, and handed to every table and
+figure that reads it (:class:`~regbench.outputs.seeds.SeedMeans`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from regbench.common.atomic import atomic_write_text
+from regbench.outputs import seeds
+from regbench.outputs.files import ResultsFolder
+from regbench.outputs.report import figures
+from regbench.outputs.report.render import Section, to_html, to_markdown
+from regbench.outputs.report.summary import families_text, label_table, summary_table, wilcoxon_table
+from regbench.outputs.run_info import RunInfo
+from regbench.outputs.seeds import SeedMeans
+from regbench.outputs.tables import table1, table_notes
+
+FIGURES_DIR = "report_files"
+
+
+def _training_text(info: RunInfo) -> str:
+    """The profile's settings as run, e.g. " (steps=250, lr=0.001, until=budget, ...)"."""
+    settings = {key: value for key, value in (info.training or {}).items() if key != "name" and value is not None}
+    return f" ({', '.join(f'{key}={value}' for key, value in settings.items())})" if settings else ""
+
+
+def _seeds_text(info: RunInfo) -> str:
+    """``seed 0``, or ``seeds 0, 1, 2 (identity run once: deterministic)``; ``seed ?`` when not recorded."""
+    several = info.seeds or (info.seed if info.seed is not None else "?",)
+    text = f"seed{'s' if len(several) > 1 else ''} {', '.join(map(str, several))}"
+    return text + (f" ({', '.join(info.run_once)} run once: deterministic)" if info.run_once else "")
+
+
+def run_text(info: RunInfo, n_pairs: int) -> str:
+    """How the folder was made: by ``regbench run`` (its seeds and training profile), or by
+    ``regbench evaluate`` from fields made elsewhere (which have neither); ``?``: not recorded."""
+    if info.evaluated:
+        folders = ", ".join(f"`{folder}`" for folder in (info.fields or {}).values())
+        how = f"fields made elsewhere, scored by `regbench evaluate` from {folders} (no seed, profile or timing)"
+    else:
+        how = f"{_seeds_text(info)}, profile `{info.profile or '?'}`{_training_text(info)}"
+    return f"dataset `{info.dataset or '?'}`, {n_pairs} test pairs, {how}; command: `{info.command or '?'}`"
+
+
+def _spread_sections(folder: ResultsFolder, means: SeedMeans) -> list[Section]:
+    """With several seeds: each metric's spread across seeds (see :mod:`regbench.outputs.seeds`)."""
+    if not means.repeated:
+        return []
+    once = folder.run_info.run_once
+    text = ("Each method's mean over pairs, computed per seed: the mean over seeds ± the sample std across "
+            "seeds. A difference between two methods smaller than these spreads is not a ranking."
+            + (f" Run once, their results not depending on the seed: {', '.join(once)}." if once else ""))
+    table = seeds.spread_table(folder.results, folder.metric_columns, once)
+    return [Section("Across seeds", text, table=table)]
+
+
+def _figure_sections(folder: ResultsFolder, means: SeedMeans, figures_dir: Path) -> list[Section]:
+    """The figures, those of metric columns as their declarations choose (:mod:`.figures`)."""
+    sections = []
+    for column in figures.judged(folder.metric_columns):
+        sections.append(Section(f"{column.heading} per method",
+                                figure=figures.method_box_plot(column, means, folder.methods, figures_dir)))
+        per_label = figures.label_box_plot(column, folder.label_metrics, folder.methods, figures_dir)
+        if per_label:
+            sections.append(Section(f"{column.heading} per label (plot)", figure=per_label))
+    qualitative = figures.qualitative_figure(folder, figures_dir)
+    if qualitative:
+        sections.append(Section("Qualitative comparison", "Warped images, deformation grids and Jacobian determinants "
+                                                          "for one pair (middle slice in 3D).", figure=qualitative))
+    pareto = figures.accuracy_speed_figure(figures.label_scores(folder.metric_columns), means, folder.methods,
+                                           figures_dir)
+    if pareto:
+        sections.append(Section("Accuracy and speed", "Each method's mean accuracy against its median seconds "
+                                                      f"per pair (log axis). {pareto[1]}", figure=pareto[0]))
+    runtime = figures.runtime_memory_chart(folder, figures_dir)
+    if runtime:
+        sections.append(Section("Runtime and memory", figure=runtime))
+    training = figures.training_figure(folder, figures_dir)
+    if training:
+        sections.append(Section("Training", figure=training))
+    return sections
+
+
+def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
+    """The report's sections, in order; its figures written into ``figures_dir``."""
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    means = SeedMeans.of(folder.results)
+    sections = [
+        Section("Run", run_text(folder.run_info, folder.results["pair"].nunique())),
+        Section("Summary", "Each metric as mean ± std over pairs (with several seeds, of each pair's mean over "
+                           "seeds; and, where a metric declares one, a robust "
+                           "quantile over pairs, e.g. L2R DSC30), then time, memory and training. "
+                           + " ".join([families_text(folder.metric_columns), *table_notes(folder.results)]),
+                table=summary_table(folder.results, folder.metric_columns, means.pairs)),
+        *_spread_sections(folder, means),
+        Section("Table 1", "Dice per test pair, mean ± std over labels (the reference paper's form). "
+                           + " ".join(table_notes(folder.results)), table=table1(folder.results)),
+    ]
+    if not folder.label_metrics.empty and "dice" in folder.label_metrics:
+        sections.append(Section("Dice per label", "mean ± std over pairs.", table=label_table(folder.label_metrics)))
+    sections.append(Section("Paired comparison", "Two-sided Wilcoxon signed-rank test of per-pair Dice between "
+                                                 "methods (p-values).", table=wilcoxon_table(means.pairs)))
+    return sections + _figure_sections(folder, means, figures_dir)
+
+
+def write_report(results_dir: Path, out_dir: Path | None = None) -> tuple[Path, Path]:
+    """Read a results folder (checked: a damaged one is a
+    :class:`~regbench.outputs.integrity.DamagedResults`), write ``report.md`` and
+    ``report.html``, each whole or not at all; return their paths."""
+    folder = ResultsFolder.read(results_dir)
+    out_dir = out_dir or results_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sections = build_sections(folder, out_dir / FIGURES_DIR)
+    markdown, page = out_dir / "report.md", out_dir / "report.html"
+    atomic_write_text(markdown, to_markdown(sections, out_dir))
+    atomic_write_text(page, to_html(sections))
+    return markdown, page
