@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from regbench.common.arrays import load_npz
 from regbench.common.atomic import PARTIAL_PREFIX, atomic_write, atomic_write_text
 from regbench.outputs import schema
-from regbench.outputs.integrity import load_npz
 
 if TYPE_CHECKING:
     from regbench.execution.plan import MethodJob

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from regbench.common.arrays import load_npz
 from regbench.outputs.run_info import RunInfo
 from regbench.plugin.metric import Column
 
@@ -42,7 +41,6 @@ RUN_INFO_TYPES: dict[str, type | tuple[type, ...]] = {
     "command": str, "dataset": str, "methods": list, "dataset_options": dict, "requested_methods": (str, type(None)),
     "not_installed": dict, "seeds": list, "run_once": list, "training": dict, "columns": list, "files": dict,
     "fields": dict, "export": (list, type(None))}
-NOT_NPZ = (OSError, EOFError, ValueError, TypeError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 
 
 class DamagedResults(ValueError):
@@ -63,20 +61,6 @@ class TableShape:
     def with_numeric(self, columns: Sequence[str]) -> TableShape:
         """This shape, with ``columns`` (a run's metrics) holding numbers too."""
         return replace(self, numeric=(*self.numeric, *columns))
-
-
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the ``.npz`` file at ``path``, read in full, so that a damaged one
-    fails its checksum here rather than in a figure; a ValueError saying why it cannot be
-    read otherwise."""
-    try:
-        loaded = np.load(path)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("one array, not an archive of them")
-        with loaded:
-            return {name: loaded[name] for name in loaded.files}
-    except NOT_NPZ as error:
-        raise ValueError(f"not a readable .npz file ({type(error).__name__}: {error})") from None
 
 
 def _seed(value: object) -> float | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from paths import ROOT
 from regbench_datasets.synthetic import Synthetic
 from regbench_methods.eca_unet import EcaUNetMethod
 
@@ -26,7 +27,6 @@ from regbench.plugin.method import TrainingContext
 from regbench.plugin.training import PROFILES
 from regbench.plugin.variants import Variant, expand, split_specs
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = ["--dataset", "synthetic", "--dataset-option", "shape=24,28", "--dataset-option", "n_subjects=20",
         "--no-progress"]
 SHIFT = ["-p", "seeded_plugin", "run"]

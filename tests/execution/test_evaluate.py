@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from conftest import smooth_field
 from layouts import learn2reg_oasis
+from paths import EXAMPLE
 from regbench_datasets.l2r import L2rOasis
-from test_example_plugin import EXAMPLE
 
 from regbench.cli import main
 from regbench.outputs.fields import case_names, read_field

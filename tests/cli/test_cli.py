@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paths import README
 
 from regbench.cli import main
 from regbench.cli.arguments import PAIRS_FAILED, UsageError, user_input
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 TINY = ["--dataset", "synthetic", "--dataset-option", "shape=24,28", "--dataset-option", "n_subjects=10", "--no-progress"]
 
 

@@ -30,8 +30,6 @@ from regbench.plugin.manager import collect, plugin_manager
 from regbench.plugin.registry import Registry
 from regbench.plugin.training import PROFILES
 
-TESTS = Path(__file__).resolve().parent
-
 
 def _run(root: Path, out: Path, cache: Path) -> pd.DataFrame:
     assert main(["run", "--methods", "identity", "--dataset", "oasis2d", "--data-dir", str(root), "--no-progress",

@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
+from paths import EXAMPLE
 
 from regbench.cli import main
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "regbench-demons"
 
 
 def test_the_example_plugin_passes_the_conformance_suite():
