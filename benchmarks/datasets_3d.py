@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 from layouts import neurite_oasis  # noqa: E402
 from regbench_datasets.oasis import Oasis3d  # noqa: E402
 

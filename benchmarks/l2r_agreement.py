@@ -1,5 +1,5 @@
 """How closely regbench's ``l2r_*`` columns agree with the Learn2Reg challenge's rules,
-re-applied independently (``tests/learn2reg_reference.py``: scipy and surface-distance,
+re-applied independently (``tests/support/learn2reg_reference.py``: scipy and surface-distance,
 step by step as the challenge's script) to the fields a run exported.
 
     regbench run --methods ants-syn,identity --export l2r EXPORT --out RESULTS ...
@@ -21,7 +21,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 import learn2reg_reference as reference  # noqa: E402
 
 from regbench.outputs.fields import L2rFolder, case_names  # noqa: E402

@@ -1,12 +1,12 @@
 """Seconds to score one 3D pair, by step, against the Learn2Reg-style computation timed in
 the same run.
 
-A synthetic brain-sized pair (160x192x160 voxels, 56 labels: ``tests/scoring_pair.py``'s
+A synthetic brain-sized pair (160x192x160 voxels, 56 labels: ``tests/support/scoring_pair.py``'s
 Voronoi parcellation of an ellipsoid, the moving map a smooth deformation of it) and a
 random field of a few voxels that folds in places. regbench scores it as a run does: one
 :class:`~regbench.plugin.metric.PairOutcome`, its shared derived arrays (warped labels
 two ways, warped image, Jacobian) timed where a metric first asks for them, then every
-installed metric. The reference is ``tests/learn2reg_reference.py``: the challenge's
+installed metric. The reference is ``tests/support/learn2reg_reference.py``: the challenge's
 evaluation re-applied step by step (scipy's ``map_coordinates``, per-label Dice and
 surface-distance HD95, a correlated Jacobian), its warping, Dice, HD95 and SDlogJ timed
 apart. Each step is timed ``--repeats`` times, fastest kept; the table gives each as a
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 import learn2reg_reference as reference  # noqa: E402
 from scoring_pair import make_pair  # noqa: E402
 

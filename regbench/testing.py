@@ -8,7 +8,7 @@ Subclass :class:`MethodConformance` in a test module of your package, name your
 method class (and, optionally, the plugin module that registers it), and pytest
 collects every check below::
 
-    # tests/test_conformance.py
+    # tests/test_conformance.py (in your package)
     from regbench.testing import MethodConformance
     from my_package.plugin import MyMethod
 

@@ -199,7 +199,7 @@ def test_plugins_from_the_environment_variable(plugin_dir, monkeypatch, capsys):
 
 # --- command-line mistakes, each one clear line (the first ones found by hand; the
 # timeouts, the seed count that ran CI out of memory and the empty paths, which meant the
-# current folder, by tests/test_cli_fuzz.py) -------------------------------------------
+# current folder, by tests/cli/test_cli_fuzz.py) -------------------------------------------
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--max-pairs", "0"], "--max-pairs must be at least 1, got 0"),

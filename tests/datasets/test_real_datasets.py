@@ -26,9 +26,12 @@ def tiny_profile(monkeypatch):
 
 
 def run(tmp_path, dataset, data_dir, methods, *extra):
+    """``regbench run`` on a layout, in this process: the layouts are the point here, the
+    worker processes are tests/execution's (each would spend seconds importing torch)."""
     out = tmp_path / "out"
     code = main(["run", "--methods", methods, "--dataset", dataset, "--data-dir", str(data_dir), "--profile", "tiny",
-                 "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--out", str(out), *extra])
+                 "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--no-isolation", "--out", str(out),
+                 *extra])
     return code, out
 
 

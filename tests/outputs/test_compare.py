@@ -98,7 +98,7 @@ def test_a_less_accurate_method_fails_the_gate(baseline, tmp_path, capsys):
     ("dcie=0.1", "--tolerance dcie=0.1: no metric 'dcie' with a better direction in these runs; known: dice, "),
 ])
 def test_a_tolerance_names_a_judged_metric_and_a_number(baseline, tolerance, message, capsys):
-    """Found by tests/test_cli_fuzz.py: a value that is not a number was a traceback, a
+    """Found by tests/cli/test_cli_fuzz.py: a value that is not a number was a traceback, a
     misspelt metric silently judged nothing."""
     assert main(["compare", str(baseline), str(baseline), "--tolerance", tolerance]) == 2
     err = capsys.readouterr().err

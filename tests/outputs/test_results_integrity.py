@@ -2,7 +2,7 @@
 only as it was written. A table cut short, an emptied file, a damaged run.json, a dropped
 column or a foreign CSV is one ``regbench: error:`` line naming the file (exit 2) in
 ``report`` and ``compare`` (never compare's regression, 1); a damaged file in
-``progress/`` is set aside, kept, and computed again. tests/test_results_fuzz.py damages
+``progress/`` is set aside, kept, and computed again. tests/outputs/test_results_fuzz.py damages
 folders at random."""
 
 from __future__ import annotations

@@ -6,11 +6,11 @@ and (unless asked not to) holds exact half-voxel displacements in a slab (ties o
 nearest-neighbour rounding).
 
 Run as a script, it writes every installed metric's values on the 2D and 3D pairs of
-:data:`FIXTURE_CASES` to an ``.npz``: ``tests/data/scores_before_fast_scoring.npz`` was
+:data:`FIXTURE_CASES` to an ``.npz``: ``tests/support/data/scores_before_fast_scoring.npz`` was
 written so by the scoring code before it was made fast (commit a9cf57a), and
 ``test_scoring.py`` holds today's values to it.
 
-    python tests/scoring_pair.py OUT.npz
+    python tests/support/scoring_pair.py OUT.npz
 """
 
 from __future__ import annotations
