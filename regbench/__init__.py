@@ -16,7 +16,10 @@ from regbench.plugin.metric import Column, Metric, MetricValues, PairOutcome
 from regbench.plugin.registry import Registry
 from regbench.plugin.training import PROFILES, Profile, TrainingReport
 
-__version__ = importlib.metadata.version("regbench")  # written once, in pyproject.toml
+try:
+    __version__ = importlib.metadata.version("regbench")  # written once, in pyproject.toml
+except importlib.metadata.PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "not installed"
 
 __all__ = [
     "PROFILES",
