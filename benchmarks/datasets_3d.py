@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"
 from layouts import neurite_oasis  # noqa: E402
 from regbench_datasets.oasis import Oasis3d  # noqa: E402
 
-from regbench.learning import profiles  # noqa: E402
+from regbench.plugin import training as profiles  # noqa: E402
 from regbench.plugin.manager import collect, plugin_manager  # noqa: E402
 from regbench.plugin.method import TrainingContext  # noqa: E402
 

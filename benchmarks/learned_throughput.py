@@ -23,7 +23,7 @@ from regbench_datasets.mni2d import Mni2d
 from regbench_methods.eca_unet import EcaUNetMethod
 from regbench_methods.vxm import Vxm1, Vxm2
 
-from regbench.learning import profiles
+from regbench.plugin import training as profiles
 from regbench.measuring import devices
 from regbench.plugin.method import TrainingContext
 

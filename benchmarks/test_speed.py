@@ -11,7 +11,7 @@ from regbench_datasets.mni2d import Mni2d
 from regbench_datasets.synthetic import Synthetic
 
 from regbench.data.deformations import random_smooth_field
-from regbench.learning import profiles
+from regbench.plugin import training as profiles
 from regbench.measuring.metrics import dice_per_label, jacobian_determinant
 from regbench.measuring.reference import reference_operation
 from regbench.measuring.warp import warp_image, warp_labels
