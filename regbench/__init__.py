@@ -9,7 +9,7 @@ neither torch nor any plugin.
 
 import importlib.metadata
 
-from regbench.plugin.dataset import Dataset, GeneratedDataset, Pair, SplitDataset, Subject
+from regbench.plugin.dataset import Dataset, GeneratedDataset, Landmarks, Pair, SplitDataset, Subject
 from regbench.plugin.hookspecs import hookimpl
 from regbench.plugin.method import Method, RegistrationResult, TrainingContext
 from regbench.plugin.metric import Column, Metric, MetricValues, PairOutcome
@@ -26,6 +26,7 @@ __all__ = [
     "Column",
     "Dataset",
     "GeneratedDataset",
+    "Landmarks",
     "Method",
     "Metric",
     "MetricValues",

@@ -12,6 +12,17 @@ smooth random deformation and intensity/bias variation, all drawn from a generat
 seeded by ``(seed, subject index)``: a subject never depends on how many others
 there are. Labels come from the warped tissue probabilities, split by hemisphere.
 The atlas is the undeformed template slice.
+
+Because every subject is made by a known deformation, the true correspondence of
+each test pair is known (:meth:`Mni2d.true_displacement`), which real anatomy never
+gives: a subject's voxel ``y`` shows the template at ``y + phi(y)``, ``phi`` the
+field it was warped by, so the true field of registering the subject onto the atlas
+is the inverse of ``phi`` (:func:`regbench.data.invert_field`). "True" means the
+in-plane correspondence the subject was made with: its slice lies up to 4 mm from
+the atlas's, through the plane, so its anatomy differs in ways no 2D field can
+undo, and its intensities vary; a method with the true field still has Dice below 1.
+The atlas's landmarks (a grid of points in the anatomy) and their true positions in
+each subject give TRE (:meth:`Mni2d.pair_landmarks`).
 """
 
 from __future__ import annotations
@@ -25,8 +36,8 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from regbench import Dataset, GeneratedDataset, Registry, Subject, hookimpl
-from regbench.data import random_affine_field, random_smooth_field
+from regbench import Dataset, GeneratedDataset, Landmarks, Pair, Registry, Subject, hookimpl
+from regbench.data import invert_field, random_affine_field, random_smooth_field
 from regbench.measuring import warp_tensor
 
 ATLAS_Y = 112  # coronal index in the template: through the thalamus and lateral ventricles
@@ -42,6 +53,7 @@ AFFINE = np.array([
     [0.0, 1.0, 0.0, -72.0 - PAD_Z[0]],
     [0.0, 0.0, 0.0, 1.0],
 ])
+LANDMARK_STEP = 16  # voxels between the atlas's landmarks
 LABELS = {1: "Left CSF", 2: "Left GM", 3: "Left WM", 4: "Right CSF", 5: "Right GM", 6: "Right WM"}
 TEMPLATE_FILES = {
     "t1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
@@ -88,6 +100,15 @@ def tissue_labels(gm: np.ndarray, wm: np.ndarray, brain: np.ndarray, right: np.n
     return labels.astype(np.int16)
 
 
+def atlas_landmarks(atlas_seg: np.ndarray) -> np.ndarray:
+    """The atlas's landmarks: the voxel centres of a regular grid, every
+    :data:`LANDMARK_STEP` voxels, that lie in the labelled anatomy (about 70 points),
+    shape ``(N, 2)``."""
+    grid = np.zeros(atlas_seg.shape, dtype=bool)
+    grid[LANDMARK_STEP // 2::LANDMARK_STEP, LANDMARK_STEP // 2::LANDMARK_STEP] = True
+    return np.argwhere(grid & (atlas_seg > 0)).astype(np.float64)
+
+
 class Mni2d(GeneratedDataset):
     name = "mni2d"
     description = (
@@ -118,23 +139,51 @@ class Mni2d(GeneratedDataset):
             return Subject(subject_id, channels[0].copy(), tissue_labels(*channels[1:]), AFFINE)
         return self._make_subject(subject_id, self.subject_index(subject_id))
 
-    def _make_subject(self, subject_id: str, index: int) -> Subject:
+    def _deformation(self, index: int) -> tuple[np.random.Generator, float, np.ndarray]:
+        """Subject ``index``'s draws: its generator (to draw the intensity variation
+        next), the position of its slice in the slab, and the field it is warped by."""
         opts = self.options
         rng = np.random.default_rng([int(opts["seed"]), index])
-        slab = template_slab()
-        # A neighbouring slice, linearly interpolated between template slices.
         position = int(MAX_SLICE_OFFSET) + 1 + rng.uniform(-MAX_SLICE_OFFSET, MAX_SLICE_OFFSET)
-        below = int(np.floor(position))
-        weight = position - below
-        channels = (1 - weight) * slab[:, below] + weight * slab[:, below + 1]
-        shape = channels.shape[1:]
+        shape = template_slab().shape[2:]
         field = random_affine_field(
             shape, rng, opts["max_rotation_deg"], opts["max_scaling"], opts["max_translation"]
         ) + random_smooth_field(shape, rng, opts["max_displacement"], control_spacing=24)
+        return rng, position, field
+
+    def _make_subject(self, subject_id: str, index: int) -> Subject:
+        rng, position, field = self._deformation(index)
+        slab = template_slab()
+        # A neighbouring slice, linearly interpolated between template slices.
+        below = int(np.floor(position))
+        weight = position - below
+        channels = (1 - weight) * slab[:, below] + weight * slab[:, below + 1]
         warped = warp_tensor(torch.from_numpy(channels)[None], torch.from_numpy(field)[None])[0].numpy()
         t1, gm, wm, brain, right = warped
         labels = tissue_labels(gm, wm, brain, right)
         return Subject(subject_id, self._vary_intensity(t1, brain, rng), labels, AFFINE)
+
+    @functools.lru_cache(maxsize=2)  # noqa: B019 - a pair asks twice (landmarks, field); the dataset lives long
+    def _true_field(self, moving_id: str) -> np.ndarray:
+        """The in-plane correspondence of ``moving_id`` with the atlas (module doc): the
+        inverse of the field the subject was warped by."""
+        return invert_field(self._deformation(self.subject_index(moving_id))[2])
+
+    def true_displacement(self, pair: Pair, fixed: Subject, moving: Subject) -> np.ndarray | None:
+        """The true field of a subject onto the atlas (:meth:`_true_field`), float32."""
+        if pair.fixed_id != self.atlas_id or pair.moving_id == self.atlas_id:
+            return None
+        return self._true_field(pair.moving_id).astype(np.float32)
+
+    def pair_landmarks(self, pair: Pair, fixed: Subject, moving: Subject) -> Landmarks | None:
+        """The atlas's landmarks (:func:`atlas_landmarks`) and where the true field
+        carries them in the subject: exact, since they sit on voxel centres."""
+        if pair.fixed_id != self.atlas_id or pair.moving_id == self.atlas_id:
+            return None
+        points = atlas_landmarks(fixed.seg)
+        true_field = self._true_field(pair.moving_id)
+        index = tuple(points.astype(int).T)
+        return Landmarks(points, points + np.stack([component[index] for component in true_field], axis=1))
 
     @staticmethod
     def _vary_intensity(t1: np.ndarray, brain: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -1,9 +1,11 @@
 """``nifti-pairs``: anyone's NIfTI data, in one of two forms.
 
 - A CSV manifest (option ``manifest``) with columns ``fixed``, ``moving`` and
-  optionally ``fixed_seg``, ``moving_seg``: every row is a test pair (paths absolute or
-  relative to the manifest). Pairwise; no training subjects, so for classical and
-  pre-trained methods.
+  optionally ``fixed_seg``, ``moving_seg`` (label maps) and ``fixed_landmarks``,
+  ``moving_landmarks`` (landmark CSVs, :mod:`regbench.data.landmarks`; voxel
+  coordinates, or world mm with the option ``landmark_space=world``): every row is a
+  test pair (paths absolute or relative to the manifest). Pairwise; no training
+  subjects, so for classical and pre-trained methods.
 - A folder (``--data-dir``) with glob patterns ``images`` and ``segs``: subjects
   registered to an atlas (option ``atlas``, else the first), split 4:1 into train and
   test like OASIS. An image and its label map are paired by what the wildcards of their
@@ -89,7 +91,8 @@ class NiftiPairs(NiftiDataset):
     default_options = {
         **NiftiDataset.default_options,
         "normalize": "minmax",
-        "manifest": "",  # CSV: fixed, moving[, fixed_seg, moving_seg]
+        "manifest": "",  # CSV: fixed, moving[, fixed_seg, moving_seg][, fixed_landmarks, moving_landmarks]
+        "landmark_space": "voxel",  # voxel | world (mm, in the image's NIfTI affine): the landmark files' coordinates
         "images": "*.nii.gz",  # glob in the folder (folder form)
         "segs": "",  # glob of label maps in the folder, paired with images by what their wildcards match
         "ndim": 3,
@@ -157,26 +160,31 @@ class NiftiPairs(NiftiDataset):
         table = pd.read_csv(manifest, dtype=str).fillna("")
         missing = {"fixed", "moving"} - set(table.columns)
         if missing:
-            raise DataError(f"{manifest} lacks column(s) {sorted(missing)}; expected fixed, moving[, fixed_seg, moving_seg]")
+            raise DataError(f"{manifest} lacks column(s) {sorted(missing)}; expected fixed, moving[, fixed_seg, "
+                            f"moving_seg][, fixed_landmarks, moving_landmarks]")
         if table.empty:
             raise DataError(f"{manifest} lists no pairs")
         subjects: dict[Path, tuple[SubjectFiles, int]] = {}  # each image's files, and the first row naming it
 
-        def subject(image: str, seg: str, row: int) -> str:
+        def subject(image: str, seg: str, landmarks: str, row: int) -> str:
             path = _listed(manifest, image)
             seg_path = _listed(manifest, seg) if seg else None
-            require_file(path, f"{manifest}, row {row}")
-            if seg_path is not None:
-                require_file(seg_path, f"{manifest}, row {row}")
-            known, first_row = subjects.setdefault(path, (SubjectFiles(_stem(path), path, seg_path), row))
-            if known.seg != seg_path:  # either label map would score some pairs with the wrong labels
-                raise DataError(f"{manifest}: image {path} has the label map {known.seg or 'none'} on row {first_row} "
-                                f"but {seg_path or 'none'} on row {row}; expected one label map per image")
+            landmark_path = _listed(manifest, landmarks) if landmarks else None
+            for listed in (path, seg_path, landmark_path):
+                if listed is not None:
+                    require_file(listed, f"{manifest}, row {row}")
+            files = SubjectFiles(_stem(path), path, seg_path, landmark_path)
+            known, first_row = subjects.setdefault(path, (files, row))
+            for what, mine, theirs in (("label map", known.seg, seg_path), ("landmarks", known.landmarks,
+                                                                             landmark_path)):
+                if mine != theirs:  # either file would score some pairs with the wrong labels or points
+                    raise DataError(f"{manifest}: image {path} has the {what} {mine or 'none'} on row {first_row} "
+                                    f"but {theirs or 'none'} on row {row}; expected one {what} file per image")
             return known.id
 
         for row, values in enumerate(table.to_dict("records"), start=2):
-            fixed = subject(values["fixed"], values.get("fixed_seg", ""), row)
-            moving = subject(values["moving"], values.get("moving_seg", ""), row)
+            fixed = subject(values["fixed"], values.get("fixed_seg", ""), values.get("fixed_landmarks", ""), row)
+            moving = subject(values["moving"], values.get("moving_seg", ""), values.get("moving_landmarks", ""), row)
             self._manifest_pairs.append(Pair(fixed_id=fixed, moving_id=moving))
         return [files for files, _ in subjects.values()]
 

@@ -22,23 +22,22 @@ import nibabel as nib
 import numpy as np
 from tqdm.auto import tqdm
 
+from regbench.data.errors import DataError, require_dir, require_file
+from regbench.data.landmarks import read_landmarks
 from regbench.plugin.dataset import PAIR_SEPARATOR, Pair, SplitDataset, Subject, split_train_test
-
 
 LARGEST_LABEL = int(np.iinfo(np.int32).max)  # labels are int32 once read
 
 
-class DataError(ValueError):
-    """A dataset file or folder is missing or not what regbench expects."""
-
-
 @dataclass(frozen=True)
 class SubjectFiles:
-    """Where one subject's image and (optional) label map live."""
+    """Where one subject's image, (optional) label map and (optional) landmarks live
+    (:mod:`regbench.data.landmarks`)."""
 
     id: str
     image: Path
     seg: Path | None = None
+    landmarks: Path | None = None
 
 
 def _by_id(subjects: list[SubjectFiles], dataset: str) -> dict[str, SubjectFiles]:
@@ -54,18 +53,6 @@ def _by_id(subjects: list[SubjectFiles], dataset: str) -> dict[str, SubjectFiles
             raise DataError(f"dataset {dataset!r}: two subjects have the id {subject.id!r} (images {known.image} and "
                             f"{subject.image}); expected one subject per id")
     return files
-
-
-def require_dir(path: Path, what: str) -> Path:
-    if not path.is_dir():
-        raise DataError(f"{what}: folder {path} does not exist")
-    return path
-
-
-def require_file(path: Path, what: str) -> Path:
-    if not path.is_file():
-        raise DataError(f"{what}: file {path} does not exist")
-    return path
 
 
 def _open(path: Path) -> nib.Nifti1Image:
@@ -270,7 +257,7 @@ class NiftiDataset(SplitDataset):
 
     def subject_files(self, subject_id: str) -> tuple[Path, ...]:
         files = self.files[subject_id]
-        return (files.image,) if files.seg is None else (files.image, files.seg)
+        return tuple(path for path in (files.image, files.seg, files.landmarks) if path is not None)
 
     def shared_files(self) -> tuple[Path, ...]:
         """The pair list, when the option ``pairs`` names one; subclasses add the files
@@ -288,6 +275,24 @@ class NiftiDataset(SplitDataset):
 
     def test_pairs(self) -> list[Pair]:
         return list(self._pair_list) if self._pair_list else super().test_pairs()
+
+    def _check_pair_landmarks(self) -> None:
+        """Each test pair's landmarks: both images have them, or neither, and as many
+        points in each (rows are matched by position); an error naming both files."""
+        for pair in self.test_pairs():
+            fixed, moving = self.files[pair.fixed_id].landmarks, self.files[pair.moving_id].landmarks
+            if fixed is None and moving is None:
+                continue
+            if fixed is None or moving is None:
+                has, lacks = (pair.fixed_id, pair.moving_id) if moving is None else (pair.moving_id, pair.fixed_id)
+                raise DataError(f"dataset {self.name!r}, pair {pair.id}: {has!r} has landmarks "
+                                f"({fixed or moving}) but {lacks!r} has none; expected landmarks for both or neither")
+            counts = [len(read_landmarks(path, header_shape(self.files[sid].image, self.ndim),
+                                         _open(self.files[sid].image).affine, self._landmark_space))
+                      for sid, path in ((pair.fixed_id, fixed), (pair.moving_id, moving))]
+            if counts[0] != counts[1]:
+                raise DataError(f"dataset {self.name!r}, pair {pair.id}: {counts[0]} landmarks in {fixed} but "
+                                f"{counts[1]} in {moving}; expected the same points in both, row by row")
 
     def _select_labels(self, names: dict[int, str]) -> dict[int, str]:
         wanted = [int(label) for label in self.options["labels"] if int(label) != 0]
@@ -318,6 +323,9 @@ class NiftiDataset(SplitDataset):
         seg = read_labels(files.seg, self.ndim) if files.seg is not None else None
         if seg is not None and seg.shape != image.shape:
             raise DataError(f"{files.seg} has shape {seg.shape} but its image {files.image} has {image.shape}; expected equal shapes")
+        landmarks = None
+        if files.landmarks is not None:
+            landmarks = read_landmarks(files.landmarks, image.shape, affine, self._landmark_space)
         image = normalize(image, self.options["normalize"])
         if seg is not None and self._keep_labels is not None:
             seg = np.where(np.isin(seg, self._keep_labels), seg, 0)
@@ -327,7 +335,27 @@ class NiftiDataset(SplitDataset):
             shift = np.eye(4)
             shift[: self.ndim, 3] = offsets
             affine = affine @ shift
-        return Subject(subject_id, image, seg, affine)
+            if landmarks is not None:
+                landmarks = self._cropped(landmarks, offsets, files.landmarks)
+        return Subject(subject_id, image, seg, affine, landmarks)
+
+    @property
+    def _landmark_space(self) -> str:
+        """How the landmark files give their points: ``voxel`` unless a dataset declares the
+        option ``landmark_space`` (nifti-pairs does)."""
+        return str(self.options.get("landmark_space", "voxel"))
+
+    def _cropped(self, landmarks: np.ndarray, offsets: np.ndarray, path: Path) -> np.ndarray:
+        """Landmarks moved with the image by the shape option's crop or pad; one the crop
+        cuts off is an error naming the file (its pair could not be scored by TRE)."""
+        moved = landmarks - offsets
+        outside = ((moved < -0.5) | (moved > np.asarray(self._shape) - 0.5)).any(axis=1)
+        if outside.any():
+            row = int(np.argmax(outside))
+            raise DataError(f"{path}, point {row + 1}: {tuple(landmarks[row].round(3).tolist())} lies outside the "
+                            f"image once cropped to shape={self._shape}; expected a shape option that keeps every "
+                            f"landmark")
+        return moved
 
     def validate(self, progress: bool = False) -> None:
         """Check every subject's files: headers first (cheap: shapes, voxel spacing and
@@ -350,6 +378,7 @@ class NiftiDataset(SplitDataset):
             raise DataError(f"dataset {self.name!r}: subjects differ in voxel spacing or orientation ({first_id}: "
                             f"{_describe(grids[first_id])}, {other[0]}: {_describe(other[1])}); expected one grid "
                             f"for all: resample and reorient them first (every metric compares voxels)")
+        self._check_pair_landmarks()
         if self.options["validate"]:
             for subject_id in tqdm(self.files, desc=f"check {self.name}", unit="subject", disable=not progress, leave=False):
                 self.load(subject_id)

@@ -50,9 +50,8 @@ def score(metrics: Sequence[Metric], outcome: PairOutcome, row: dict[str, Any]) 
     ``metric_errors``; the others still count."""
     per_label: dict[str, np.ndarray] = {}
     errors = []
-    has_labels = outcome.fixed.seg is not None and outcome.moving.seg is not None
     for metric in metrics:
-        if metric.needs_labels and not has_labels:
+        if not metric.applies_to(outcome):
             continue
         try:
             values = metric.compute(outcome)
@@ -86,6 +85,24 @@ def score_into(record: PairRecord, metrics: Sequence[Metric], outcome: PairOutco
              **{key: float(values[index]) for key, values in per_label.items()}}
             for index, (label, name) in enumerate(outcome.labels.items())
         ]
+
+
+def pair_outcome(dataset: Dataset, pair: Pair, fixed: Subject, moving: Subject, displacement: np.ndarray,
+                 device: str) -> PairOutcome:
+    """A checked field of ``pair``, with what ``dataset`` knows of the pair's true
+    correspondence (landmarks, the true field), each checked: a dataset's bad landmarks
+    or field fail the pair with an error naming the dataset, never score it."""
+    where = f"dataset {dataset.name!r}, pair {pair.id}"
+    landmarks = dataset.pair_landmarks(pair, fixed, moving)
+    if landmarks is not None:
+        landmarks = landmarks.check(fixed.image.shape, moving.image.shape, where)
+    truth = dataset.true_displacement(pair, fixed, moving)
+    expected = (fixed.image.ndim, *fixed.image.shape)
+    if truth is not None and (np.shape(truth) != expected or not np.isfinite(truth).all()):
+        raise ValueError(f"{where}: the dataset's true field has shape {np.shape(truth)} or non-finite values; "
+                         f"expected finite values of shape {expected}")
+    return PairOutcome(fixed=fixed, moving=moving, displacement=displacement, labels=dataset.labels,
+                       spacing=dataset.spacing, device=device, landmarks=landmarks, true_displacement=truth)
 
 
 def _handed_copies(fixed: Subject, movings: Sequence[Subject]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -241,8 +258,7 @@ class Evaluator:
         for pair, (_, moving), field_, record in zip(pairs, loaded, fields, records, strict=True):
             try:
                 displacement = check_displacement(method.name, field_, fixed.image)
-                outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement,
-                                      labels=dataset.labels, spacing=dataset.spacing, device=method.device_type)
+                outcome = pair_outcome(dataset, pair, fixed, moving, displacement, method.device_type)
                 score_into(record, self.job.metrics, outcome, pair, keep_arrays=pair.id == self.job.figure_pair)
                 if self._nifti is not None:
                     self._nifti(pair, outcome)

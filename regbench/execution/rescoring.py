@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from regbench.execution.evaluation import PairLoader, error_text, score_into
+from regbench.execution.evaluation import PairLoader, error_text, pair_outcome, score_into
 from regbench.execution.store import PairRecord
 from regbench.measuring import devices
 from regbench.outputs import schema
@@ -24,7 +24,7 @@ from regbench.outputs.fields import L2rFolder, SavedFolder
 from regbench.outputs.files import TRAINING_COLUMNS, RunOutput
 from regbench.plugin.dataset import Dataset, Pair, Subject
 from regbench.plugin.method import check_displacement
-from regbench.plugin.metric import Metric, PairOutcome
+from regbench.plugin.metric import Metric
 
 
 def _score_pair(name: str, source: L2rFolder | SavedFolder, pair: Pair, loaded: tuple[Subject, Subject] | str,
@@ -41,8 +41,8 @@ def _score_pair(name: str, source: L2rFolder | SavedFolder, pair: Pair, loaded: 
         return record
     try:
         displacement = check_displacement(name, source.read(pair, fixed.image.shape), fixed.image)
-        outcome = PairOutcome(fixed=fixed, moving=moving, displacement=displacement, labels=dataset.labels,
-                              spacing=dataset.spacing, device=devices.pick_device().type)  # a GPU when there is one
+        outcome = pair_outcome(dataset, pair, fixed, moving, displacement,
+                               devices.pick_device().type)  # a GPU when there is one
         score_into(record, metrics, outcome, pair, keep_arrays)
         record.row["status"] = schema.OK
     except Exception as error:  # one bad field never loses the others

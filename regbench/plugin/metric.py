@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 
-from regbench.plugin.dataset import Subject
+from regbench.plugin.dataset import Landmarks, Subject
 
 if TYPE_CHECKING:
     import torch
@@ -40,7 +40,10 @@ class Column:
     ``family``: whose definition the value follows, e.g. ``"common"`` (as most papers
     compute it) or ``"learn2reg"`` (exactly as the Learn2Reg challenge's evaluation);
     the report says which family each column belongs to, so values computed
-    differently are never read side by side as one.
+    differently are never read side by side as one. ``figure``: the report plots the
+    column's per-pair values per method in the figure of this name, one panel per
+    column that names it (``"correspondence"``: TRE and the true error; ``"validity"``:
+    folding and NDV); None: no such figure (judged columns get their own).
     """
 
     name: str
@@ -52,6 +55,7 @@ class Column:
     tolerance: float | None = None
     robust: tuple[float, str] | None = None
     family: str | None = None
+    figure: str | None = None
 
     @property
     def result_column(self) -> str:
@@ -72,6 +76,10 @@ class PairOutcome:
     ``device`` (the method's: a GPU where the method ran on one), and shared by every
     metric, so a metric selection that needs none of it costs nothing.
 
+    ``landmarks`` and ``true_displacement`` are what the dataset knows of the pair's
+    true correspondence (:meth:`regbench.Dataset.pair_landmarks`,
+    :meth:`regbench.Dataset.true_displacement`), checked; None when it knows nothing.
+
     ``warped_seg`` is warped as the common family warps labels
     (:func:`regbench.measuring.warp.warp_labels`), ``l2r_warped_seg`` as Learn2Reg's
     evaluation does; they differ only at the image border and on exact half-voxel ties."""
@@ -82,6 +90,8 @@ class PairOutcome:
     labels: Mapping[int, str]  # scored labels (background excluded)
     spacing: tuple[float, ...]
     device: str = "cpu"  # a torch device type: where the derived arrays are computed
+    landmarks: Landmarks | None = None
+    true_displacement: np.ndarray | None = None  # (ndim, *spatial), voxel units, pull-back
 
     @functools.cached_property
     def warped_image(self) -> np.ndarray:
@@ -132,13 +142,24 @@ MetricValues = Mapping[str, "float | np.ndarray"]
 class Metric(abc.ABC):
     """A metric: ``compute`` returns named values for one pair, one per declared column.
 
-    Metrics that need label maps set ``needs_labels``; they are skipped for pairs
-    without them.
+    Metrics that need label maps set ``needs_labels``; those that need corresponding
+    landmarks, ``needs_landmarks``; those that need the true field,
+    ``needs_true_displacement``. Each is skipped for pairs without what it needs (its
+    columns are then empty for those pairs).
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     needs_labels: ClassVar[bool] = False
+    needs_landmarks: ClassVar[bool] = False
+    needs_true_displacement: ClassVar[bool] = False
+
+    def applies_to(self, outcome: PairOutcome) -> bool:
+        """Whether ``outcome`` has what this metric needs."""
+        has_labels = outcome.fixed.seg is not None and outcome.moving.seg is not None
+        return ((has_labels or not self.needs_labels)
+                and (outcome.landmarks is not None or not self.needs_landmarks)
+                and (outcome.true_displacement is not None or not self.needs_true_displacement))
     columns: ClassVar[tuple[Column, ...]] = ()
 
     @abc.abstractmethod

@@ -66,3 +66,65 @@ def test_building_touches_no_network(monkeypatch):
             assert dataset.load(subject_id).image.shape == (160, 192)
     finally:
         mni2d.template_slab.cache_clear()
+
+
+# --- the true correspondence --------------------------------------------------------------
+
+def test_inverting_a_known_affine_field_gives_its_inverse():
+    from regbench.data import invert_field
+
+    shape = (30, 34)
+    grid = np.stack(np.meshgrid(*[np.arange(n, dtype=float) for n in shape], indexing="ij"))
+    matrix = np.array([[1.03, 0.02], [-0.04, 0.98]])
+    offset = np.array([1.5, -2.0])
+    field = np.einsum("ij,j...->i...", matrix, grid) + offset.reshape(2, 1, 1) - grid  # x -> A x + b
+    inverse_matrix = np.linalg.inv(matrix)  # by hand: x -> A^-1 (x - b)
+    expected = np.einsum("ij,j...->i...", inverse_matrix, grid - offset.reshape(2, 1, 1)) - grid
+    inner = (slice(None), slice(4, -4), slice(4, -4))  # away from the border, where the field is extended
+    np.testing.assert_allclose(invert_field(field)[inner], expected[inner], atol=1e-5)
+
+
+def test_the_true_field_undoes_the_subject_s_deformation_and_carries_the_landmarks():
+    from regbench.measuring import warp_image
+
+    dataset = Mni2d(n_subjects=10)
+    pair = dataset.test_pairs()[0]
+    atlas, subject = dataset.load(pair.fixed_id), dataset.load(pair.moving_id)
+    truth = dataset.true_displacement(pair, atlas, subject)
+    assert truth.shape == (2, 160, 192) and truth.dtype == np.float32
+    # The subject's own field, phi, sends its voxel y to the template at y + phi(y); following the true field
+    # from x and then phi comes back to x: warp(warp(grid, phi), truth) = identity (a coordinate grid warped).
+    _, _, phi = dataset._deformation(dataset.subject_index(pair.moving_id))
+    grid = np.stack(np.meshgrid(np.arange(160.0), np.arange(192.0), indexing="ij")).astype(np.float32)
+    there = np.stack([warp_image(component + phi[axis], truth) for axis, component in enumerate(grid)])
+    brain = atlas.seg > 0
+    assert np.abs(there - grid)[:, brain].max() < 0.05  # voxels; the generator's own fields interpolated linearly
+    landmarks = dataset.pair_landmarks(pair, atlas, subject)
+    assert 40 <= len(landmarks.fixed) <= 100 and (atlas.seg[tuple(landmarks.fixed.astype(int).T)] > 0).all()
+    np.testing.assert_allclose(landmarks.moving - landmarks.fixed,
+                               truth[(slice(None), *landmarks.fixed.astype(int).T)].T, atol=1e-6)
+    assert dataset.true_displacement(type(pair)(subject.id, atlas.id), subject, atlas) is None  # not a test pair
+
+
+def test_a_run_scores_the_true_field_against_dice_tre_and_folding(tmp_path):
+    import pandas as pd
+
+    from regbench.cli import main
+
+    out = tmp_path / "out"
+    code = main(["run", "--dataset", "mni2d", "--dataset-option", "n_subjects=6", "--methods", "identity",
+                 "--metrics", "dice,tre,l2r-tre,true-error,jacobian", "--out", str(out), "--no-isolation"])
+    assert code == 0
+    results = pd.read_csv(out / "results.csv")
+    assert results["status"].eq("ok").all()
+    dataset = Mni2d(n_subjects=6)
+    for row in results.itertuples():
+        pair = next(p for p in dataset.test_pairs() if p.id == row.pair)
+        atlas, subject = dataset.load(pair.fixed_id), dataset.load(pair.moving_id)
+        norms = np.linalg.norm(dataset.true_displacement(pair, atlas, subject), axis=0)[atlas.seg > 0]
+        assert row.epe == pytest.approx(norms.mean(), rel=1e-5)  # identity errs by the true displacement
+        landmarks = dataset.pair_landmarks(pair, atlas, subject)
+        assert row.tre == pytest.approx(np.linalg.norm(landmarks.moving - landmarks.fixed, axis=1).mean(), rel=1e-5)
+    assert main(["report", str(out)]) == 0
+    assert {"correspondence.png", "validity.png"} <= {path.name for path in (out / "report_files").iterdir()}
+    assert "## Correspondence" in (out / "report.md").read_text()

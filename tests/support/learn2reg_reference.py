@@ -95,3 +95,14 @@ def evaluate_pair(fixed_seg: np.ndarray, moving_seg: np.ndarray, disp: np.ndarra
 def aggregate(values: Sequence[float]) -> dict[str, float]:
     array = np.asarray(values, dtype=float)
     return {"mean": float(array.mean()), "std": float(array.std()), "30": float(np.quantile(array, 0.3))}
+
+
+def compute_tre(fix_lms: np.ndarray, mov_lms: np.ndarray, disp: np.ndarray, spacing_mov: Sequence[float]) -> np.ndarray:
+    """The challenge's ``compute_tre``: each channel of ``disp`` (channels last, float64 as
+    ``get_fdata`` gives it) sampled at the fixed landmarks by ``map_coordinates`` with its
+    defaults, the moved landmarks' difference to the moving ones scaled by the moving
+    spacing, the norm per landmark."""
+    disp = np.asarray(disp, dtype=np.float64)
+    moved = np.array([ndimage.map_coordinates(disp[..., axis], fix_lms.transpose())
+                      for axis in range(disp.shape[-1])]).transpose()
+    return np.linalg.norm((fix_lms + moved - mov_lms) * np.asarray(spacing_mov), axis=1)

@@ -72,11 +72,11 @@ def outcome(case: str, **options: object) -> PairOutcome:
 
 
 def scores(pair: PairOutcome) -> dict[str, np.ndarray]:
-    """Every installed metric's values on ``pair``, by column."""
+    """Every installed metric's values on ``pair`` (of those that apply to it), by column."""
     values = {}
     for entry in collect(plugin_manager([])).metrics.entries():
-        if entry.installed:
-            values.update({key: np.asarray(value, dtype=float) for key, value in entry.cls().compute(pair).items()})
+        if entry.installed and (metric := entry.cls()).applies_to(pair):
+            values.update({key: np.asarray(value, dtype=float) for key, value in metric.compute(pair).items()})
     return values
 
 
