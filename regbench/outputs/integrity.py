@@ -125,6 +125,7 @@ def _declaration_problem(item: object) -> str | None:
     robust = column.robust
     usable = (isinstance(column.name, str) and isinstance(column.heading, str) and isinstance(column.per_label, bool)
               and column.better in (None, "higher", "lower") and _is_number(column.tolerance)
+              and (column.figure is None or isinstance(column.figure, str))
               and (robust is None or (isinstance(robust, list) and len(robust) == 2 and _is_number(robust[0])
                                       and isinstance(robust[1], str))))
     return None if usable else f"a declaration of {column.name!r} with values of the wrong kind"

@@ -59,12 +59,12 @@ def test_report_markdown_has_every_table_and_figure(results_dir, tmp_path):
     assert main(["report", str(results_dir), "--out", str(tmp_path)]) == 0
     markdown = (tmp_path / "report.md").read_text()
     for heading in ("Summary", "Table 1", "Dice per label", "Paired comparison", "Qualitative comparison",
-                    "Accuracy and speed", "Runtime and memory", "Training"):
+                    "Accuracy and speed", "Runtime and memory", "Training", "Validity"):
         assert f"## {heading}" in markdown, heading
     assert "DSC30" in markdown and "HD95 (mm)" in markdown and "label 1" in markdown
     figures = sorted(p.name for p in (tmp_path / "report_files").glob("*.png"))
     assert figures == ["accuracy_speed.png", "dice_per_label.png", "dice_per_method.png", "qualitative.png",
-                       "runtime_memory.png", "training_loss.png"]
+                       "runtime_memory.png", "training_loss.png", "validity.png"]  # no landmarks: no correspondence
     assert "Measured on cpu; bars: std across pairs." in markdown
 
 
@@ -97,7 +97,7 @@ def test_html_report_renders_in_headless_chromium(results_dir, tmp_path):
         tables = browser.execute_script("return document.querySelectorAll('table').length")
     finally:
         browser.quit()
-    assert len(images) == 6
+    assert len(images) == 7  # the figures of test_report_markdown_has_every_table_and_figure
     for alt, complete, width, height in images:
         assert complete and width > 100 and height > 100, alt
     assert "Accuracy and speed" in {alt for alt, *_ in images}

@@ -66,6 +66,11 @@ def _figure_sections(folder: ResultsFolder, means: SeedMeans, figures_dir: Path)
         per_label = figures.label_box_plot(column, folder.label_metrics, folder.methods, figures_dir)
         if per_label:
             sections.append(Section(f"{column.heading} per label (plot)", figure=per_label))
+    for name, columns in figures.grouped(folder.metric_columns).items():
+        panels = figures.panel_box_plot(name, columns, means, folder.methods, figures_dir)
+        if panels:
+            sections.append(Section(name.capitalize(), "Per-pair values per method, one panel per metric column "
+                                                       "(columns: the summary's definitions).", figure=panels))
     qualitative = figures.qualitative_figure(folder, figures_dir)
     if qualitative:
         sections.append(Section("Qualitative comparison", "Warped images, deformation grids and Jacobian determinants "

@@ -3,7 +3,8 @@
 Which metric columns they plot is read from the columns' declarations (run.json), never
 from their names, so a plugin's metric is plotted like a built-in one: each column the
 gate judges (:func:`judged`: Dice in a default run) gets box plots per method and, with
-one value per label, per label; the accuracy-against-speed figure plots one family's
+one value per label, per label; columns that name a figure (:func:`grouped`: TRE and
+the true error, folding and NDV) are its panels; the accuracy-against-speed figure plots one family's
 label scores (:func:`label_scores`: Dice and HD95). With several seeds, a pair's value
 is its mean over seeds, computed once by the caller (:class:`~regbench.outputs.seeds.SeedMeans`).
 """
@@ -42,6 +43,15 @@ def label_scores(columns: Sequence[Column]) -> list[Column]:
     return [column for column in scores if column.family == scores[0].family]
 
 
+def grouped(columns: Sequence[Column]) -> dict[str, list[Column]]:
+    """The columns that name a figure (``Column.figure``), by figure, in declared order."""
+    figures: dict[str, list[Column]] = {}
+    for column in columns:
+        if column.figure is not None:
+            figures.setdefault(column.figure, []).append(column)
+    return figures
+
+
 def _save(figure: plt.Figure, path: Path) -> Path:
     """Write ``figure`` whole or not at all (its format chosen by the extension, which the partial file keeps)."""
     atomic_write(path, lambda partial: figure.savefig(partial, dpi=110, bbox_inches="tight"))
@@ -72,6 +82,25 @@ def method_box_plot(column: Column, means: SeedMeans, methods: Sequence[str], ou
     axis.set_title(f"{column.heading} per method")
     axis.tick_params(axis="x", rotation=20)
     return _save(figure, out / f"{column.name}_per_method.png")
+
+
+def panel_box_plot(name: str, columns: Sequence[Column], means: SeedMeans, methods: Sequence[str],
+                   out: Path) -> Path | None:
+    """One figure of box plots side by side, a panel per column of ``columns`` that has
+    values (each pair's value per method, with several seeds its mean over seeds);
+    None when none has any (a dataset without landmarks has no TRE)."""
+    ok = _ok(means)
+    shown = [column for column in columns if column.result_column in ok and ok[column.result_column].notna().any()]
+    if not shown:
+        return None
+    figure, axes = plt.subplots(1, len(shown), figsize=(len(shown) * (0.9 * len(methods) + 1.5), 4), squeeze=False)
+    for axis, column in zip(axes[0], shown, strict=True):
+        axis.boxplot([ok.loc[ok["method"] == m, column.result_column].dropna() for m in methods], tick_labels=methods)
+        axis.set_title(f"{column.heading} ({column.better} is better)" if column.better else column.heading,
+                       fontsize="medium")
+        axis.tick_params(axis="x", rotation=30)
+    figure.suptitle(f"{name.capitalize()}: per pair, per method")
+    return _save(figure, out / f"{name}.png")
 
 
 def label_box_plot(column: Column, label_metrics: pd.DataFrame, methods: Sequence[str], out: Path) -> Path | None:
