@@ -1,4 +1,5 @@
-"""``l2r-oasis``: the Learn2Reg OASIS task (brain MRI, inter-subject, 3D).
+"""``l2r-oasis``: the Learn2Reg OASIS task (brain MRI, inter-subject, 3D), and the base
+every Learn2Reg task shares (:class:`Learn2RegTask`: the task's dataset description).
 
 Users bring the data. Layout of the root folder::
 
@@ -16,10 +17,11 @@ evaluation: a regbench field ``u`` (3, *spatial) is Learn2Reg's displacement
 
 from __future__ import annotations
 
+import abc
 import functools
 import json
 from pathlib import Path
-
+from typing import ClassVar
 
 from regbench import Dataset, Pair, Registry, hookimpl
 from regbench.data import (
@@ -29,56 +31,109 @@ from regbench.data import (
     require_file,
 )
 
-DESCRIPTION_FILE = "OASIS_dataset.json"
+
+def image_stem(path: str) -> str:
+    """``./imagesTr/NLST_0101_0000.nii.gz`` -> ``NLST_0101_0000``."""
+    return Path(path).name.split(".nii")[0]
 
 
 def _subject_id(path: str) -> str:
     """``./imagesTr/OASIS_0001_0000.nii.gz`` -> ``OASIS_0001``."""
-    name = Path(path).name.split(".nii")[0]
+    name = image_stem(path)
     return name.rsplit("_", 1)[0] if name.endswith("_0000") else name
 
 
-def _field(entry: object, key: str, where: str) -> str:
-    """``entry[key]``, a path; anything else is an error naming the entry."""
-    value = entry.get(key) if isinstance(entry, dict) else None
-    if not isinstance(value, str) or not value:
-        raise DataError(f"{DESCRIPTION_FILE}: {where} has no {key!r} path; expected Learn2Reg's dataset description")
-    return value
+class Learn2RegTask(NiftiDataset):
+    """A Learn2Reg task read from its dataset description, ``description_file`` in the
+    root folder: the subjects are its ``training`` images, the test pairs its
+    ``registration_val`` pairs (unless the option ``pairs`` names others). Subclasses
+    say what files an entry of ``training`` brings (:meth:`entry_files`) and how an
+    image path becomes a subject id (:meth:`subject_id`)."""
 
-
-class L2rOasis(NiftiDataset):
-    name = "l2r-oasis"
-    description = "Learn2Reg OASIS (3D, 160x224x192, 35 labels), its registration_val pairs (bring the data: --data-dir)"
+    description_file: ClassVar[str]
     ndim = 3
     pairwise = True
 
+    @abc.abstractmethod
+    def entry_files(self, entry: dict, image_name: str, image: Path) -> SubjectFiles:
+        """The files of one ``training`` entry, whose image ``image_name`` (as written in
+        the description) is the checked file ``image``."""
+
+    def subject_id(self, image_name: str) -> str:
+        """The subject id of an image path as written in the description."""
+        return image_stem(image_name)
+
     @functools.cached_property
     def _description(self) -> dict:
-        path = require_file(self.root / DESCRIPTION_FILE, f"dataset {self.name!r} (Learn2Reg layout)")
+        path = require_file(self.root / self.description_file, f"dataset {self.name!r} (Learn2Reg layout)")
         try:
             description = json.loads(path.read_text())
         except json.JSONDecodeError as error:
             raise DataError(f"{path} is not valid JSON ({error})") from None
+        if not isinstance(description, dict):
+            raise DataError(f"{path} holds no JSON object; expected Learn2Reg's dataset description")
         for key in ("training", "registration_val"):
             if not isinstance(description.get(key), list) or not description[key]:
                 raise DataError(f"{path} has no list {key!r}; expected Learn2Reg's dataset description")
         return description
 
+    def _field(self, entry: object, key: str, where: str) -> str:
+        """``entry[key]``, a path; anything else is an error naming the entry."""
+        value = entry.get(key) if isinstance(entry, dict) else None
+        if not isinstance(value, str) or not value:
+            raise DataError(f"{self.description_file}: {where} has no {key!r} path; expected Learn2Reg's dataset "
+                            f"description")
+        return value
+
+    def _entry_file(self, name: str) -> Path:
+        """A file the description names, relative to the root; it must exist."""
+        return require_file(self.root / name, f"{self.description_file} entry {name!r}")
+
     def list_subjects(self) -> list[SubjectFiles]:
         files = []
         for number, entry in enumerate(self._description["training"], start=1):
-            image_name = _field(entry, "image", f"'training' entry {number}")
-            image = require_file(self.root / image_name, f"{DESCRIPTION_FILE} entry {image_name!r}")
-            label = entry.get("label")
-            if not isinstance(label, str):
-                raise DataError(f"{DESCRIPTION_FILE}: subject {image_name!r} has no 'label' (segmentation)")
-            seg = require_file(self.root / label, f"{DESCRIPTION_FILE} entry {label!r}")
-            case = _subject_id(image_name)
-            if _subject_id(label) != case:  # a shifted list would score every subject with another's labels
-                raise DataError(f"{DESCRIPTION_FILE}: subject {image_name!r} has the label {label!r} of another "
-                                f"case ({_subject_id(label)!r}); expected the label map of case {case!r}")
-            files.append(SubjectFiles(case, image, seg))
+            image_name = self._field(entry, "image", f"'training' entry {number}")
+            files.append(self.entry_files(entry, image_name, self._entry_file(image_name)))
         return files
+
+    def shared_files(self) -> tuple[Path, ...]:
+        """The description: subjects, pairs (and label names)."""
+        return (*super().shared_files(), self.root / self.description_file)
+
+    def _val_pairs(self) -> list[Pair]:
+        pairs = [Pair(fixed_id=self.subject_id(self._field(p, "fixed", f"'registration_val' entry {number}")),
+                      moving_id=self.subject_id(self._field(p, "moving", f"'registration_val' entry {number}")))
+                 for number, p in enumerate(self._description["registration_val"], start=1)]
+        for pair in pairs:
+            for subject_id in (pair.fixed_id, pair.moving_id):
+                if subject_id not in self.files:
+                    raise DataError(f"{self.description_file}: registration_val names {subject_id!r}, "
+                                    f"which is not among its 'training' subjects")
+        return pairs
+
+    def _read_pairs(self, path: str) -> list[Pair]:
+        return super()._read_pairs(path) or self._val_pairs()
+
+
+class L2rOasis(Learn2RegTask):
+    name = "l2r-oasis"
+    description = ("Learn2Reg OASIS (3D, 160x224x192, 35 labels), its registration_val pairs "
+                   "(bring the data: --data-dir)")
+    description_file = "OASIS_dataset.json"
+
+    def subject_id(self, image_name: str) -> str:
+        return _subject_id(image_name)
+
+    def entry_files(self, entry: dict, image_name: str, image: Path) -> SubjectFiles:
+        label = entry.get("label")
+        if not isinstance(label, str):
+            raise DataError(f"{self.description_file}: subject {image_name!r} has no 'label' (segmentation)")
+        seg = self._entry_file(label)
+        case = _subject_id(image_name)
+        if _subject_id(label) != case:  # a shifted list would score every subject with another's labels
+            raise DataError(f"{self.description_file}: subject {image_name!r} has the label {label!r} of another "
+                            f"case ({_subject_id(label)!r}); expected the label map of case {case!r}")
+        return SubjectFiles(case, image, seg)
 
     def label_names(self) -> dict[int, str]:
         """The description's ``labels`` (id -> name), else every label of the label maps."""
@@ -86,27 +141,9 @@ class L2rOasis(NiftiDataset):
         if not (isinstance(named, dict) and len(named) > 1):
             return self.labels_in_maps()
         if not all(str(key).isdigit() for key in named):
-            raise DataError(f"{self.root / DESCRIPTION_FILE}: 'labels' must map label numbers to names, got keys "
-                            f"{sorted(map(str, named))[:5]}")
+            raise DataError(f"{self.root / self.description_file}: 'labels' must map label numbers to names, got "
+                            f"keys {sorted(map(str, named))[:5]}")
         return {int(key): str(value) for key, value in named.items() if int(key) != 0}
-
-    def shared_files(self) -> tuple[Path, ...]:
-        """The description: subjects, pairs and label names."""
-        return (*super().shared_files(), self.root / DESCRIPTION_FILE)
-
-    def _val_pairs(self) -> list[Pair]:
-        pairs = [Pair(fixed_id=_subject_id(_field(p, "fixed", f"'registration_val' entry {number}")),
-                      moving_id=_subject_id(_field(p, "moving", f"'registration_val' entry {number}")))
-                 for number, p in enumerate(self._description["registration_val"], start=1)]
-        for pair in pairs:
-            for subject_id in (pair.fixed_id, pair.moving_id):
-                if subject_id not in self.files:
-                    raise DataError(f"{DESCRIPTION_FILE}: registration_val names {subject_id!r}, "
-                                    f"which is not among its 'training' subjects")
-        return pairs
-
-    def _read_pairs(self, path: str) -> list[Pair]:
-        return super()._read_pairs(path) or self._val_pairs()
 
 
 @hookimpl

@@ -175,11 +175,11 @@ class NiftiPairs(NiftiDataset):
                     require_file(listed, f"{manifest}, row {row}")
             files = SubjectFiles(_stem(path), path, seg_path, landmark_path)
             known, first_row = subjects.setdefault(path, (files, row))
-            for what, mine, theirs in (("label map", known.seg, seg_path), ("landmarks", known.landmarks,
-                                                                             landmark_path)):
+            for what, mine, theirs in (("label map", known.seg, seg_path), ("landmark file", known.landmarks,
+                                                                                 landmark_path)):
                 if mine != theirs:  # either file would score some pairs with the wrong labels or points
                     raise DataError(f"{manifest}: image {path} has the {what} {mine or 'none'} on row {first_row} "
-                                    f"but {theirs or 'none'} on row {row}; expected one {what} file per image")
+                                    f"but {theirs or 'none'} on row {row}; expected one {what} per image")
             return known.id
 
         for row, values in enumerate(table.to_dict("records"), start=2):

@@ -97,7 +97,8 @@ def _data() -> argparse.ArgumentParser:
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--dataset", default="mni2d", help="dataset name (default: mni2d, embedded)")
     data.add_argument("--data-dir", default=None, metavar="PATH",
-                      help="the dataset's folder, for datasets you bring (oasis2d, oasis3d, l2r-oasis, nifti-pairs)")
+                      help="the dataset's folder, for datasets you bring (oasis2d, oasis3d, l2r-oasis, l2r-nlst, "
+                           "nifti-pairs)")
     data.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
                       help="set a dataset option, e.g. n_subjects=100 (repeatable)")
     data.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -3,8 +3,9 @@ layout (``regbench run --export l2r DIR`` writes it, ``regbench evaluate`` reads
 the fields of ``regbench run --save-warped`` (read by ``regbench evaluate``).
 
 Learn2Reg's layout: one ``disp_FFFF_MMMM.nii.gz`` per pair, FFFF and MMMM the fixed
-and moving case numbers (``OASIS_0395`` -> ``0395``; see :func:`case_names` for ids
-without one), an array of shape ``(*spatial, ndim)``: the
+and moving case numbers (``OASIS_0395`` -> ``0395``; ``NLST_0101_0000`` and
+``NLST_0101_0001``, two images of case 0101 -> ``disp_0101_0101``; see
+:func:`case_names` for ids without one), an array of shape ``(*spatial, ndim)``: the
 displacement along each array axis in voxels, pulling back, ``warped(x) =
 moving(x + disp(x))`` — regbench's field ``u`` with its components moved last.
 Fields at half resolution (each spatial size halved) are read too: their values are
@@ -31,17 +32,49 @@ from regbench.outputs.owned import OWNED_FILE, claim_files
 from regbench.plugin.dataset import Pair
 
 EXPORT_FORMATS = ("l2r",)
-_CASE_NUMBER = re.compile(r"(?:.*\D)?(\d{4})")
+_CASE_NUMBER = re.compile(r"(?:.*\D)?(\d{4})")  # OASIS_0395: case 0395
+_IMAGE_OF_CASE = re.compile(r"((?:.*\D)?(\d{4}))_\d{4}")  # NLST_0101_0001: image _0001 of case NLST_0101
+
+
+def _case(subject: str) -> tuple[str, str] | None:
+    """A subject's case and the case's number, as Learn2Reg names its files: an id of an
+    image of a case, ``..._NNNN_MMMM`` (the case number, then the image's ``_0000``,
+    ``_0001``, ...), is case ``..._NNNN``; any other id ending in 4 digits is a case of
+    its own, numbered by them; None for an id without a number."""
+    if match := _IMAGE_OF_CASE.fullmatch(subject):
+        return match.group(1), match.group(2)
+    if match := _CASE_NUMBER.fullmatch(subject):
+        return subject, match.group(1)
+    return None
+
+
+def _by_case_number(pairs: Sequence[Pair], ids: Sequence[str]) -> dict[str, str] | None:
+    """Each subject's case number (:func:`_case`), when every subject has one, no number
+    stands for two cases and no two pairs get one file name; else None."""
+    cases = {subject: case for subject in ids if (case := _case(subject)) is not None}
+    if len(cases) != len(ids):
+        return None
+    owners: dict[str, str] = {}  # case number -> its case
+    for case, number in cases.values():
+        if owners.setdefault(number, case) != case:  # A_0001 and B_0001: two cases, one number
+            return None
+    names = {subject: number for subject, (_, number) in cases.items()}
+    files = {(names[pair.fixed_id], names[pair.moving_id]) for pair in pairs}
+    return names if len(files) == len(set(pairs)) else None  # a pair and its reverse within one case
 
 
 def case_names(pairs: Iterable[Pair]) -> dict[str, str]:
-    """Each subject's name in Learn2Reg file names: its trailing 4-digit case number
-    when every subject has one and no two share it, else its id made file-safe, with
-    "-" for "_" (which separates the two names in ``disp_FFFF_MMMM``); a ValueError
-    naming both when two ids become one name."""
+    """Each subject's name in Learn2Reg file names, as the challenge names them: the
+    number of its case (``OASIS_0395`` -> ``0395``; both images of an intra-patient case,
+    ``NLST_0101_0000`` and ``NLST_0101_0001``, -> ``0101``, so their pair's file is
+    ``disp_0101_0101.nii.gz``) when every subject has one, no number stands for two
+    cases and no two pairs get one file; else its id made file-safe, with "-" for "_"
+    (which separates the two names in ``disp_FFFF_MMMM``); a ValueError naming both when
+    two ids become one name."""
+    pairs = list(pairs)
     ids = sorted({subject for pair in pairs for subject in (pair.fixed_id, pair.moving_id)})
-    numbers = {subject: match.group(1) for subject in ids if (match := _CASE_NUMBER.fullmatch(subject))}
-    if len(numbers) == len(ids) and len(set(numbers.values())) == len(ids):
+    numbers = _by_case_number(pairs, ids)
+    if numbers is not None:
         return numbers
     names: dict[str, str] = {}
     owners: dict[str, str] = {}  # file name -> the subject it stands for

@@ -154,6 +154,28 @@ def test_file_safe_names_that_collide():
         case_names([Pair("a_b", "a-b")])
 
 
+def test_learn2reg_file_names_are_case_numbers_as_the_challenge_names_them():
+    # An id of Learn2Reg's image form, CASE_NNNN_MMMM (MMMM: the image of the case), is case NNNN:
+    # both images of an intra-patient case name its pair's file, disp_0101_0101 (fixed[-16:-12]).
+    nlst = [Pair("NLST_0101_0000", "NLST_0101_0001"), Pair("NLST_0102_0000", "NLST_0102_0001")]
+    assert case_names(nlst) == {"NLST_0101_0000": "0101", "NLST_0101_0001": "0101",
+                                "NLST_0102_0000": "0102", "NLST_0102_0001": "0102"}
+    assert case_names([Pair("AbdomenCTCT_0001_0000", "AbdomenCTCT_0007_0000")]) == {
+        "AbdomenCTCT_0001_0000": "0001", "AbdomenCTCT_0007_0000": "0007"}
+    assert case_names([Pair("OASIS_0395", "OASIS_0396")]) == {"OASIS_0395": "0395", "OASIS_0396": "0396"}
+
+
+@pytest.mark.parametrize("pairs", [
+    [Pair("NLST_0101_0000", "NLST_0101_0001"), Pair("NLST_0101_0001", "NLST_0101_0000")],  # one file, two pairs
+    [Pair("NLST_0101_0000", "NLST_0101_0001"), Pair("NLST_0101_0000", "NLST_0101_0002")],
+    [Pair("A_0001_0000", "B_0001_0001")],  # two cases, one number
+    [Pair("A_0001_0000", "A_0002"), Pair("B_0002", "A_0001_0001")],
+], ids=["pair-and-reverse", "two-moving-images", "two-cases-one-number", "mixed-forms"])
+def test_learn2reg_file_names_fall_back_to_ids_where_numbers_would_mislead(pairs):
+    ids = {subject for pair in pairs for subject in (pair.fixed_id, pair.moving_id)}
+    assert case_names(pairs) == {subject: subject.replace("_", "-") for subject in ids}
+
+
 def test_fields_that_match_no_pair_are_named(tmp_path, capsys):
     for name in ("disp_0001_0002", "disp_0001_0003", "disp_0004_0001"):
         (tmp_path / f"{name}.nii.gz").touch()

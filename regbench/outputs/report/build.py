@@ -106,8 +106,9 @@ def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
     ]
     if not folder.label_metrics.empty and "dice" in folder.label_metrics:
         sections.append(Section("Dice per label", "mean ± std over pairs.", table=label_table(folder.label_metrics)))
-    sections.append(Section("Paired comparison", "Two-sided Wilcoxon signed-rank test of per-pair Dice between "
-                                                 "methods (p-values).", table=wilcoxon_table(means.pairs)))
+    if "dice_mean" in means.pairs:  # a dataset without labels (scored by TRE) has no Dice to compare
+        sections.append(Section("Paired comparison", "Two-sided Wilcoxon signed-rank test of per-pair Dice between "
+                                                     "methods (p-values).", table=wilcoxon_table(means.pairs)))
     return sections + _figure_sections(folder, means, figures_dir)
 
 
