@@ -109,6 +109,7 @@ class MethodJob:
             profile=dataclasses.asdict(self.profile) if method.learns else None,
             dataset=self.dataset.name,
             dataset_options=dict(self.dataset.options),
+            dataset_code=code_version(self.dataset.code_modules()),
             dataset_files=self.data_fingerprint().shared,
             labels={str(label): name for label, name in self.dataset.labels.items()},
             training_data=training,
@@ -122,7 +123,8 @@ class MethodJob:
 @dataclass(frozen=True)
 class ResultIdentity:
     """Everything that decides a method's numbers, and nothing else: its name,
-    parameters, code and seed; the dataset, its options, the labels it scores and the
+    parameters, code and seed; the dataset, its options, its code (which makes generated
+    subjects, landmarks and true fields), the labels it scores and the
     content of the files all its subjects share; for a method that learns, the training profile and the
     content of the subjects it learns from; the metrics and the code that scores; how
     often each pair is timed and how many pairs one call registers. The content of each
@@ -136,6 +138,7 @@ class ResultIdentity:
     profile: Mapping[str, Any] | None
     dataset: str
     dataset_options: Mapping[str, Any]
+    dataset_code: str
     dataset_files: str
     labels: Mapping[str, str]
     training_data: str | None

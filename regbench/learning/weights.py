@@ -62,6 +62,7 @@ class CachedWeights(Method):
             "params": self.params,
             "dataset": context.dataset.name,
             "dataset_options": context.dataset.options,
+            "dataset_code": code_version(context.dataset.code_modules()),
             "train_ids": digest(context.train_ids),
             "validation_ids": digest(context.validation_ids),
             "data": context.data_digest,

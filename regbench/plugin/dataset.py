@@ -153,6 +153,14 @@ class Dataset(abc.ABC):
         method's field against it. Default: None (unknown, as for real images)."""
         return None
 
+    @classmethod
+    def code_modules(cls) -> tuple[str, ...]:
+        """Modules whose source decides this dataset's subjects, landmarks and true fields:
+        by default those that define the class and its bases. Stored results and trained
+        weights are keyed by them (with what they import), so a changed generator or reader
+        recomputes what it decides."""
+        return tuple(dict.fromkeys(k.__module__ for k in cls.__mro__ if k.__module__ not in ("builtins", "abc")))
+
     def subject_files(self, subject_id: str) -> tuple[Path, ...]:
         """The files :meth:`load` reads for ``subject_id``. regbench keys every stored
         result and trained network by their content, so a file changed in place

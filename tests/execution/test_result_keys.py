@@ -147,6 +147,21 @@ def test_editing_any_measuring_module_recomputes_a_classical_method(module, monk
     assert result_key(job) != before
 
 
+def test_editing_a_dataset_s_code_recomputes_its_results_and_retrains(monkeypatch):
+    """A generated dataset's subjects (and any dataset's landmarks and true fields) come
+    from its code: a changed generator must not reuse results or weights made before."""
+    registry: Registry = Registry("method")
+    registry(Vxm1)
+    job = plan_job(registry["vxm1"], {}, dataset=Synthetic(shape=(32, 32), n_subjects=6), seed=0,
+                   profile=PROFILES["smoke"], metrics=_every_metric())
+    before = result_key(job), job.instantiate().cache_key(job.training_context())
+    edited = Path(importlib.import_module(Synthetic.__module__).__file__)
+    real = fingerprint._source
+    monkeypatch.setattr(fingerprint, "_source", lambda path: real(path) + (b"\n# edited" if path == edited else b""))
+    after = result_key(job), job.instantiate().cache_key(job.training_context())
+    assert after[0] != before[0] and after[1] != before[1]
+
+
 def test_a_changed_file_changes_its_subject_s_digest_and_no_other(tmp_path):
     root = neurite_oasis(tmp_path / "data", ndim=2, n=6)
     dataset = Oasis2d(data_dir=str(root))
