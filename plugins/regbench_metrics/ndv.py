@@ -13,7 +13,7 @@ on the same field by that normaliser and the background's folds.
 from __future__ import annotations
 
 from regbench import Column, Metric, MetricValues, PairOutcome, Registry, hookimpl
-from regbench.measuring.diffeomorphism import non_diffeomorphic_volume
+from regbench.measuring import diffeomorphism
 from regbench_metrics.standard import COMMON
 
 _SCORED = "over every voxel but a one-voxel border (cropped, as LUMIR's script)"
@@ -35,7 +35,7 @@ class Ndv(Metric):
     )
 
     def compute(self, outcome: PairOutcome) -> MetricValues:
-        result = non_diffeomorphic_volume(outcome.displacement)
+        result = diffeomorphism.non_diffeomorphic_volume(outcome.displacement)
         return {"ndv_percent": result.percent, "ndv_voxels": float(result.voxels)}
 
 
