@@ -102,7 +102,7 @@ def tissue_labels(gm: np.ndarray, wm: np.ndarray, brain: np.ndarray, right: np.n
 
 def atlas_landmarks(atlas_seg: np.ndarray) -> np.ndarray:
     """The atlas's landmarks: the voxel centres of a regular grid, every
-    :data:`LANDMARK_STEP` voxels, that lie in the labelled anatomy (about 70 points),
+    :data:`LANDMARK_STEP` voxels, that lie in the labelled anatomy (54 points),
     shape ``(N, 2)``."""
     grid = np.zeros(atlas_seg.shape, dtype=bool)
     grid[LANDMARK_STEP // 2::LANDMARK_STEP, LANDMARK_STEP // 2::LANDMARK_STEP] = True
@@ -167,7 +167,11 @@ class Mni2d(GeneratedDataset):
     def _true_field(self, moving_id: str) -> np.ndarray:
         """The in-plane correspondence of ``moving_id`` with the atlas (module doc): the
         inverse of the field the subject was warped by."""
-        return invert_field(self._deformation(self.subject_index(moving_id))[2])
+        try:
+            return invert_field(self._deformation(self.subject_index(moving_id))[2])
+        except ValueError as error:
+            raise ValueError(f"mni2d: the true field of {moving_id!r} is unknown ({error}); smaller deformations "
+                             f"(options max_displacement, max_rotation_deg, max_scaling) keep it invertible") from None
 
     def true_displacement(self, pair: Pair, fixed: Subject, moving: Subject) -> np.ndarray | None:
         """The true field of a subject onto the atlas (:meth:`_true_field`), float32."""

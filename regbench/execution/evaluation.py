@@ -88,15 +88,19 @@ def score_into(record: PairRecord, metrics: Sequence[Metric], outcome: PairOutco
 
 
 def pair_outcome(dataset: Dataset, pair: Pair, fixed: Subject, moving: Subject, displacement: np.ndarray,
-                 device: str) -> PairOutcome:
+                 device: str, metrics: Sequence[Metric]) -> PairOutcome:
     """A checked field of ``pair``, with what ``dataset`` knows of the pair's true
-    correspondence (landmarks, the true field), each checked: a dataset's bad landmarks
-    or field fail the pair with an error naming the dataset, never score it."""
+    correspondence (landmarks, the true field) where one of ``metrics`` needs it, each
+    checked: a dataset's bad landmarks or field fail the pair with an error naming the
+    dataset, never score it."""
     where = f"dataset {dataset.name!r}, pair {pair.id}"
-    landmarks = dataset.pair_landmarks(pair, fixed, moving)
+    landmarks = truth = None
+    if any(metric.needs_landmarks for metric in metrics):
+        landmarks = dataset.pair_landmarks(pair, fixed, moving)
     if landmarks is not None:
         landmarks = landmarks.check(fixed.image.shape, moving.image.shape, where)
-    truth = dataset.true_displacement(pair, fixed, moving)
+    if any(metric.needs_true_displacement for metric in metrics):
+        truth = dataset.true_displacement(pair, fixed, moving)
     expected = (fixed.image.ndim, *fixed.image.shape)
     if truth is not None and (np.shape(truth) != expected or not np.isfinite(truth).all()):
         raise ValueError(f"{where}: the dataset's true field has shape {np.shape(truth)} or non-finite values; "
@@ -258,7 +262,8 @@ class Evaluator:
         for pair, (_, moving), field_, record in zip(pairs, loaded, fields, records, strict=True):
             try:
                 displacement = check_displacement(method.name, field_, fixed.image)
-                outcome = pair_outcome(dataset, pair, fixed, moving, displacement, method.device_type)
+                outcome = pair_outcome(dataset, pair, fixed, moving, displacement, method.device_type,
+                                       self.job.metrics)
                 score_into(record, self.job.metrics, outcome, pair, keep_arrays=pair.id == self.job.figure_pair)
                 if self._nifti is not None:
                     self._nifti(pair, outcome)

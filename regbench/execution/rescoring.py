@@ -42,7 +42,7 @@ def _score_pair(name: str, source: L2rFolder | SavedFolder, pair: Pair, loaded: 
     try:
         displacement = check_displacement(name, source.read(pair, fixed.image.shape), fixed.image)
         outcome = pair_outcome(dataset, pair, fixed, moving, displacement,
-                               devices.pick_device().type)  # a GPU when there is one
+                               devices.pick_device().type, metrics)  # a GPU when there is one
         score_into(record, metrics, outcome, pair, keep_arrays)
         record.row["status"] = schema.OK
     except Exception as error:  # one bad field never loses the others

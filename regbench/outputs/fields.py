@@ -33,42 +33,55 @@ from regbench.plugin.dataset import Pair
 
 EXPORT_FORMATS = ("l2r",)
 _CASE_NUMBER = re.compile(r"(?:.*\D)?(\d{4})")  # OASIS_0395: case 0395
-_IMAGE_OF_CASE = re.compile(r"((?:.*\D)?(\d{4}))_\d{4}")  # NLST_0101_0001: image _0001 of case NLST_0101
+_IMAGE_OF_CASE = re.compile(r"((?:.*\D)?(\d{4}))_(\d{4})")  # NLST_0101_0001: image 0001 of case NLST_0101
 
 
-def _case(subject: str) -> tuple[str, str] | None:
-    """A subject's case and the case's number, as Learn2Reg names its files: an id of an
-    image of a case, ``..._NNNN_MMMM`` (the case number, then the image's ``_0000``,
-    ``_0001``, ...), is case ``..._NNNN``; any other id ending in 4 digits is a case of
-    its own, numbered by them; None for an id without a number."""
+def _case(subject: str) -> tuple[str, str, str | None] | None:
+    """A subject's case, the case's number and the image's number, as Learn2Reg names
+    its files: an id of an image of a case, ``..._NNNN_MMMM``, is image ``MMMM`` of
+    case ``..._NNNN``; any other id ending in 4 digits is a case of its own (no image
+    number); None for an id without a number."""
     if match := _IMAGE_OF_CASE.fullmatch(subject):
-        return match.group(1), match.group(2)
+        return match.group(1), match.group(2), match.group(3)
     if match := _CASE_NUMBER.fullmatch(subject):
-        return subject, match.group(1)
+        return subject, match.group(1), None
     return None
 
 
+def _short_name_fits(fixed: tuple[str, str, str | None], moving: tuple[str, str, str | None]) -> bool:
+    """Whether ``disp_FFFF_MMMM`` names this pair and no other: images ``_0000`` of two
+    cases (AbdomenCTCT, OASIS), or ``_0000`` onto ``_0001`` of one case (NLST's pairs,
+    the only short form the challenge's evaluation 2.0 reads within a case)."""
+    same_case = fixed[0] == moving[0]
+    return fixed[2] in (None, "0000") and moving[2] in ((None, "0001") if same_case else (None, "0000"))
+
+
 def _by_case_number(pairs: Sequence[Pair], ids: Sequence[str]) -> dict[str, str] | None:
-    """Each subject's case number (:func:`_case`), when every subject has one, no number
-    stands for two cases and no two pairs get one file name; else None."""
+    """Each subject's name from its case number (:func:`_case`), when every subject has
+    one and no number stands for two cases; else None. As the challenge's evaluation
+    reads them: the short name ``NNNN`` for an image of a case when it fits every pair
+    (:func:`_short_name_fits`: ``disp_0101_0101``); otherwise the long name ``NNNN_MMMM``
+    (``disp_0101_0001_0101_0000`` for NLST's reverse pair), so that no two pairs, in this
+    run or another, share a file."""
     cases = {subject: case for subject in ids if (case := _case(subject)) is not None}
     if len(cases) != len(ids):
         return None
     owners: dict[str, str] = {}  # case number -> its case
-    for case, number in cases.values():
+    for case, number, _ in cases.values():
         if owners.setdefault(number, case) != case:  # A_0001 and B_0001: two cases, one number
             return None
-    names = {subject: number for subject, (_, number) in cases.items()}
-    files = {(names[pair.fixed_id], names[pair.moving_id]) for pair in pairs}
-    return names if len(files) == len(set(pairs)) else None  # a pair and its reverse within one case
+    short = all(_short_name_fits(cases[pair.fixed_id], cases[pair.moving_id]) for pair in pairs)
+    return {subject: number if short or image is None else f"{number}_{image}"
+            for subject, (_, number, image) in cases.items()}
 
 
 def case_names(pairs: Iterable[Pair]) -> dict[str, str]:
     """Each subject's name in Learn2Reg file names, as the challenge names them: the
     number of its case (``OASIS_0395`` -> ``0395``; both images of an intra-patient case,
     ``NLST_0101_0000`` and ``NLST_0101_0001``, -> ``0101``, so their pair's file is
-    ``disp_0101_0101.nii.gz``) when every subject has one, no number stands for two
-    cases and no two pairs get one file; else its id made file-safe, with "-" for "_"
+    ``disp_0101_0101.nii.gz``; with the number of the image for pairs the short name
+    does not fit, :func:`_by_case_number`) when every subject has one and no number
+    stands for two cases; else its id made file-safe, with "-" for "_"
     (which separates the two names in ``disp_FFFF_MMMM``); a ValueError naming both when
     two ids become one name."""
     pairs = list(pairs)

@@ -55,6 +55,26 @@ def test_world_coordinates_are_converted_with_an_oblique_anisotropic_affine(tmp_
     np.testing.assert_allclose(read_landmarks(path, (8, 8, 8), affine, space="world"), voxels, atol=1e-12)
 
 
+def test_a_byte_order_mark_is_not_a_header(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_text("1,2,3\n4,5,6\n", encoding="utf-8-sig")  # as spreadsheet tools save CSV
+    np.testing.assert_array_equal(read_landmarks(path, (10, 10, 10)), [[1, 2, 3], [4, 5, 6]])
+
+
+def test_world_points_of_a_2d_slice_stored_in_3d_are_converted_in_its_plane(tmp_path):
+    # A coronal slice, as mni2d's images are saved: array axis 0 -> x (mm), axis 1 -> z, the slice at y = -22.
+    affine = np.array([[1.0, 0, 0, -80], [0, 0, 1, -22], [0, 1, 0, -73], [0, 0, 0, 1]])
+    world = [[-70.0, -22.0, -60.0], [0.5, -22.3, 40.0]]  # by hand: voxels (10, 13) and (80.5, 113)
+    path = _csv(tmp_path / "slice.csv", [",".join(map(str, point)) for point in world])
+    np.testing.assert_allclose(read_landmarks(path, (160, 192), affine, space="world"), [[10, 13], [80.5, 113]])
+    off = _csv(tmp_path / "off.csv", ["-70,-20,-60"])  # 2 mm behind the slice
+    with pytest.raises(DataError, match=r"off.csv, point 1: .* lies 2 voxels off the plane of the 2D image"):
+        read_landmarks(off, (160, 192), affine, space="world")
+    singular = np.diag([1.0, 1.0, 0.0, 1.0])
+    with pytest.raises(DataError, match="slice.csv: the image's affine is singular"):
+        read_landmarks(path, (160, 192), singular, space="world")
+
+
 @pytest.mark.parametrize(("fixed", "moving", "message"), [
     ([[1, 2]], [[1, 2], [3, 4]], "1 fixed landmarks but 2 moving ones"),
     ([[1, 2, 3]], [[1, 2, 3]], "have shape (1, 3); expected (N, 2)"),

@@ -11,7 +11,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from layouts import NLST_SPACING, nlst_keypoints, nlst_true_field, write_l2r_nlst
+from layouts import NLST_SPACING, nlst_anatomy, nlst_keypoints, nlst_true_field, write_l2r_nlst
 from regbench_datasets.nlst import L2rNlst
 
 from regbench.cli import main
@@ -73,6 +73,12 @@ def test_the_keypoints_follow_the_true_field(root):
     points = fixed.landmarks.T.astype(int)
     np.testing.assert_allclose(moving.landmarks.T - fixed.landmarks.T, field[(slice(None), *points)], atol=1e-6)
     assert 0.5 < np.abs(field).max() < 3  # a real displacement, well inside the image
+    # ... and the images were made so: the fixed image is the moving anatomy seen through the field, and the
+    # moving image is that anatomy itself (read as stored, without the default intensity normalisation).
+    stored = L2rNlst(data_dir=str(root), normalize="none")
+    grid = np.stack(np.meshgrid(*(np.arange(size, dtype=np.float64) for size in SHAPE), indexing="ij"))
+    np.testing.assert_allclose(stored.load("NLST_0101_0000").image, nlst_anatomy(grid + field, SHAPE, 101)[0])
+    np.testing.assert_allclose(stored.load("NLST_0101_0001").image, nlst_anatomy(grid, SHAPE, 101)[0])
 
 
 def test_validation_images_the_training_list_leaves_out_are_subjects(root):

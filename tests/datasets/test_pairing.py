@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -15,7 +16,7 @@ from regbench_datasets.nifti_pairs import NiftiPairs
 from regbench_datasets.oasis import Oasis2d
 
 from regbench.data.nifti import DataError, read_labels
-from regbench.outputs.fields import case_names, field_folder
+from regbench.outputs.fields import L2rFolder, case_names, field_folder
 from regbench.plugin.dataset import Pair
 
 SHAPE = (12, 12)
@@ -165,12 +166,25 @@ def test_learn2reg_file_names_are_case_numbers_as_the_challenge_names_them():
     assert case_names([Pair("OASIS_0395", "OASIS_0396")]) == {"OASIS_0395": "0395", "OASIS_0396": "0396"}
 
 
+@pytest.mark.parametrize(("pairs", "names"), [
+    ([Pair("NLST_0101_0000", "NLST_0101_0001"), Pair("NLST_0101_0001", "NLST_0101_0000")],
+     ["disp_0101_0000_0101_0001", "disp_0101_0001_0101_0000"]),
+    ([Pair("NLST_0101_0001", "NLST_0101_0000")], ["disp_0101_0001_0101_0000"]),  # never disp_0101_0101: not that pair
+    ([Pair("NLST_0101_0000", "NLST_0101_0001"), Pair("NLST_0101_0000", "NLST_0101_0002")],
+     ["disp_0101_0000_0101_0001", "disp_0101_0000_0101_0002"]),
+    ([Pair("AbdomenCTCT_0001_0000", "AbdomenCTCT_0007_0001")], ["disp_0001_0000_0007_0001"]),
+], ids=["pair-and-reverse", "reverse-alone", "two-moving-images", "other-image-of-another-case"])
+def test_pairs_the_short_name_does_not_fit_get_the_challenge_s_long_name(pairs, names):
+    """The challenge's evaluation (2.0) reads disp_FFFF_MMMM within a case only for _0000
+    onto _0001; any other pair is disp_FFFF_IIII_MMMM_JJJJ, so no file stands for two pairs."""
+    folder = L2rFolder(Path("f"), case_names(pairs))
+    assert [folder.path(pair).name.removesuffix(".nii.gz") for pair in pairs] == names
+
+
 @pytest.mark.parametrize("pairs", [
-    [Pair("NLST_0101_0000", "NLST_0101_0001"), Pair("NLST_0101_0001", "NLST_0101_0000")],  # one file, two pairs
-    [Pair("NLST_0101_0000", "NLST_0101_0001"), Pair("NLST_0101_0000", "NLST_0101_0002")],
     [Pair("A_0001_0000", "B_0001_0001")],  # two cases, one number
     [Pair("A_0001_0000", "A_0002"), Pair("B_0002", "A_0001_0001")],
-], ids=["pair-and-reverse", "two-moving-images", "two-cases-one-number", "mixed-forms"])
+], ids=["two-cases-one-number", "mixed-forms"])
 def test_learn2reg_file_names_fall_back_to_ids_where_numbers_would_mislead(pairs):
     ids = {subject for pair in pairs for subject in (pair.fixed_id, pair.moving_id)}
     assert case_names(pairs) == {subject: subject.replace("_", "-") for subject in ids}

@@ -107,7 +107,7 @@ def nlst_displacement(points: np.ndarray, shape: tuple[int, ...], case: int) -> 
     return np.stack([shift[axis] + 0.7 * wave[axis] for axis in range(3)])
 
 
-def _nlst_moving(points: np.ndarray, shape: tuple[int, ...], case: int) -> tuple[np.ndarray, np.ndarray]:
+def nlst_anatomy(points: np.ndarray, shape: tuple[int, ...], case: int) -> tuple[np.ndarray, np.ndarray]:
     """A chest-like CT (HU) and its lung mask at ``points`` (3, ...), voxel coordinates:
     air around a body of soft tissue, two lungs, bright vessels in them."""
     centre = (np.asarray(shape, dtype=np.float64) - 1) / 2
@@ -148,8 +148,8 @@ def write_l2r_nlst(root: Path, train_cases: int = 2, val_cases: int = 2, shape: 
     entries, paired = [], []
     grid = np.stack(np.meshgrid(*(np.arange(size, dtype=np.float64) for size in shape), indexing="ij"))
     for case in cases:
-        moving, moving_mask = _nlst_moving(grid, shape, case)
-        fixed, fixed_mask = _nlst_moving(grid + nlst_true_field(shape, case), shape, case)
+        moving, moving_mask = nlst_anatomy(grid, shape, case)
+        fixed, fixed_mask = nlst_anatomy(grid + nlst_true_field(shape, case), shape, case)
         points = nlst_keypoints(shape, case)
         names = {}
         for image_number, image, mask, keypoints in ((0, fixed, fixed_mask, points[0]),
