@@ -223,6 +223,24 @@ def _print_outcome(output: RunOutput, dataset: Dataset, out: Path, seconds: floa
     print(f"\nresults written to {out}/ in {seconds:.0f} s")
 
 
+def _warn_unscored(spec: str, metrics: Sequence[Metric], results: pd.DataFrame, dataset: Dataset) -> None:
+    """A metric named in ``--metrics`` (``spec``) that scored none, or only some, of the
+    pairs that succeeded: said once, since its columns are otherwise just empty (a
+    dataset without landmarks has no TRE; TRE over some pairs is not over all)."""
+    if spec == "all":
+        return
+    ok = results[results["status"] == "ok"]
+    for metric in metrics:
+        columns = [column.result_column for column in metric.columns if column.result_column in ok]
+        scored = int(ok[columns].notna().any(axis=1).sum()) if columns else 0
+        needs = [what for what, needed in (("label maps", metric.needs_labels), ("landmarks", metric.needs_landmarks),
+                                           ("a true field", metric.needs_true_displacement)) if needed]
+        if needs and len(ok) and scored < len(ok):  # a metric that failed on a pair is named by _print_outcome
+            print(f"regbench: warning: metric {metric.name!r} scored {scored} of {len(ok)} pair(s): it needs "
+                  f"{' and '.join(needs)}, which dataset {dataset.name!r} does not give for the others",
+                  file=sys.stderr)
+
+
 def _figure_pair(args: argparse.Namespace, pairs: Sequence[Pair]) -> str | None:
     """``--figure-pair`` (one of the pairs evaluated), or the first pair."""
     if args.figure_pair is None:
@@ -324,6 +342,7 @@ def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pai
     )
     write_run(args.out, output, run_info)
     _print_outcome(output, dataset, args.out, seconds)
+    _warn_unscored(args.metrics, metrics, output.results, dataset)
     if output.reused:
         print(f"{output.reused} result(s) reused from {args.out / 'progress'} (--fresh recomputes them)")
     if export_to is not None:
@@ -400,6 +419,7 @@ def _write_evaluation(args: argparse.Namespace, dataset: Dataset, sources: dict[
     )
     write_run(args.out, output, run_info)
     _print_outcome(output, dataset, args.out, seconds)
+    _warn_unscored(args.metrics, metrics, output.results, dataset)
     print(f"next: regbench report {args.out}")
     return _exit_status(output)
 

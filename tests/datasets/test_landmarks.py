@@ -138,3 +138,16 @@ def test_a_run_scores_a_manifest_s_landmarks_by_tre(tmp_path):
     assert row["tre"] == pytest.approx(expected.mean())
     assert row["l2r_tre"] == pytest.approx(expected.mean())
     assert row["tre_p95"] == pytest.approx(np.percentile(expected, 95))
+
+
+def test_a_named_metric_that_scores_no_pair_is_said(tmp_path, capsys):
+    files = _pair_files(tmp_path)
+    (tmp_path / "d.nii.gz").write_bytes(files["c"].read_bytes())
+    manifest = _manifest(tmp_path, ["a.nii.gz,b.nii.gz,a.csv,b.csv", "c.nii.gz,d.nii.gz,,"])  # a pair without any
+    code = main(["run", "--dataset", "nifti-pairs", "--dataset-option", f"manifest={manifest}", "--methods",
+                 "identity", "--metrics", "tre,true-error", "--out", str(tmp_path / "out"), "--no-isolation"])
+    error = capsys.readouterr().err
+    assert code == 0, error
+    assert ("metric 'tre' scored 1 of 2 pair(s): it needs landmarks, which dataset 'nifti-pairs' does not give for "
+            "the others") in error
+    assert "metric 'true-error' scored 0 of 2 pair(s): it needs a true field" in error
