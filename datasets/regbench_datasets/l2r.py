@@ -28,18 +28,14 @@ from regbench.data import (
     DataError,
     NiftiDataset,
     SubjectFiles,
+    nifti_stem,
     require_file,
 )
 
 
-def image_stem(path: str) -> str:
-    """``./imagesTr/NLST_0101_0000.nii.gz`` -> ``NLST_0101_0000``."""
-    return Path(path).name.split(".nii")[0]
-
-
 def _subject_id(path: str) -> str:
     """``./imagesTr/OASIS_0001_0000.nii.gz`` -> ``OASIS_0001``."""
-    name = image_stem(path)
+    name = nifti_stem(path)
     return name.rsplit("_", 1)[0] if name.endswith("_0000") else name
 
 
@@ -61,7 +57,7 @@ class Learn2RegTask(NiftiDataset):
 
     def subject_id(self, image_name: str) -> str:
         """The subject id of an image path as written in the description."""
-        return image_stem(image_name)
+        return nifti_stem(image_name)
 
     @functools.cached_property
     def _description(self) -> dict:

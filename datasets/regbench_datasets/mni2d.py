@@ -173,16 +173,21 @@ class Mni2d(GeneratedDataset):
             raise ValueError(f"mni2d: the true field of {moving_id!r} is unknown ({error}); smaller deformations "
                              f"(options max_displacement, max_rotation_deg, max_scaling) keep it invertible") from None
 
+    def _onto_atlas(self, pair: Pair) -> bool:
+        """Whether ``pair`` registers a generated subject onto the atlas: the pairs whose
+        truth is known (every test pair)."""
+        return pair.fixed_id == self.atlas_id and pair.moving_id != self.atlas_id
+
     def true_displacement(self, pair: Pair, fixed: Subject, moving: Subject) -> np.ndarray | None:
         """The true field of a subject onto the atlas (:meth:`_true_field`), float32."""
-        if pair.fixed_id != self.atlas_id or pair.moving_id == self.atlas_id:
+        if not self._onto_atlas(pair):
             return None
         return self._true_field(pair.moving_id).astype(np.float32)
 
     def pair_landmarks(self, pair: Pair, fixed: Subject, moving: Subject) -> Landmarks | None:
         """The atlas's landmarks (:func:`atlas_landmarks`) and where the true field
         carries them in the subject: exact, since they sit on voxel centres."""
-        if pair.fixed_id != self.atlas_id or pair.moving_id == self.atlas_id:
+        if not self._onto_atlas(pair):
             return None
         points = atlas_landmarks(fixed.seg)
         true_field = self._true_field(pair.moving_id)

@@ -30,6 +30,7 @@ from regbench.data import (
     DataError,
     NiftiDataset,
     SubjectFiles,
+    nifti_stem,
     require_file,
 )
 
@@ -42,10 +43,6 @@ def _listed(manifest: Path, name: str) -> Path:
     """A path as the manifest lists it, absolute and normalised but not resolved: a
     symbolic link keeps its own name (its subject id), not its target's."""
     return Path(os.path.normpath(os.path.abspath(manifest.parent / name)))
-
-
-def _stem(path: Path) -> str:
-    return path.name.split(".nii")[0]
 
 
 def _wildcard_group(wildcard: str) -> str:
@@ -126,7 +123,7 @@ class NiftiPairs(NiftiDataset):
     def _subject_id(self, image: Path) -> str:
         """The image's path in the folder, less ``.nii[.gz]``: its file name's stem when flat."""
         relative = image.relative_to(self.root)
-        return relative.with_name(_stem(relative)).as_posix()
+        return relative.with_name(nifti_stem(relative)).as_posix()
 
     def _keyed(self, paths: list[Path], option: str) -> dict[tuple[str, ...], Path]:
         """``paths`` (matched by option ``option``'s glob) by their key (:func:`_key_pattern`)."""
@@ -173,7 +170,7 @@ class NiftiPairs(NiftiDataset):
             for listed in (path, seg_path, landmark_path):
                 if listed is not None:
                     require_file(listed, f"{manifest}, row {row}")
-            files = SubjectFiles(_stem(path), path, seg_path, landmark_path)
+            files = SubjectFiles(nifti_stem(path), path, seg_path, landmark_path)
             known, first_row = subjects.setdefault(path, (files, row))
             for what, mine, theirs in (("label map", known.seg, seg_path), ("landmark file", known.landmarks,
                                                                                  landmark_path)):

@@ -5,13 +5,14 @@ generated data."""
 from regbench.data.deformations import invert_field, random_affine_field, random_smooth_field
 from regbench.data.errors import DataError, require_dir, require_file
 from regbench.data.landmarks import read_landmarks
-from regbench.data.nifti import NiftiDataset, SubjectFiles, read_image, read_label_names, read_labels
+from regbench.data.nifti import NiftiDataset, SubjectFiles, nifti_stem, read_image, read_label_names, read_labels
 
 __all__ = [
     "DataError",
     "NiftiDataset",
     "SubjectFiles",
     "invert_field",
+    "nifti_stem",
     "random_affine_field",
     "random_smooth_field",
     "read_image",

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from regbench.data.errors import DataError, require_file
+from regbench.plugin.dataset import first_outside
 
 LANDMARK_SPACES = ("voxel", "world")
 
@@ -69,9 +70,8 @@ def read_landmarks(path: Path, shape: tuple[int, ...], affine: np.ndarray | None
         raise DataError(f"{path} holds NaN or infinite coordinates")
     if space == "world":
         points = _world_to_voxels(points, affine, ndim, path)
-    outside = ((points < -0.5) | (points > np.asarray(shape) - 0.5)).any(axis=1)
-    if outside.any():
-        row = int(np.argmax(outside))
+    row = first_outside(points, shape)
+    if row is not None:
         raise DataError(f"{path}, point {row + 1}: {tuple(points[row].round(3).tolist())} (voxels) lies outside the "
                         f"image of shape {shape}; expected {space} coordinates within the image")
     return points

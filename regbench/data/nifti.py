@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from regbench.data.errors import DataError, require_dir, require_file
 from regbench.data.landmarks import read_landmarks
-from regbench.plugin.dataset import PAIR_SEPARATOR, Pair, SplitDataset, Subject, split_train_test
+from regbench.plugin.dataset import PAIR_SEPARATOR, Pair, SplitDataset, Subject, first_outside, split_train_test
 
 LARGEST_LABEL = int(np.iinfo(np.int32).max)  # labels are int32 once read
 
@@ -53,6 +53,11 @@ def _by_id(subjects: list[SubjectFiles], dataset: str) -> dict[str, SubjectFiles
             raise DataError(f"dataset {dataset!r}: two subjects have the id {subject.id!r} (images {known.image} and "
                             f"{subject.image}); expected one subject per id")
     return files
+
+
+def nifti_stem(path: str | Path) -> str:
+    """A NIfTI file's name less ``.nii[.gz]``: ``./imagesTr/NLST_0101_0000.nii.gz`` -> ``NLST_0101_0000``."""
+    return Path(path).name.split(".nii")[0]
 
 
 def _open(path: Path) -> nib.Nifti1Image:
@@ -279,6 +284,13 @@ class NiftiDataset(SplitDataset):
     def _check_pair_landmarks(self) -> None:
         """Each test pair's landmarks: both images have them, or neither, and as many
         points in each (rows are matched by position); an error naming both files."""
+        @functools.cache
+        def count(subject_id: str) -> int:  # an atlas's file is read once, not once per pair
+            files = self.files[subject_id]
+            assert files.landmarks is not None
+            return len(read_landmarks(files.landmarks, header_shape(files.image, self.ndim), _open(files.image).affine,
+                                      self._landmark_space))
+
         for pair in self.test_pairs():
             fixed, moving = self.files[pair.fixed_id].landmarks, self.files[pair.moving_id].landmarks
             if fixed is None and moving is None:
@@ -287,9 +299,7 @@ class NiftiDataset(SplitDataset):
                 has, lacks = (pair.fixed_id, pair.moving_id) if moving is None else (pair.moving_id, pair.fixed_id)
                 raise DataError(f"dataset {self.name!r}, pair {pair.id}: {has!r} has landmarks "
                                 f"({fixed or moving}) but {lacks!r} has none; expected landmarks for both or neither")
-            counts = [len(read_landmarks(path, header_shape(self.files[sid].image, self.ndim),
-                                         _open(self.files[sid].image).affine, self._landmark_space))
-                      for sid, path in ((pair.fixed_id, fixed), (pair.moving_id, moving))]
+            counts = count(pair.fixed_id), count(pair.moving_id)
             if counts[0] != counts[1]:
                 raise DataError(f"dataset {self.name!r}, pair {pair.id}: {counts[0]} landmarks in {fixed} but "
                                 f"{counts[1]} in {moving}; expected the same points in both, row by row")
@@ -349,9 +359,8 @@ class NiftiDataset(SplitDataset):
         """Landmarks moved with the image by the shape option's crop or pad; one the crop
         cuts off is an error naming the file (its pair could not be scored by TRE)."""
         moved = landmarks - offsets
-        outside = ((moved < -0.5) | (moved > np.asarray(self._shape) - 0.5)).any(axis=1)
-        if outside.any():
-            row = int(np.argmax(outside))
+        row = first_outside(moved, self._shape)
+        if row is not None:
             raise DataError(f"{path}, point {row + 1}: {tuple(landmarks[row].round(3).tolist())} lies outside the "
                             f"image once cropped to shape={self._shape}; expected a shape option that keeps every "
                             f"landmark")

@@ -38,6 +38,14 @@ class Subject:
     landmarks: np.ndarray | None = None
 
 
+def first_outside(points: np.ndarray, shape: tuple[int, ...]) -> int | None:
+    """The row of the first of ``points`` (voxel coordinates) outside an image of
+    ``shape``, whose extent runs from ``-0.5`` to ``size - 0.5`` along each axis; None
+    when all lie within it."""
+    outside = ((points < -0.5) | (points > np.asarray(shape) - 0.5)).any(axis=1)
+    return int(np.argmax(outside)) if outside.any() else None
+
+
 @dataclass(frozen=True)
 class Landmarks:
     """A pair's corresponding points, in voxel coordinates along the array axes: row ``i``
@@ -60,9 +68,8 @@ class Landmarks:
                                  f"N >= 1: one point per row, one voxel coordinate per image axis")
             if not np.isfinite(points).all():
                 raise ValueError(f"{where}: {side} landmarks hold NaN or infinite coordinates")
-            outside = ((points < -0.5) | (points > np.asarray(shape) - 0.5)).any(axis=1)
-            if outside.any():
-                row = int(np.argmax(outside))
+            row = first_outside(points, shape)
+            if row is not None:
                 raise ValueError(f"{where}: {side} landmark {row + 1} {tuple(points[row].round(3).tolist())} lies "
                                  f"outside the image (shape {shape}); expected voxel coordinates within it")
             checked.append(points)

@@ -153,6 +153,7 @@ class Metric(abc.ABC):
     needs_labels: ClassVar[bool] = False
     needs_landmarks: ClassVar[bool] = False
     needs_true_displacement: ClassVar[bool] = False
+    columns: ClassVar[tuple[Column, ...]] = ()
 
     def applies_to(self, outcome: PairOutcome) -> bool:
         """Whether ``outcome`` has what this metric needs."""
@@ -160,7 +161,6 @@ class Metric(abc.ABC):
         return ((has_labels or not self.needs_labels)
                 and (outcome.landmarks is not None or not self.needs_landmarks)
                 and (outcome.true_displacement is not None or not self.needs_true_displacement))
-    columns: ClassVar[tuple[Column, ...]] = ()
 
     @abc.abstractmethod
     def compute(self, outcome: PairOutcome) -> MetricValues:

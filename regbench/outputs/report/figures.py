@@ -63,13 +63,16 @@ def _ok(means: SeedMeans) -> pd.DataFrame:
     return means.pairs[means.pairs["status"] == schema.OK]
 
 
+def _boxes(axis: plt.Axes, ok: pd.DataFrame, column: Column, methods: Sequence[str]) -> None:
+    """One box per method of ``column``'s per-pair values in ``ok``."""
+    axis.boxplot([ok.loc[ok["method"] == m, column.result_column].dropna() for m in methods], tick_labels=methods)
+
+
 def method_box_plot(column: Column, means: SeedMeans, methods: Sequence[str], out: Path) -> Path:
     """``column`` per method: a box of its per-pair values (with several seeds each pair's
     mean over seeds) and, with several seeds, one dot per seed at its mean over pairs."""
-    ok = _ok(means)
     figure, axis = plt.subplots(figsize=(1.4 * len(methods) + 2, 4))
-    data = [ok.loc[ok["method"] == m, column.result_column].dropna() for m in methods]
-    axis.boxplot(data, tick_labels=methods)
+    _boxes(axis, _ok(means), column, methods)
     if means.repeated:
         dots = seeds.per_seed(means.results, column.result_column)
         for position, method in enumerate(methods, start=1):
@@ -95,7 +98,7 @@ def panel_box_plot(name: str, columns: Sequence[Column], means: SeedMeans, metho
         return None
     figure, axes = plt.subplots(1, len(shown), figsize=(len(shown) * (0.9 * len(methods) + 1.5), 4), squeeze=False)
     for axis, column in zip(axes[0], shown, strict=True):
-        axis.boxplot([ok.loc[ok["method"] == m, column.result_column].dropna() for m in methods], tick_labels=methods)
+        _boxes(axis, ok, column, methods)
         axis.set_title(f"{column.heading} ({column.better} is better)" if column.better else column.heading,
                        fontsize="medium")
         axis.tick_params(axis="x", rotation=30)
