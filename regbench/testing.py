@@ -20,8 +20,8 @@ collects every check below::
 The checks run the method on a tiny synthetic dataset the way ``regbench run``
 does, in a worker process of its own: it is registered by its plugin, pickles to a
 worker, prepares (a learning method trains for ``profile``), returns a field of the
-right shape, dtype and finite values in 2D (and 3D unless ``supports_3d = False``),
-leaves its inputs untouched, gives the same field for the same seed, rejects unknown
+right shape, dtype and finite values in each of the method's ``dimensions`` (2D and
+3D unless it declares fewer; the other checks use its smallest), leaves its inputs untouched, gives the same field for the same seed, rejects unknown
 parameters clearly, and registers an image onto itself without folding it.
 """
 
@@ -57,11 +57,15 @@ class MethodConformance:
     method: ClassVar[type[Method]]
     plugin: ClassVar[str | None] = None  # the module with the regbench_register_methods hook
     params: ClassVar[Mapping[str, Any]] = {}
-    supports_3d: ClassVar[bool] = True
     shape_2d: ClassVar[tuple[int, ...]] = (32, 32)
     shape_3d: ClassVar[tuple[int, ...]] = (16, 16, 16)
     profile: ClassVar[Profile] = Profile("conformance", batch_size=2, lr=1e-3, steps=2)
     timeout: ClassVar[float] = 600.0  # seconds for one pair in a worker process
+
+    @property
+    def _shape(self) -> tuple[int, ...]:
+        """The image shape of the checks that take one: 2D unless the method is 3D only."""
+        return self.shape_2d if 2 in self.method.dimensions else self.shape_3d
 
     def _prepared(self, shape: tuple[int, ...], cache: Path, seed: int = 0) -> tuple[Method, Dataset]:
         dataset = _dataset(shape)
@@ -95,6 +99,8 @@ class MethodConformance:
             self.method(seed=0, no_such_parameter=1)
 
     def test_returns_a_valid_2d_field_and_leaves_its_inputs_alone(self, tmp_path: Path) -> None:
+        if 2 not in self.method.dimensions:
+            pytest.skip(f"{self.method.name} declares dimensions = {self.method.dimensions}")
         method, dataset = self._prepared(self.shape_2d, tmp_path)
         fixed, moving = dataset.load(dataset.atlas_id).image, dataset.load(dataset.test_ids[0]).image
         before = fixed.copy(), moving.copy()
@@ -104,24 +110,24 @@ class MethodConformance:
         np.testing.assert_array_equal(moving, before[1], err_msg="register() changed the moving image")
 
     def test_returns_a_valid_3d_field(self, tmp_path: Path) -> None:
-        if not self.supports_3d:
-            pytest.skip("supports_3d = False")
+        if 3 not in self.method.dimensions:
+            pytest.skip(f"{self.method.name} declares dimensions = {self.method.dimensions}")
         method, dataset = self._prepared(self.shape_3d, tmp_path)
         assert self._field(method, dataset).shape == (3, *self.shape_3d)
 
     def test_the_same_seed_gives_the_same_field(self, tmp_path: Path) -> None:
-        first = self._field(*self._prepared(self.shape_2d, tmp_path / "first"))
-        second = self._field(*self._prepared(self.shape_2d, tmp_path / "second"))
+        first = self._field(*self._prepared(self._shape, tmp_path / "first"))
+        second = self._field(*self._prepared(self._shape, tmp_path / "second"))
         np.testing.assert_array_equal(first, second, err_msg="seed the method's randomness with self.seed")
 
     def test_an_image_onto_itself_is_not_folded(self, tmp_path: Path) -> None:
-        method, dataset = self._prepared(self.shape_2d, tmp_path)
+        method, dataset = self._prepared(self._shape, tmp_path)
         image = dataset.load(dataset.atlas_id).image
         field = check_displacement(method.name, method.register(image, image.copy()).displacement, image)
         assert folding_percent(jacobian_determinant(field)) < 1.0, "registering an image onto itself folded space"
 
     def test_runs_in_a_regbench_worker_process(self, tmp_path: Path) -> None:
-        dataset = _dataset(self.shape_2d)
+        dataset = _dataset(self._shape)
         metrics = tuple(entry.cls() for entry in collect(plugin_manager()).metrics.entries() if entry.installed)
         job = MethodJob(method=self.method, params=self.method.resolve_params(self.params), dataset=dataset, seed=0,
                         profile=self.profile, cache_dir=tmp_path, metrics=metrics)

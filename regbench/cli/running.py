@@ -112,13 +112,20 @@ def _fingerprint(args: argparse.Namespace, dataset: Dataset, pairs: Sequence[Pai
         raise UsageError(f"dataset {dataset.name!r}: {error}") from None
 
 
+def _image_ndim(dataset: Dataset, pairs: Sequence[Pair]) -> int | None:
+    """How many dimensions the dataset's images have (from one of them), so that methods
+    which cannot take them are left out before any work."""
+    first = next(iter([*(pair.fixed_id for pair in pairs), *dataset.train_ids]), None)
+    return None if first is None else dataset.load(first).image.ndim
+
+
 def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Sequence[Pair],
           **settings: Any) -> list[MethodJob]:
     """One planned job per method (or variant) and seed: parameters resolved and typed,
     here and only here. A method whose results do not depend on the seed runs once,
     with the first seed; only the first seed's jobs keep the report's figure pair."""
     with user_input():
-        chosen = found.select_methods(args.methods, args.param, note=_note)
+        chosen = found.select_methods(args.methods, args.param, note=_note, ndim=_image_ndim(dataset, pairs))
     inputs = _fingerprint(args, dataset, pairs)
     profile = training_profile(args)
     seeds = tuple(args.seeds)

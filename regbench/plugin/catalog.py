@@ -52,6 +52,12 @@ def _entry(registry: Registry[T], name: str) -> Entry[T]:
     return entry
 
 
+def _dimensions(method: type[Method], ndim: int) -> str:
+    """Why ``method`` cannot take the dataset's images."""
+    takes = " and ".join(f"{n}D" for n in method.dimensions)
+    return f"registers {takes} images only; this dataset's images are {ndim}D"
+
+
 def _installed(registry: Registry[T], note: Callable[[str], None]) -> list[Entry[T]]:
     """``all``: every installed entry; each one not installed is noted as skipped."""
     for entry in registry.entries():
@@ -90,16 +96,24 @@ class Catalog:
     metrics: Registry[Metric]
     problems: tuple[str, ...] = ()  # plugins that failed to import or to register
 
-    def select_methods(self, spec: str, params: Sequence[str], note: Callable[[str], None]) -> list[Choice]:
+    def select_methods(self, spec: str, params: Sequence[str], note: Callable[[str], None],
+                       ndim: int | None = None) -> list[Choice]:
         """What ``--methods`` (``spec``) names, grids expanded, each with its ``--param``
         values (``params``): a method's apply to all its variants, whose own win. ``note``
-        says which methods ``all`` skips."""
+        says which methods ``all`` skips: those not installed, and those that cannot take
+        the dataset's ``ndim``-dimensional images (naming one of these is an error)."""
         chosen: list[tuple[Entry[Method], Variant]] = []
         for item in _named("method", split_specs(spec)):
             if item == "all":
-                chosen += [(entry, Variant(entry.name)) for entry in _installed(self.methods, note)]
+                for entry in _installed(self.methods, note):
+                    if ndim is None or ndim in entry.cls.dimensions:
+                        chosen.append((entry, Variant(entry.name)))
+                    else:
+                        note(f"skipping method {entry.name}: {_dimensions(entry.cls, ndim)}")
                 continue
             entry = _entry(self.methods, method_name(item))
+            if ndim is not None and ndim not in entry.cls.dimensions:
+                raise ValueError(f"method {entry.name!r} {_dimensions(entry.cls, ndim)}")
             chosen += [(entry, variant) for variant in expand(item, entry.cls.default_params)]
         names = [variant.name for _, variant in chosen]
         twice = sorted({name for name in names if names.count(name) > 1})

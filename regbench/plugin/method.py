@@ -97,6 +97,9 @@ class Method(abc.ABC):
     # False when results do not depend on ``self.seed`` (a deterministic method): a run
     # with several seeds (``--seeds``) then runs it once and says so.
     seeded: ClassVar[bool] = True
+    # The image dimensions the method registers: ``(3,)`` for a 3D-only tool. ``--methods
+    # all`` skips a method that cannot take the dataset's images; naming it is an error.
+    dimensions: ClassVar[tuple[int, ...]] = (2, 3)
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         self.seed = seed

@@ -86,6 +86,18 @@ def test_the_catalog_answers_methods_variants_and_their_params_in_one_call():
         found.select_methods("identity,shift[shift=1]", ["vxm1.int_steps=7"], note=skipped.append)
 
 
+def test_all_skips_a_method_that_cannot_take_the_datasets_dimensions_and_naming_it_is_an_error(monkeypatch):
+    found = collect(plugin_manager([]))
+    monkeypatch.setattr(found.methods["identity"].cls, "dimensions", (3,))
+    skipped = []
+    on_2d = [choice.entry.name for choice in found.select_methods("all", [], note=skipped.append, ndim=2)]
+    assert "identity" not in on_2d and "vxm1" in on_2d
+    assert "skipping method identity: registers 3D images only; this dataset's images are 2D" in skipped
+    assert "identity" in [choice.entry.name for choice in found.select_methods("all", [], note=print, ndim=3)]
+    with pytest.raises(ValueError, match=r"^method 'identity' registers 3D images only; this dataset's images are 2D"):
+        found.select_methods("vxm1,identity", [], note=print, ndim=2)
+
+
 def test_variants_of_a_network_get_their_own_result_key_and_weights():
     """eca-unet and eca-unet[dense=false] never share stored results or cached weights."""
     entry = collect(plugin_manager([])).methods["eca-unet"]
