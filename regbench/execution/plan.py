@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regbench.common.defaults import PAIR_TIMEOUT
-from regbench.common.fingerprint import code_version, digest
+from regbench.common.fingerprint import FileDigests, code_version, digest
 from regbench.execution.inputs import DataFingerprint
 from regbench.learning.validation import split_validation
 from regbench.plugin.dataset import Dataset, Pair
@@ -97,6 +97,12 @@ class MethodJob:
         """The digest of the data files ``pair``'s result reads (stored with it)."""
         return self.data_fingerprint((pair.fixed_id, pair.moving_id)).pair(pair)
 
+    def method_files(self) -> tuple[str, ...]:
+        """The content digests of the files the method reads besides the data
+        (:meth:`Method.input_files`: pretrained weights), remembered in the cache."""
+        digests = FileDigests(self.cache_dir / "file-digests" if self.cache_dir is not None else None)
+        return tuple(digests(path) for path in self.method.input_files(self.params))
+
     def identity(self) -> ResultIdentity:
         """What decides this job's numbers (see :class:`ResultIdentity`)."""
         method = self.method
@@ -105,6 +111,7 @@ class MethodJob:
             method=method.name,
             params=dict(self.params),
             method_code=code_version(method.code_modules()),
+            method_files=self.method_files(),
             seed=self.seed,
             profile=dataclasses.asdict(self.profile) if method.learns else None,
             dataset=self.dataset.name,
@@ -123,7 +130,7 @@ class MethodJob:
 @dataclass(frozen=True)
 class ResultIdentity:
     """Everything that decides a method's numbers, and nothing else: its name,
-    parameters, code and seed; the dataset, its options, its code (which makes generated
+    parameters, code, the files it reads besides the data (pretrained weights) and seed; the dataset, its options, its code (which makes generated
     subjects, landmarks and true fields), the labels it scores and the
     content of the files all its subjects share; for a method that learns, the training profile and the
     content of the subjects it learns from; the metrics and the code that scores; how
@@ -134,6 +141,7 @@ class ResultIdentity:
     method: str
     params: Mapping[str, Any]
     method_code: str
+    method_files: tuple[str, ...]
     seed: int
     profile: Mapping[str, Any] | None
     dataset: str

@@ -42,12 +42,12 @@ class Choice:
 
 
 def _entry(registry: Registry[T], name: str) -> Entry[T]:
-    """The installed entry ``name``."""
+    """The entry ``name``, its modules installed."""
     kind = registry.kind
     if name not in registry:
         raise ValueError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(registry.names())}")
     entry = registry[name]
-    if not entry.installed:
+    if entry.missing:  # what is otherwise unavailable (weights) its parameters may supply
         raise ValueError(f"{kind} {name!r} is {entry.status}")
     return entry
 

@@ -121,6 +121,13 @@ class Method(abc.ABC):
         recomputed when one of them changes."""
         return tuple(dict.fromkeys(k.__module__ for k in cls.__mro__ if k.__module__ not in ("builtins", "abc")))
 
+    @classmethod
+    def input_files(cls, params: Mapping[str, Any]) -> tuple[Path, ...]:
+        """Files besides the data whose content decides this method's results with
+        ``params`` (pretrained weights it loads). Their content is part of the key its
+        results are stored under: replacing a file recomputes them. Default: none."""
+        return ()
+
     @property
     def device(self) -> str:
         """Where the method computes, as stored with every result (``cpu``, ``cuda: <name>``)."""

@@ -36,18 +36,19 @@ class Entry(Generic[T]):
     requires: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     install: str = ""  # the command that installs what is missing
+    unavailable: str = ""  # what else it lacks, and how to get it (e.g. pretrained weights not found)
     source: str = ""  # who registered it: "distribution 'NAME'" or "module 'NAME'"
 
     @property
     def installed(self) -> bool:
-        return not self.missing
+        return not self.missing and not self.unavailable
 
     @property
     def status(self) -> str:
-        """``installed``, or ``not installed (pip install ...)``."""
-        if self.installed:
-            return "installed"
-        return f"not installed ({self.install})"
+        """``installed``, ``not installed (pip install ...)`` or ``not installed: <what it lacks>``."""
+        if self.missing:
+            return f"not installed ({self.install})"
+        return f"not installed: {self.unavailable}" if self.unavailable else "installed"
 
 
 class PluginConflict(ValueError):
@@ -80,12 +81,16 @@ class Registry(Generic[T]):
         view._source = source
         return view
 
-    def __call__(self, cls: type[T], *, requires: Iterable[str] = (), install: str | None = None) -> None:
+    def __call__(self, cls: type[T], *, requires: Iterable[str] = (), install: str | None = None,
+                 unavailable: str = "") -> None:
         """Register ``cls`` under ``cls.name``.
 
         ``requires``: modules that must be importable for ``cls`` to work.
         ``install``: the command that installs them, shown while one is missing (e.g.
         ``"pip install 'my-plugin[gpu]'"``); without one, ``pip install`` of the missing modules.
+        ``unavailable``: what else it lacks where it is registered, and how to get it (e.g.
+        pretrained weights not found); ``all`` then skips it, and naming it leaves the
+        method to say whether its parameters supply what is missing.
         """
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not _NAME.fullmatch(name):
@@ -104,6 +109,7 @@ class Registry(Generic[T]):
             requires=requires,
             missing=missing,
             install=install or "pip install " + " ".join(missing),
+            unavailable=unavailable,
             source=source,
         )
 
