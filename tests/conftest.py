@@ -51,6 +51,18 @@ def label_agreement(tool: str, labels: list[int], by_tool: np.ndarray, by_harnes
     return dice
 
 
+def stays_put(tool: str, field: np.ndarray, subject, labels: list[int]) -> float:
+    """A field that registered ``subject``'s image onto itself: the mean |u| over its
+    labels (printed, with the maximum), after checking its labels come back (Dice > 0.98)."""
+    from regbench.measuring.metrics import dice_per_label  # noqa: PLC0415
+    from regbench.measuring.warp import warp_labels  # noqa: PLC0415
+
+    motion = np.sqrt((field**2).sum(0))[subject.seg > 0]
+    print(f"{tool} onto itself: |u| over the labels mean {motion.mean():.3f}, max {motion.max():.3f} voxels")
+    assert np.nanmin(dice_per_label(subject.seg, warp_labels(subject.seg, field), labels)) > 0.98
+    return float(motion.mean())
+
+
 @pytest.fixture
 def private_tmp(tmp_path, monkeypatch):
     """A private temp folder, and the working folder moved next to it: whatever a tool
@@ -63,3 +75,29 @@ def private_tmp(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(private))
     monkeypatch.chdir(tmp_path)
     return private
+
+
+# --- for the networks' tests (test_eca_unet.py, test_transmorph.py) ---
+
+
+def untrained_field(network, shape: tuple[int, ...]) -> float:
+    """The largest |u| an untrained network gives for random images of ``shape`` (a batch
+    of two, seeded), after checking the field has the input's shape."""
+    import torch  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    field = network(torch.rand(2, 1, *shape), torch.rand(2, 1, *shape))
+    assert field.shape == (2, len(shape), *shape)
+    return float(field.abs().max())
+
+
+def parameters_without_gradient(network, shape: tuple[int, ...]) -> list[str]:
+    """The parameters a loss on the network's field for random images of ``shape`` does not
+    reach, in evaluation mode (in training mode stochastic depth may drop a block for the
+    whole batch, and no gradient reaches it on that step, as intended)."""
+    import torch  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    network.eval()
+    network(torch.rand(2, 1, *shape), torch.rand(2, 1, *shape)).square().mean().backward()
+    return [name for name, p in network.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]

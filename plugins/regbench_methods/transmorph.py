@@ -27,7 +27,10 @@ and profiles as the other networks, so differences come from the network.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import torch
@@ -38,6 +41,18 @@ from regbench import Method, Registry, hookimpl
 from regbench.learning import LearnedMethod
 
 STRIDE = 32  # 4-voxel patches, then three patch mergings
+
+
+@functools.cache
+def _swin() -> SimpleNamespace:
+    """MONAI's Swin blocks. Importing MONAI imports TensorBoard, which imports TensorFlow
+    where it is installed: its C++ start-up lines are kept off the terminal, as the
+    Keras plugin does."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from monai.networks.blocks import PatchEmbed  # noqa: PLC0415
+    from monai.networks.nets.swin_unetr import BasicLayer, PatchMergingV2  # noqa: PLC0415
+
+    return SimpleNamespace(PatchEmbed=PatchEmbed, BasicLayer=BasicLayer, PatchMerging=PatchMergingV2)
 
 
 def _conv_block(ndim: int, in_channels: int, out_channels: int) -> nn.Sequential:
@@ -65,22 +80,20 @@ class SwinEncoder(nn.Module):
 
     def __init__(self, ndim: int, embed_dim: int, depths: Sequence[int], heads: Sequence[int],
                  window: Sequence[int], drop_path: float = 0.3) -> None:
-        from monai.networks.blocks import PatchEmbed  # noqa: PLC0415
-        from monai.networks.nets.swin_unetr import BasicLayer, PatchMergingV2  # noqa: PLC0415
-
+        swin = _swin()
         super().__init__()
-        self.embed = PatchEmbed(patch_size=4, in_chans=2, embed_dim=embed_dim, norm_layer=nn.LayerNorm,
+        self.embed = swin.PatchEmbed(patch_size=4, in_chans=2, embed_dim=embed_dim, norm_layer=nn.LayerNorm,
                                 spatial_dims=ndim)
         rates = torch.linspace(0, drop_path, sum(depths)).tolist()
         self.stages, self.norms, self.merges = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         for i, (depth, n_heads) in enumerate(zip(depths, heads, strict=True)):
             dim = embed_dim * 2**i
-            self.stages.append(BasicLayer(dim=dim, depth=depth, num_heads=n_heads, window_size=tuple(window),
+            self.stages.append(swin.BasicLayer(dim=dim, depth=depth, num_heads=n_heads, window_size=tuple(window),
                                           drop_path=rates[sum(depths[:i]):sum(depths[:i + 1])], mlp_ratio=4.0,
                                           qkv_bias=False, downsample=None))
             self.norms.append(nn.LayerNorm(dim))
             if i < len(depths) - 1:
-                self.merges.append(PatchMergingV2(dim=dim, norm_layer=nn.LayerNorm, spatial_dims=ndim))
+                self.merges.append(swin.PatchMerging(dim=dim, norm_layer=nn.LayerNorm, spatial_dims=ndim))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.embed(x)

@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from regbench import Method, RegistrationResult, Registry, TrainingContext, hookimpl
-from regbench.learning.weights import default_cache_dir
+from regbench.learning import default_cache_dir
 from regbench.measuring import devices
 
 WEIGHTS_FILE = "Step_2_final.trch"
@@ -64,8 +64,9 @@ def default_weights() -> Path:
 
 def weights_hint(method: str, where: Path) -> str:
     """What to do when ``method``'s weights are not at ``where``."""
+    there = "" if where == default_weights() else f", or put it at {default_weights()}"
     return (f"weights not found at {where} — download {WEIGHTS_FILE} ({RELEASE}) and pass "
-            f"--param {method}.weights=PATH, set ${WEIGHTS_ENV}, or put it at {default_weights()}")
+            f"--param {method}.weights=PATH, set ${WEIGHTS_ENV} to its path{there}")
 
 
 @functools.cache

@@ -340,3 +340,15 @@ def test_the_shipped_paper_benchmark_is_the_five_way_comparison_with_three_seeds
     assert split_specs(",".join(config["methods"])) == [
         "vxm1", "vxm2", "eca-unet", "eca-unet[dense=false]", "eca-unet[eca=false]"]
     assert config["seeds"] == [0, 1, 2] and config["dataset"] == "mni2d"
+
+
+def test_the_shipped_transmorph_benchmark_names_installed_methods_with_three_seeds():
+    """benchmarks/transmorph.toml: the paper's networks and TransMorph's two sizes, every
+    name one the catalogue knows (the file cannot rot silently)."""
+    import tomllib  # noqa: PLC0415
+
+    config = tomllib.loads((ROOT / "benchmarks" / "transmorph.toml").read_text())
+    names = split_specs(",".join(config["methods"]))
+    assert names == ["vxm1", "vxm2", "eca-unet", "transmorph-small", "transmorph"]
+    assert set(names) <= set(collect(plugin_manager([])).methods.names())
+    assert config["seeds"] == [0, 1, 2] and config["dataset"] == "mni2d"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import parameters_without_gradient, untrained_field
 from regbench_methods.eca_unet import ECA, EcaUNet, eca_kernel_size
 
 
@@ -26,18 +27,12 @@ def test_eca_rescales_channels_by_attention_of_their_means():
 @pytest.mark.parametrize("options", [{}, {"dense": False}, {"eca": False}], ids=["full", "no-dense", "no-eca"])
 def test_output_is_a_near_zero_field_of_the_input_shape(shape, options):
     torch.manual_seed(0)
-    network = EcaUNet(len(shape), **options)
-    field = network(torch.rand(2, 1, *shape), torch.rand(2, 1, *shape))
-    assert field.shape == (2, len(shape), *shape)
-    assert field.abs().max() < 1e-2  # near identity before training
+    assert untrained_field(EcaUNet(len(shape), **options), shape) < 1e-2  # near identity before training
 
 
 def test_gradients_reach_every_layer():
     torch.manual_seed(0)
-    network = EcaUNet(2)
-    network(torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32)).square().mean().backward()
-    silent = [name for name, p in network.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert silent == []
+    assert parameters_without_gradient(EcaUNet(2), (32, 32)) == []
 
 
 def test_ablation_switches_remove_exactly_their_part():

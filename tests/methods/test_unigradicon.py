@@ -21,7 +21,6 @@ from regbench.plugin.training import PROFILES
 
 pytest.importorskip("unigradicon", reason="needs uniGradICON's package: pip install 'regbench[unigradicon]'")
 import torch  # noqa: E402
-
 from regbench_methods.unigradicon import (  # noqa: E402
     WEIGHTS_ENV,
     UniGradICON,
