@@ -40,7 +40,9 @@ def regbench_register_methods(register: Registry[Method]) -> None:
     every :class:`regbench.Method` subclass the plugin provides. ``requires`` lists the
     importable modules the method needs; when one is missing, the method is listed as
     "not installed", with the ``install`` command (by default ``pip install`` of the
-    missing modules), and skipped by ``--methods all``.
+    missing modules), and skipped by ``--methods all``. ``unavailable="<what, and how to
+    get it>"`` marks a method that lacks something else where it is registered (pretrained
+    weights the user downloads): listed as "not installed: <that>", skipped by ``all``.
     """
 
 
