@@ -49,9 +49,11 @@ class ConvexAdam(Method):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._device = devices.pick_device()
-        for name in ("grid_sp", "grid_sp_adam", "disp_hw"):
+        for name in ("grid_sp", "grid_sp_adam", "disp_hw", "niter"):
             if self.params[name] < 1:
                 raise ValueError(f"method {self.name!r}: {name} must be at least 1, got {self.params[name]}")
+        if self.params["lambda_weight"] <= 0:  # the package would then skip its Adam stage, niter unused
+            raise ValueError(f"method {self.name!r}: lambda_weight must be positive, got {self.params['lambda_weight']}")
         if self.params["smooth"] and self.params["smooth"] % 2 == 0:
             raise ValueError(f"method {self.name!r}: smooth is a box-filter width and must be odd (or 0 for none), "
                              f"got {self.params['smooth']}")

@@ -17,14 +17,18 @@ image's minimum and 99th percentile, scaled to [0, 1]); its registration
 network's fixed 175³ input, the field computed there and returned as an ITK transform
 that maps the fixed image's points to the moving image's, composed with the
 resampling); and the field read back on the fixed image's own grid, in voxels (images
-go to ITK with unit spacing, so a physical millimetre is a voxel), components reversed
-from ITK's (x, y, z) to numpy's axis order. ``unigradicon-io`` adds the package's
+go to ITK with unit spacing, so a physical millimetre is a voxel). The arrays go to ITK
+in the axis order ITK reads a NIfTI file in (regbench's arrays are in nibabel's voxel
+order i, j, k; ``itk.imread`` gives numpy k, j, i), so that the network sees a volume as
+the package's own command would, and the field comes back in regbench's order. ``unigradicon-io`` adds the package's
 instance optimisation, as LUMIR reports both: 50 Adam steps at learning rate 2e-5 on
 the package's LNCC (σ 5) and gradient-inverse-consistency loss, the network restored
 after each pair.
 
-3D only (the weights are a 3D network). No random step: a pair gives the same field
-every time on the CPU; the methods run once per ``--seeds``. On a GPU when PyTorch sees
+3D only (the weights are a 3D network). ``unigradicon`` has no random step (a pair gives
+the same field every time on the CPU) and runs once per ``--seeds``; the instance
+optimisation's loss draws random noise, which ``unigradicon-io`` seeds from ``--seed``
+for every pair, leaving torch's global generator as it was. On a GPU when PyTorch sees
 one (the package decides, ``icon_registration.config.device``). On the 2-core CPU a
 pair takes about 1.5 minutes without instance optimisation; with it, a GPU is needed.
 Accuracy with the real weights has not been measured in regbench's own tests (they
@@ -52,7 +56,6 @@ from regbench.measuring import devices
 
 WEIGHTS_FILE = "Step_2_final.trch"
 WEIGHTS_ENV = "REGBENCH_UNIGRADICON_WEIGHTS"
-RELEASE = "https://github.com/uncbiag/uniGradICON/releases/download/unigradicon_weights/" + WEIGHTS_FILE
 INPUT_SIZE = 175  # the network's input, fixed by the published weights (unigradicon.input_shape)
 
 
@@ -63,10 +66,9 @@ def default_weights() -> Path:
 
 
 def weights_hint(method: str, where: Path) -> str:
-    """What to do when ``method``'s weights are not at ``where``."""
-    there = "" if where == default_weights() else f", or put it at {default_weights()}"
-    return (f"weights not found at {where} — download {WEIGHTS_FILE} ({RELEASE}) and pass "
-            f"--param {method}.weights=PATH, set ${WEIGHTS_ENV} to its path{there}")
+    """What to do when ``method``'s weights are not at ``where`` (the README gives the address)."""
+    return (f"weights not found at {where} — download {WEIGHTS_FILE} (uniGradICON's release "
+            f"'unigradicon_weights') and pass --param {method}.weights=PATH or set ${WEIGHTS_ENV}")
 
 
 @functools.cache
@@ -134,6 +136,8 @@ class UniGradICON(Method):
     def transform(self, fixed: np.ndarray, moving: np.ndarray):  # noqa: ANN201 - an itk.CompositeTransform
         """The package's result for the pair: the ITK transform taking the fixed image's
         points to the moving image's (with the images as ITK has them, preprocessed)."""
+        import torch  # noqa: PLC0415
+
         if fixed.ndim != 3:
             raise ValueError(f"method {self.name!r} registers 3D volumes only (the weights are a 3D network), "
                              f"got an image of shape {fixed.shape}")
@@ -142,13 +146,16 @@ class UniGradICON(Method):
         package = _package()
         images = [self.itk_image(image, what) for image, what in ((fixed, "fixed"), (moving, "moving"))]
         steps = self.params["io_iterations"] or None  # the package's "no instance optimisation"
-        with contextlib.redirect_stdout(io.StringIO()):  # it prints its losses at every step
+        # Its loss draws noise from torch's generator: seeded per pair, the global one left alone.
+        with contextlib.redirect_stdout(io.StringIO()), torch.random.fork_rng():  # it prints its losses
+            torch.manual_seed(self.seed)
             phi_moving_to_fixed, _ = package.register_pair(self._network, images[1], images[0], finetune_steps=steps,
                                                            learning_rate=self.params["io_lr"])
         return phi_moving_to_fixed, images[0]
 
     def itk_image(self, image: np.ndarray, what: str):  # noqa: ANN201 - an itk.Image
-        """``image`` as the package takes it: unit spacing, MRI preprocessing."""
+        """``image`` as the package takes it: in the axis order ITK reads files in (ITK's
+        index i, j, k = regbench's axes), unit spacing, MRI preprocessing."""
         package = _package()
         if float(image.max()) <= float(image.min()):
             raise ValueError(f"method {self.name!r}: the {what} image is constant; uniGradICON's intensity "
@@ -156,7 +163,7 @@ class UniGradICON(Method):
         with warnings.catch_warnings():  # the package's preprocess uses ITK's older interface
             warnings.filterwarnings("ignore", r".*itk\.CastImageFilter\(\) is deprecated")
             return package.unigradicon.preprocess(
-                package.itk.image_from_array(np.ascontiguousarray(image, np.float32)), modality="mri")
+                package.itk.image_from_array(np.ascontiguousarray(image.T, np.float32)), modality="mri")
 
     def register(self, fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:
         return RegistrationResult(field_from_transform(*self.transform(fixed, moving)))
@@ -164,21 +171,22 @@ class UniGradICON(Method):
 
 def field_from_transform(transform: Any, reference: Any) -> np.ndarray:
     """An ITK transform (fixed points to moving points) on ``reference``'s grid (unit
-    spacing, no rotation, origin 0) as regbench's displacement ``(3, *spatial)`` in voxels
-    and numpy's axis order."""
+    spacing, no rotation, origin 0; ITK's index i, j, k = regbench's axes) as regbench's
+    displacement ``(3, *spatial)`` in voxels."""
     itk = _package().itk
     field_type = itk.Image[itk.Vector[itk.F, 3], 3]
     to_field = itk.TransformToDisplacementFieldFilter[field_type, itk.D].New(
         Transform=transform, ReferenceImage=reference, UseReferenceImage=True)
     to_field.Update()
-    field = itk.array_from_image(to_field.GetOutput())  # (*numpy axes, 3): x, y, z = the last axis first
-    return np.ascontiguousarray(np.moveaxis(field[..., ::-1], -1, 0), dtype=np.float32)
+    field = itk.array_from_image(to_field.GetOutput())  # (k, j, i, 3), components along i, j, k
+    return np.ascontiguousarray(np.moveaxis(field.transpose(2, 1, 0, 3), -1, 0), dtype=np.float32)
 
 
 class UniGradICONIO(UniGradICON):
     name = "unigradicon-io"
     description = "uniGradICON with its instance optimisation (50 Adam steps per pair; weights supplied by the user)"
     default_params: ClassVar = {**UniGradICON.default_params, "io_iterations": 50}
+    seeded = True  # the optimisation's loss draws noise
 
 
 @hookimpl

@@ -135,7 +135,7 @@ def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Seq
             for seed in seeds if choice.entry.cls.seeded else seeds[:1]:
                 later = {"figure_pair": None} if seed != seeds[0] and "figure_pair" in settings else {}
                 jobs.append(plan_job(choice.entry, choice.given, **{**settings, **later}, label=choice.label,
-                                     dataset=dataset, seed=seed, profile=profile, cache_dir=args.cache_dir,
+                                     dataset=dataset, seed=seed, profile=profile, cache_dir=_cache_dir(args),
                                      progress=progress_bars(args), inputs=inputs))
     return jobs
 

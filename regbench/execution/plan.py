@@ -99,7 +99,8 @@ class MethodJob:
 
     def method_files(self) -> tuple[str, ...]:
         """The content digests of the files the method reads besides the data
-        (:meth:`Method.input_files`: pretrained weights), remembered in the cache."""
+        (:meth:`Method.input_files`: pretrained weights), remembered in the job's cache
+        folder when it has one."""
         digests = FileDigests(self.cache_dir / "file-digests" if self.cache_dir is not None else None)
         return tuple(digests(path) for path in self.method.input_files(self.params))
 
@@ -188,5 +189,10 @@ def plan_job(entry: Entry[Method], given: Mapping[str, Any], **settings: Any) ->
 
 
 def result_key(job: MethodJob) -> str:
-    """The key stored results are kept under: the digest of the job's :class:`ResultIdentity`."""
-    return digest(dataclasses.asdict(job.identity()))
+    """The key stored results are kept under: the digest of the job's :class:`ResultIdentity`
+    (without ``method_files`` when the method reads none, so that results stored before
+    that field existed keep their keys)."""
+    identity = dataclasses.asdict(job.identity())
+    if not identity["method_files"]:
+        del identity["method_files"]
+    return digest(identity)

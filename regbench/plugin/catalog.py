@@ -41,13 +41,15 @@ class Choice:
         return self.variant.name if self.variant.params else ""
 
 
-def _entry(registry: Registry[T], name: str) -> Entry[T]:
-    """The entry ``name``, its modules installed."""
+def _entry(registry: Registry[T], name: str, parameters_may_supply: bool = False) -> Entry[T]:
+    """The installed entry ``name``; with ``parameters_may_supply``, one that lacks only
+    what its parameters may give (an unavailable method's weights: its own parameter
+    check then says what is missing)."""
     kind = registry.kind
     if name not in registry:
         raise ValueError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(registry.names())}")
     entry = registry[name]
-    if entry.missing:  # what is otherwise unavailable (weights) its parameters may supply
+    if entry.missing or (entry.unavailable and not parameters_may_supply):
         raise ValueError(f"{kind} {name!r} is {entry.status}")
     return entry
 
@@ -100,18 +102,22 @@ class Catalog:
                        ndim: int | None = None) -> list[Choice]:
         """What ``--methods`` (``spec``) names, grids expanded, each with its ``--param``
         values (``params``): a method's apply to all its variants, whose own win. ``note``
-        says which methods ``all`` skips: those not installed, and those that cannot take
-        the dataset's ``ndim``-dimensional images (naming one of these is an error)."""
+        says which methods ``all`` skips: those not installed (unless only something their
+        ``--param`` values may supply is missing, such as a weights file), and those that
+        cannot take the dataset's ``ndim``-dimensional images (naming one of these is an error)."""
         chosen: list[tuple[Entry[Method], Variant]] = []
+        with_params = {item.partition(".")[0] for item in params}
         for item in _named("method", split_specs(spec)):
             if item == "all":
-                for entry in _installed(self.methods, note):
-                    if ndim is None or ndim in entry.cls.dimensions:
+                for entry in self.methods.entries():
+                    if entry.missing or (entry.unavailable and entry.name not in with_params):
+                        note(f"skipping method {entry.name}: {entry.status}")
+                    elif ndim is None or ndim in entry.cls.dimensions:
                         chosen.append((entry, Variant(entry.name)))
                     else:
                         note(f"skipping method {entry.name}: {_dimensions(entry.cls, ndim)}")
                 continue
-            entry = _entry(self.methods, method_name(item))
+            entry = _entry(self.methods, method_name(item), parameters_may_supply=True)
             if ndim is not None and ndim not in entry.cls.dimensions:
                 raise ValueError(f"method {entry.name!r} {_dimensions(entry.cls, ndim)}")
             chosen += [(entry, variant) for variant in expand(item, entry.cls.default_params)]

@@ -1,8 +1,8 @@
 """convexadam: the harness's label warp through its field agrees with ConvexAdam's own
 warp (``apply_convex``), and its own image warp equals the harness's; an image registered
 to itself stays put; results repeat (no random step); no files are left behind; a 2D
-image or a too small volume is a clear error; ``--methods all`` skips it on 2D data;
-the conformance suite passes (in 3D, the only dimension it declares)."""
+image, a too small volume or a setting the package cannot use is a clear error; the
+conformance suite passes (in 3D, the only dimension it declares)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,10 @@ def test_a_2d_image_or_a_too_small_volume_is_a_clear_error():
         ConvexAdam().register(np.zeros((16, 16, 8), np.float32), np.zeros((16, 16, 8), np.float32))
     with pytest.raises(ValueError, match="smooth is a box-filter width and must be odd"):
         ConvexAdam(smooth=4)
+    with pytest.raises(ValueError, match="niter must be at least 1"):
+        ConvexAdam(niter=0)
+    with pytest.raises(ValueError, match="lambda_weight must be positive"):
+        ConvexAdam(lambda_weight=0.0)
 
 
 class TestConvexAdamConformance(MethodConformance):

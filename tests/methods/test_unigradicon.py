@@ -55,7 +55,7 @@ def weights(tmp_path_factory):
 def pair():
     from regbench_datasets.synthetic import Synthetic  # noqa: PLC0415
 
-    dataset = Synthetic(shape=(40, 40, 40), n_subjects=6)
+    dataset = Synthetic(shape=(44, 40, 36), n_subjects=6)  # three lengths: a swapped axis cannot hide
     return list(dataset.labels), dataset.load(dataset.atlas_id), dataset.load(dataset.test_ids[0])
 
 
@@ -69,20 +69,35 @@ def test_the_plugins_field_is_the_packages_registration(weights, pair):
     field = field_from_transform(transform, reference)
     assert np.abs(field).max() > 1.0  # the stand-in weights move the image
     itk = _package().itk
-    seg = itk.image_from_array(moving.seg.astype(np.float32))
+    seg = itk.image_from_array(np.ascontiguousarray(moving.seg.T, np.float32))  # as the plugin hands images to ITK
     by_package = itk.array_from_image(itk.resample_image_filter(
         seg, transform=transform, interpolator=itk.NearestNeighborInterpolateImageFunction.New(seg),
-        use_reference_image=True, reference_image=reference))
+        use_reference_image=True, reference_image=reference)).T
     dice = label_agreement("unigradicon", labels, by_package, warp_labels(moving.seg, field))
     np.testing.assert_array_equal(dice, 1.0)
     # images too: ITK's linear interpolation and the harness's, inside the image
-    image = itk.image_from_array(moving.image.astype(np.float32))
+    image = itk.image_from_array(np.ascontiguousarray(moving.image.T, np.float32))
     warped = itk.array_from_image(itk.resample_image_filter(
         image, transform=transform, interpolator=itk.LinearInterpolateImageFunction.New(image),
-        use_reference_image=True, reference_image=reference))
+        use_reference_image=True, reference_image=reference)).T
     inside = np.all([(0 <= c + u) & (c + u <= n - 1) for c, u, n in
                      zip(np.indices(fixed.image.shape), field, fixed.image.shape, strict=True)], axis=0)
     assert np.abs(warped - warp_image(moving.image, field))[inside].max() < 1e-4
+
+
+def test_the_network_sees_a_volume_as_the_packages_own_command_reads_its_file(weights, tmp_path):
+    """regbench's arrays are in nibabel's voxel order; the package reads files with ITK:
+    the image the plugin hands over is the one ``itk.imread`` gives for the same NIfTI."""
+    import nibabel as nib  # noqa: PLC0415
+
+    volume = np.random.default_rng(0).random((30, 24, 18)).astype(np.float32)
+    path = tmp_path / "volume.nii.gz"
+    nib.save(nib.Nifti1Image(volume, np.eye(4)), path)
+    as_regbench_loads_it = np.asarray(nib.load(path).dataobj, dtype=np.float32)
+    package = _package()
+    by_package = package.unigradicon.preprocess(package.itk.imread(str(path)), modality="mri")
+    by_plugin = UniGradICON(weights=str(weights)).itk_image(as_regbench_loads_it, "fixed")
+    np.testing.assert_array_equal(np.asarray(by_plugin), np.asarray(by_package))
 
 
 class Stop(Exception):
@@ -99,15 +114,21 @@ def test_instance_optimisation_is_the_packages_with_its_defaults(method, steps, 
     calls = []
 
     def spy(network, moving_image, fixed_image, finetune_steps, learning_rate):
-        calls.append((finetune_steps, learning_rate))
+        calls.append((finetune_steps, learning_rate, np.asarray(moving_image).sum(), torch.rand(1).item()))
         raise Stop
 
-    prepared = method(weights=str(weights), input_size=SIZE)
+    prepared = method(weights=str(weights), input_size=SIZE, seed=3)
     prepared.prepare(None)
     monkeypatch.setattr(_package(), "register_pair", spy)
-    with pytest.raises(Stop):
-        prepared.transform(fixed.image, moving.image)
-    assert calls == [(steps, 2e-5)]
+    before = torch.random.get_rng_state()
+    for _ in range(2):
+        with pytest.raises(Stop):
+            prepared.transform(fixed.image, moving.image)
+    assert [call[:2] for call in calls] == [(steps, 2e-5)] * 2
+    # the moving image goes first (the package's A, warped onto B), preprocessed to [0, 1]
+    assert calls[0][2] == pytest.approx(np.asarray(prepared.itk_image(moving.image, "moving")).sum())
+    # the noise its loss draws is seeded per pair; torch's global generator is left alone
+    assert calls[0][3] == calls[1][3] and torch.equal(torch.random.get_rng_state(), before)
 
 
 def test_without_weights_it_is_listed_with_the_hint_and_named_it_says_how(tmp_path, monkeypatch, weights):
@@ -115,13 +136,23 @@ def test_without_weights_it_is_listed_with_the_hint_and_named_it_says_how(tmp_pa
     monkeypatch.setenv(WEIGHTS_ENV, str(missing))
     entry = collect(plugin_manager()).methods["unigradicon"]
     assert not entry.installed
-    assert entry.status.startswith(f"not installed: weights not found at {missing} — download Step_2_final.trch (https")
-    assert "--param unigradicon.weights=PATH" in entry.status
+    assert entry.status.startswith(f"not installed: weights not found at {missing} — download Step_2_final.trch (uni")
+    assert "--param unigradicon.weights=PATH or set $REGBENCH_UNIGRADICON_WEIGHTS" in entry.status
     with pytest.raises(ValueError, match=r"method 'unigradicon-io': weights not found at .*nowhere\.trch"):
         UniGradICONIO.resolve_params({})
     assert UniGradICON.resolve_params({"weights": str(weights)})["weights"] == str(weights.resolve())
     monkeypatch.setenv(WEIGHTS_ENV, str(weights))
     assert collect(plugin_manager()).methods["unigradicon"].installed
+
+
+def test_all_takes_it_when_its_weights_are_given_as_a_parameter(tmp_path, monkeypatch, weights):
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "nowhere.trch"))
+    found = collect(plugin_manager())
+    notes = []
+    names = [choice.entry.name for choice in
+             found.select_methods("all", [f"unigradicon.weights={weights}"], note=notes.append, ndim=3)]
+    assert "unigradicon" in names and "unigradicon-io" not in names
+    assert any(note.startswith("skipping method unigradicon-io: not installed: weights not found") for note in notes)
 
 
 def test_the_weights_content_keys_the_results(tmp_path):
