@@ -80,7 +80,14 @@ class MethodJob:
         data = self.data_fingerprint(read).of_subjects(read) if self.method.learns else ""
         return TrainingContext(dataset=self.dataset, train_ids=train_ids, validation_ids=validation_ids,
                                profile=self.profile, cache_dir=self.cache_dir, progress=self.progress,
-                               data_digest=data)
+                               data_digest=data, library_versions=self.library_versions())
+
+    def library_versions(self) -> str:
+        """``"monai 1.6.1"``: the versions of the libraries the method is registered as
+        requiring, whose code decides its numbers as much as its own."""
+        from regbench.measuring.environment import module_versions  # noqa: PLC0415
+
+        return module_versions(self.requires)
 
     def training_subjects(self) -> tuple[str, ...]:
         """The subjects a learning method reads while it trains: the atlas and the
@@ -113,6 +120,7 @@ class MethodJob:
             params=dict(self.params),
             method_code=code_version(method.code_modules()),
             method_files=self.method_files(),
+            method_versions=self.library_versions(),
             seed=self.seed,
             profile=dataclasses.asdict(self.profile) if method.learns else None,
             dataset=self.dataset.name,
@@ -131,7 +139,8 @@ class MethodJob:
 @dataclass(frozen=True)
 class ResultIdentity:
     """Everything that decides a method's numbers, and nothing else: its name,
-    parameters, code, the files it reads besides the data (pretrained weights) and seed; the dataset, its options, its code (which makes generated
+    parameters, code, the libraries it requires (their versions), the files it reads
+    besides the data (pretrained weights) and seed; the dataset, its options, its code (which makes generated
     subjects, landmarks and true fields), the labels it scores and the
     content of the files all its subjects share; for a method that learns, the training profile and the
     content of the subjects it learns from; the metrics and the code that scores; how
@@ -143,6 +152,7 @@ class ResultIdentity:
     params: Mapping[str, Any]
     method_code: str
     method_files: tuple[str, ...]
+    method_versions: str
     seed: int
     profile: Mapping[str, Any] | None
     dataset: str
@@ -190,9 +200,11 @@ def plan_job(entry: Entry[Method], given: Mapping[str, Any], **settings: Any) ->
 
 def result_key(job: MethodJob) -> str:
     """The key stored results are kept under: the digest of the job's :class:`ResultIdentity`
-    (without ``method_files`` when the method reads none, so that results stored before
-    that field existed keep their keys)."""
+    (without ``method_files`` or ``method_versions`` when empty, so that the results of a
+    method that reads no such files and requires no library keep the keys they were
+    stored under before those fields existed)."""
     identity = dataclasses.asdict(job.identity())
-    if not identity["method_files"]:
-        del identity["method_files"]
+    for later in ("method_files", "method_versions"):
+        if not identity[later]:
+            del identity[later]
     return digest(identity)

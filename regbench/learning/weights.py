@@ -70,6 +70,8 @@ class CachedWeights(Method):
             "seed": self.seed,
             "code": code_version(self.code_modules()),
         }
+        if context.library_versions:  # absent for methods that require no library: their keys stay as they were
+            material["libraries"] = context.library_versions
         return digest(material)
 
     def weights_stem(self, context: TrainingContext) -> Path:

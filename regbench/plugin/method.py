@@ -67,7 +67,9 @@ class TrainingContext:
     to stop, ``cache_dir`` where trained weights are kept. The seed is the method's own
     (``Method.seed``). ``data_digest`` is the content of the files training reads (the
     atlas's and the training subjects'; empty for data made from the options): cached
-    weights are keyed by it.
+    weights are keyed by it, and by ``library_versions``, the versions of the libraries
+    the method is registered as requiring (a network built from MONAI's blocks changes
+    with MONAI).
     """
 
     dataset: Dataset
@@ -77,6 +79,7 @@ class TrainingContext:
     cache_dir: Path | None = None  # where learned weights are kept (None: the default)
     progress: bool = False
     data_digest: str = ""
+    library_versions: str = ""
 
 
 class Method(abc.ABC):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,6 +64,8 @@ def test_the_cache_key_follows_everything_that_changes_the_weights(dataset, tmp_
     assert Vxm1().cache_key(context(Synthetic(shape=(32, 32), n_subjects=10, seed=1), tmp_path)) != base
     other_profile = TrainingContext(dataset=dataset, train_ids=dataset.train_ids, profile=PROFILES["quick"])
     assert Vxm1().cache_key(other_profile) != base
+    newer_library = dataclasses.replace(context(dataset, tmp_path), library_versions="voxelmorph 0.4")
+    assert Vxm1().cache_key(newer_library) != base
 
 
 def test_weights_are_loaded_without_running_code(dataset, tmp_path, monkeypatch):

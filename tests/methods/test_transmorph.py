@@ -61,6 +61,24 @@ def test_gradients_reach_every_layer():
     assert parameters_without_gradient(TransMorphNetwork(2, **SMALL), (64, 64)) == []
 
 
+def test_monais_version_keys_its_results_and_its_weights(monkeypatch):
+    """MONAI's code builds the network: a new MONAI recomputes stored results and retrains."""
+    from regbench_datasets.synthetic import Synthetic  # noqa: PLC0415
+
+    from regbench.execution.plan import plan_job, result_key  # noqa: PLC0415
+    from regbench.measuring import environment  # noqa: PLC0415
+    from regbench.plugin.manager import collect, plugin_manager  # noqa: PLC0415
+    from regbench.plugin.training import PROFILES  # noqa: PLC0415
+
+    entry = collect(plugin_manager()).methods["transmorph"]
+    job = plan_job(entry, {}, dataset=Synthetic(shape=(32, 32), n_subjects=12), seed=0, profile=PROFILES["smoke"])
+    assert job.identity().method_versions.startswith("monai ")
+    before = result_key(job), TransMorph().cache_key(job.training_context())
+    monkeypatch.setattr(environment, "module_versions", lambda modules: "monai 99.0")
+    after = result_key(job), TransMorph().cache_key(job.training_context())
+    assert after[0] != before[0] and after[1] != before[1]
+
+
 def test_four_stages_are_required():
     with pytest.raises(ValueError, match=r"four stages: got depths \[2, 2\]"):
         TransMorphNetwork(2, depths=(2, 2), heads=(4, 4))
