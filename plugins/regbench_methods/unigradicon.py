@@ -29,8 +29,8 @@ after each pair.
 the same field every time on the CPU) and runs once per ``--seeds``; the instance
 optimisation's loss draws random noise, which ``unigradicon-io`` seeds from ``--seed``
 for every pair, leaving torch's global generator as it was. On a GPU when PyTorch sees
-one (the package decides, ``icon_registration.config.device``). On the 2-core CPU a
-pair takes about 1.5 minutes without instance optimisation; with it, a GPU is needed.
+one (the package decides, ``icon_registration.config.device``). On a 2-core CPU a
+pair takes about 40 s without instance optimisation; with it, a GPU is needed.
 Accuracy with the real weights has not been measured in regbench's own tests (they
 cannot be fetched there): the tests check the adapter with weights of the same
 architecture that they save themselves.
