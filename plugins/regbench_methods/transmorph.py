@@ -152,6 +152,7 @@ class TransMorph(LearnedMethod):
         "heads": (4, 4, 8, 8),
         "window": (5, 6, 7),  # in 2D, the first two
     }
+    size_multiple = 1  # any size: padded to a multiple of 32 inside the network
 
     def build_network(self, ndim: int) -> nn.Module:
         p = self.params

@@ -92,7 +92,8 @@ def test_missing_dependency_is_listed_as_not_installed(plugin_dir, capsys, tmp_p
     assert re.search(r"needs-submodule\s+not installed \(pip install package_that_is_not_installed.sub\)", listed)
     assert main(["-p", plugin, "run", "--methods", "needs-missing", *TINY, "--out", str(tmp_path)]) == 2
     assert "not installed" in capsys.readouterr().err
-    blocked = [flag for plugin_name in ("ants", "dipy", "elastix", "fireants", "vxm", "eca-unet", "keras")
+    blocked = [flag for plugin_name in ("ants", "dipy", "elastix", "fireants", "convexadam", "vxm", "eca-unet",
+                                        "transmorph", "unigradicon", "keras")
                for flag in ("-p", f"no:{plugin_name}")]
     assert main(["-p", plugin, *blocked, "run", "--methods", "all", *TINY, "--out", str(tmp_path)]) == 0
     assert "skipping method needs-missing" in capsys.readouterr().err

@@ -79,6 +79,20 @@ def test_monais_version_keys_its_results_and_its_weights(monkeypatch):
     assert after[0] != before[0] and after[1] != before[1]
 
 
+def test_it_trains_and_registers_at_any_image_size(tmp_path):
+    from regbench_datasets.synthetic import Synthetic  # noqa: PLC0415
+
+    from regbench.plugin.method import TrainingContext  # noqa: PLC0415
+    from regbench.plugin.training import Profile  # noqa: PLC0415
+
+    dataset = Synthetic(shape=(24, 28), n_subjects=6)  # not multiples of 16: padded inside
+    method = TransMorph(seed=0, **SMALL)
+    method.prepare(TrainingContext(dataset=dataset, train_ids=dataset.train_ids, cache_dir=tmp_path,
+                                   profile=Profile("test", batch_size=2, lr=1e-3, steps=2)))
+    fixed, moving = dataset.load(dataset.atlas_id).image, dataset.load(dataset.test_ids[0]).image
+    assert method.register(fixed, moving).displacement.shape == (2, 24, 28)
+
+
 def test_four_stages_are_required():
     with pytest.raises(ValueError, match=r"four stages: got depths \[2, 2\]"):
         TransMorphNetwork(2, depths=(2, 2), heads=(4, 4))
