@@ -1,4 +1,4 @@
-"""``regbench report`` and ``regbench compare``: commands that read a results folder."""
+"""``regbench report`` and ``regbench compare``: commands that read results folders."""
 
 from __future__ import annotations
 
@@ -22,11 +22,19 @@ from regbench.outputs.integrity import DamagedResults
 
 
 def report(args: argparse.Namespace) -> int:
-    from regbench.outputs.report import write_report  # noqa: PLC0415 - matplotlib costs seconds to import; only here
+    """The report of one results folder, or of several (one per dataset) combined: then
+    ``--out`` is required, and must not be one of them (its own report would be replaced)."""
+    # matplotlib costs seconds to import; only here
+    from regbench.outputs.report import SameDataset, write_combined_report, write_report  # noqa: PLC0415
 
+    if len(args.results) > 1 and args.out is None:
+        raise UsageError("with several results folders, --out names the folder for their combined report")
+    if len(args.results) > 1 and args.out.resolve() in {folder.resolve() for folder in args.results}:
+        raise UsageError(f"--out {args.out} is one of the results folders; the combined report goes in its own folder")
     try:
-        markdown, page = write_report(args.results, args.out)
-    except (FileNotFoundError, DamagedResults) as error:
+        markdown, page = (write_report(args.results[0], args.out) if len(args.results) == 1
+                          else write_combined_report(args.results, args.out))
+    except (FileNotFoundError, DamagedResults, SameDataset) as error:
         raise UsageError(str(error)) from None
     print(f"wrote {markdown} and {page}")
     return 0

@@ -45,7 +45,7 @@ def run_text(info: RunInfo, n_pairs: int) -> str:
     return f"dataset `{info.dataset or '?'}`, {n_pairs} test pairs, {how}; command: `{info.command or '?'}`"
 
 
-def _spread_sections(folder: ResultsFolder, means: SeedMeans) -> list[Section]:
+def spread_sections(folder: ResultsFolder, means: SeedMeans) -> list[Section]:
     """With several seeds: each metric's spread across seeds (see :mod:`regbench.outputs.seeds`)."""
     if not means.repeated:
         return []
@@ -55,6 +55,15 @@ def _spread_sections(folder: ResultsFolder, means: SeedMeans) -> list[Section]:
             + (f" Run once, their results not depending on the seed: {', '.join(once)}." if once else ""))
     table = seeds.spread_table(folder.results, folder.metric_columns, once)
     return [Section("Across seeds", text, table=table)]
+
+
+def summary_section(folder: ResultsFolder, means: SeedMeans) -> Section:
+    """Every metric column per method (:func:`.summary.summary_table`), with what its cells hold."""
+    return Section("Summary", "Each metric as mean ± std over pairs (with several seeds, of each pair's mean over "
+                              "seeds; and, where a metric declares one, a robust "
+                              "quantile over pairs, e.g. L2R DSC30), then time, memory and training. "
+                              + " ".join([families_text(folder.metric_columns), *table_notes(folder.results)]),
+                   table=summary_table(folder.results, folder.metric_columns, means.pairs))
 
 
 def _figure_sections(folder: ResultsFolder, means: SeedMeans, figures_dir: Path) -> list[Section]:
@@ -95,12 +104,8 @@ def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
     means = SeedMeans.of(folder.results)
     sections = [
         Section("Run", run_text(folder.run_info, folder.results["pair"].nunique())),
-        Section("Summary", "Each metric as mean ± std over pairs (with several seeds, of each pair's mean over "
-                           "seeds; and, where a metric declares one, a robust "
-                           "quantile over pairs, e.g. L2R DSC30), then time, memory and training. "
-                           + " ".join([families_text(folder.metric_columns), *table_notes(folder.results)]),
-                table=summary_table(folder.results, folder.metric_columns, means.pairs)),
-        *_spread_sections(folder, means),
+        summary_section(folder, means),
+        *spread_sections(folder, means),
         Section("Table 1", "Dice per test pair, mean ± std over labels (the reference paper's form). "
                            + " ".join(table_notes(folder.results)), table=table1(folder.results)),
     ]
@@ -119,7 +124,12 @@ def write_report(results_dir: Path, out_dir: Path | None = None) -> tuple[Path, 
     folder = ResultsFolder.read(results_dir)
     out_dir = out_dir or results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    sections = build_sections(folder, out_dir / FIGURES_DIR)
+    return write_sections(build_sections(folder, out_dir / FIGURES_DIR), out_dir)
+
+
+def write_sections(sections: list[Section], out_dir: Path) -> tuple[Path, Path]:
+    """Write ``sections`` as ``report.md`` and ``report.html`` in ``out_dir``, each whole
+    or not at all (one writer for the report of one folder and of several)."""
     markdown, page = out_dir / "report.md", out_dir / "report.html"
     atomic_write_text(markdown, to_markdown(sections, out_dir))
     atomic_write_text(page, to_html(sections))

@@ -5,13 +5,14 @@ from their names, so a plugin's metric is plotted like a built-in one: each colu
 gate judges (:func:`judged`: Dice in a default run) gets box plots per method and, with
 one value per label, per label; columns that name a figure (:func:`grouped`: TRE and
 the true error, folding and NDV) are its panels; the accuracy-against-speed figure plots one family's
-label scores (:func:`label_scores`: Dice and HD95). With several seeds, a pair's value
+label scores (:func:`label_scores`: Dice and HD95); across datasets, each judged column
+gets a panel per dataset (:func:`dataset_box_plot`). With several seeds, a pair's value
 is its mean over seeds, computed once by the caller (:class:`~regbench.outputs.seeds.SeedMeans`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -104,6 +105,35 @@ def panel_box_plot(name: str, columns: Sequence[Column], means: SeedMeans, metho
         axis.tick_params(axis="x", rotation=30)
     figure.suptitle(f"{name.capitalize()}: per pair, per method")
     return _save(figure, out / f"{name}.png")
+
+
+def dataset_box_plot(column: Column, pairs: Mapping[str, pd.DataFrame], methods: Sequence[str],
+                     out: Path) -> Path | None:
+    """``column`` per method, one panel per dataset: a box of its per-pair values (``pairs``:
+    per dataset, one row per method × pair, with several seeds each pair's mean over seeds).
+    Each panel shows the methods that ran there, in the order of ``methods`` and each in its
+    colour across panels, so one method is found alike on every dataset; None when no
+    dataset has values."""
+    shown = {dataset: ok for dataset, frame in pairs.items()
+             if column.result_column in (ok := frame[frame["status"] == schema.OK])
+             and ok[column.result_column].notna().any()}
+    if not shown:
+        return None
+    ran = {dataset: [m for m in methods if m in set(ok["method"])] for dataset, ok in shown.items()}
+    colours = {method: plt.cm.tab20(index % 20) for index, method in enumerate(methods)}
+    figure, axes = plt.subplots(1, len(shown), figsize=(sum(0.55 * len(r) + 1.2 for r in ran.values()) + 1, 4.2),
+                                squeeze=False, gridspec_kw={"width_ratios": [len(r) + 1 for r in ran.values()]})
+    for axis, (dataset, ok) in zip(axes[0], shown.items(), strict=True):
+        parts = axis.boxplot([ok.loc[ok["method"] == m, column.result_column].dropna() for m in ran[dataset]],
+                             tick_labels=ran[dataset], patch_artist=True, medianprops={"color": "black"})
+        for box, method in zip(parts["boxes"], ran[dataset], strict=True):
+            box.set_facecolor(colours[method])
+        axis.set_title(dataset, fontsize="medium")
+        axis.tick_params(axis="x", rotation=60)
+    axes[0, 0].set_ylabel(f"{column.heading} (per pair; {column.better} is better)" if column.better
+                          else f"{column.heading} (per pair)")
+    figure.suptitle(f"{column.heading} per method, per dataset")
+    return _save(figure, out / f"{column.name}_per_dataset.png")
 
 
 def label_box_plot(column: Column, label_metrics: pd.DataFrame, methods: Sequence[str], out: Path) -> Path | None:
