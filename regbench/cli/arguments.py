@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
-from regbench.common.defaults import PAIR_TIMEOUT, SPEED_FACTOR
+from regbench.common.defaults import EXPORT_FORMATS, PAIR_TIMEOUT, SPEED_FACTOR
 from regbench.plugin import options
 from regbench.plugin.training import PROFILES
 
@@ -145,6 +145,12 @@ def _shared() -> argparse.ArgumentParser:
     return shared
 
 
+def _export_option(command: argparse.ArgumentParser, what: str) -> None:
+    formats = "; ".join(f"{name}: {text}" for name, text in EXPORT_FORMATS.items())
+    command.add_argument("--export", nargs=2, default=None, metavar=("FORMAT", "DIR"),
+                         help=f"also write {what} into DIR/<method>/ in FORMAT ({formats})")
+
+
 def _run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--config", type=path, default=None, metavar="FILE",
                      help="read the run's settings from a TOML (or YAML) file, e.g. benchmarks/paper.toml; flags "
@@ -154,9 +160,7 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                      help="when another regbench command is writing into OUT, wait for it (default: exit 2 at once)")
     run.add_argument("--save-warped", action="store_true",
                      help="write warped images, warped labels and displacement fields as NIfTI into OUT/warped/")
-    run.add_argument("--export", nargs=2, default=None, metavar=("FORMAT", "DIR"),
-                     help="also write every method's fields as files in FORMAT (l2r: Learn2Reg's submission "
-                          "layout, DIR/<method>/disp_FFFF_MMMM.nii.gz)")
+    _export_option(run, "every method's fields")
     run.add_argument("--timeout", action="append", default=[], metavar="[METHOD=]SECONDS",
                      help=f"kill a method that takes longer on one pair and record the pair as failed "
                           f"(default {PAIR_TIMEOUT:g} s; METHOD=SECONDS for one method; repeatable)")
@@ -264,16 +268,25 @@ def parser() -> argparse.ArgumentParser:
                                      help="register a dataset's test pairs with each method and compare"))
     commands.add_parser("train", parents=[shared], help="train (and cache) learning methods without evaluating")
     evaluate = commands.add_parser("evaluate", parents=[_data(), _scoring()],
-                                   help="score displacement fields made elsewhere (Learn2Reg's layout, or "
-                                        "--save-warped fields) against a dataset, with a run's tables")
+                                   help="score displacement fields or transforms made elsewhere (Learn2Reg's layout, "
+                                        "--save-warped fields, ITK/ANTs/elastix transforms) against a dataset, with a "
+                                        "run's tables")
     evaluate.add_argument("folders", type=path, nargs="+", metavar="FOLDER",
-                          help="a folder of one method's fields; its name names the method")
+                          help="a folder of one method's fields or transforms; its name names the method. Transforms "
+                               "are named per pair sub-<moving>_from-<moving>_to-<fixed>_mode-image_xfm (ids with "
+                               "letters and digits only) with .h5, .nii.gz, .mat, .txt (ITK or elastix) or .tfm, "
+                               "or antsRegistration's outputs for -o <that name>_ (_0GenericAffine.mat, _1Warp.nii.gz)")
+    _export_option(evaluate, "the fields read")
     evaluate.add_argument("--out", type=path, default=Path("evaluation"), help="output folder (default: evaluation)")
     evaluate.add_argument("--wait", action="store_true",
                           help="when another regbench command is writing into OUT, wait for it (default: exit 2 at once)")
-    report = commands.add_parser("report", help="Markdown and HTML report (tables, plots, statistics) of a results folder")
-    report.add_argument("results", type=path, help="a folder written by `regbench run`")
-    report.add_argument("--out", type=path, default=None, help="where to write the report (default: the results folder)")
+    report = commands.add_parser("report", help="Markdown and HTML report (tables, plots, statistics) of a results "
+                                                "folder, or one report across several datasets' folders")
+    report.add_argument("results", type=path, nargs="+", metavar="RESULTS",
+                        help="a folder written by `regbench run`; several, one per dataset: a combined report "
+                             "(methods ranked across datasets, then each dataset's tables)")
+    report.add_argument("--out", type=path, default=None,
+                        help="where to write the report (default: the results folder; required with several)")
     gate = commands.add_parser("compare", help="exit 1 when a method's metrics or speed regressed against a baseline run "
                                                "(3: none did, but some speed was measured under contention)")
     gate.add_argument("current", type=path, help="results folder of the run to check")

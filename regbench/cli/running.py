@@ -15,7 +15,7 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import pandas as pd
 
 from regbench.cli import config
 from regbench.cli.arguments import MOST_SECONDS, PAIRS_FAILED, UsageError, assignments, user_input, writable
+from regbench.common.defaults import EXPORT_FORMATS
 from regbench.common.fingerprint import FileDigests
 from regbench.common.lock import FolderLock
 from regbench.execution.executors import DaskExecutor, Executor, LocalPool
@@ -34,7 +35,7 @@ from regbench.execution.store import ResultStore
 from regbench.execution.tasks import Task, run_task
 from regbench.learning.weights import default_cache_dir
 from regbench.measuring import devices
-from regbench.outputs.fields import EXPORT_FORMATS, L2rFolder, SavedFolder, case_names, field_folder
+from regbench.outputs.fields import ExportTarget, FieldExport, FieldSource, export_names, field_folder
 from regbench.outputs.files import RESULTS_FILE, RUN_FILE, RunOutput, write_run
 from regbench.outputs.owned import ForeignFiles
 from regbench.outputs.run_info import RunInfo
@@ -200,17 +201,21 @@ def _metrics(args: argparse.Namespace, found: Catalog) -> list[Metric]:
     return [entry.cls() for entry in entries]
 
 
-def _export_folder(args: argparse.Namespace, dataset: Dataset) -> Path | None:
-    """``--export FORMAT DIR``: the folder to write into (FORMAT checked, and every pair's
-    file name distinct)."""
+def _export_target(args: argparse.Namespace, dataset: Dataset) -> ExportTarget | None:
+    """``--export FORMAT DIR``: where fields go (FORMAT checked, and every pair's file name distinct)."""
     if args.export is None:
         return None
     format_, folder = args.export
     if format_ not in EXPORT_FORMATS:
         raise UsageError(f"--export FORMAT must be one of {', '.join(EXPORT_FORMATS)}, got {format_!r}")
     with user_input(f"--export {format_}: "):
-        case_names(dataset.test_pairs())
-    return Path(folder)
+        export_names(format_, dataset.test_pairs())
+    return ExportTarget(format_, Path(folder))
+
+
+def _exported_note(export_to: ExportTarget) -> str:
+    return (f"fields exported to {export_to.root}/<method>/ as {EXPORT_FORMATS[export_to.format]} "
+            f"(score them: regbench evaluate)")
 
 
 def _print_outcome(output: RunOutput, dataset: Dataset, out: Path, seconds: float) -> None:
@@ -295,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = dataset.test_pairs()[: args.max_pairs]
     figure_pair = _figure_pair(args, pairs)
     metrics = _metrics(args, found)
-    export_to = _export_folder(args, dataset)
+    export_to = _export_target(args, dataset)
     jobs = _jobs(args, found, dataset, pairs, metrics=tuple(metrics), figure_pair=figure_pair,
                  threads=args.threads or devices.cpu_threads(), timing_repeats=args.repeats,
                  batch_pairs=args.batch_pairs)
@@ -306,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Sequence[Pair],
-                 jobs: Sequence[MethodJob], metrics: Sequence[Metric], export_to: Path | None, timeouts: Timeouts,
+                 jobs: Sequence[MethodJob], metrics: Sequence[Metric], export_to: ExportTarget | None, timeouts: Timeouts,
                  executor: Executor) -> int:
     """The work of ``regbench run`` once everything is planned and ``--out`` is this run's alone."""
     store = ResultStore(args.out / "progress")
@@ -353,7 +358,7 @@ def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pai
     if output.reused:
         print(f"{output.reused} result(s) reused from {args.out / 'progress'} (--fresh recomputes them)")
     if export_to is not None:
-        print(f"fields exported in Learn2Reg's layout to {export_to}/<method>/ (score them: regbench evaluate)")
+        print(_exported_note(export_to))
     if any(job.method.learns for job in jobs):
         print(f"trained weights are cached in {args.cache_dir or default_cache_dir()}/ (--cache-dir)")
     print(f"next: regbench report {args.out}")
@@ -383,9 +388,9 @@ def train(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _field_sources(folders: Sequence[Path], pairs: Sequence[Pair]) -> dict[str, L2rFolder | SavedFolder]:
+def _field_sources(folders: Sequence[Path], pairs: Sequence[Pair]) -> dict[str, FieldSource]:
     """Each folder of fields by the method name it stands for (its own name)."""
-    sources: dict[str, L2rFolder | SavedFolder] = {}
+    sources: dict[str, FieldSource] = {}
     for folder in folders:
         name = folder.resolve().name
         if name in sources:
@@ -405,13 +410,37 @@ def evaluate(args: argparse.Namespace) -> int:
     sources = _field_sources(args.folders, all_pairs)
     metrics = _metrics(args, found)
     figure_pair = _figure_pair(args, pairs)
+    export_to = _export_target(args, dataset)
     started = time.perf_counter()
     with FolderLock(args.out, wait=args.wait):
-        output = score_folders(sources, pairs, dataset, metrics, figure_pair, progress=progress_bars(args))
-        return _write_evaluation(args, dataset, sources, metrics, output, started)
+        exports = _evaluation_exports(export_to, sources, all_pairs, pairs)
+        output = score_folders(sources, pairs, dataset, metrics, figure_pair, progress=progress_bars(args),
+                               exports=exports)
+        status = _write_evaluation(args, dataset, sources, metrics, output, started)
+    if export_to is not None:
+        print(_exported_note(export_to))
+    return status
 
 
-def _write_evaluation(args: argparse.Namespace, dataset: Dataset, sources: dict[str, L2rFolder | SavedFolder],
+def _evaluation_exports(export_to: ExportTarget | None, sources: Mapping[str, FieldSource],
+                        all_pairs: Sequence[Pair], pairs: Sequence[Pair]) -> dict[str, FieldExport]:
+    """``evaluate --export FORMAT DIR``: each source's folder of exported fields, never the
+    folder it reads (claiming it would remove the files being scored)."""
+    if export_to is None:
+        return {}
+    exports = {}
+    for name, source in sources.items():
+        if (export_to.root / name).resolve() == source.folder.resolve():
+            raise UsageError(f"--export {export_to.format} {export_to.root}: would write into {source.folder}, "
+                             f"the folder being scored; export into another folder")
+        try:
+            exports[name] = export_to.for_method(name, f"evaluate {source.folder.resolve()}", all_pairs, pairs)
+        except ValueError as error:  # ForeignFiles, or a missing extra
+            raise UsageError(f"--export {export_to.format}: {error}") from None
+    return exports
+
+
+def _write_evaluation(args: argparse.Namespace, dataset: Dataset, sources: dict[str, FieldSource],
                       metrics: Sequence[Metric], output: RunOutput, started: float) -> int:
     """``regbench evaluate``'s tables, and its exit status."""
     seconds = round(time.perf_counter() - started, 3)
@@ -421,6 +450,7 @@ def _write_evaluation(args: argparse.Namespace, dataset: Dataset, sources: dict[
         dataset_options=dataset.options,
         methods=tuple(sources),
         fields={name: str(source.folder) for name, source in sources.items()},
+        export=tuple(args.export) if args.export else None,
         seconds=seconds,
         columns=tuple(column for metric in metrics for column in metric.columns),
     )

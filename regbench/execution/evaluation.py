@@ -34,7 +34,7 @@ from regbench.measuring.metrics import mean_std
 from regbench.measuring.profiling import PeakRSS
 from regbench.measuring.reference import reference_operation, time_reference
 from regbench.outputs import schema
-from regbench.outputs.nifti import NiftiWriter, snapshot_arrays, subject_affine
+from regbench.outputs.nifti import NiftiWriter, snapshot_arrays
 from regbench.plugin.dataset import Dataset, Pair, Subject
 from regbench.plugin.method import Method, check_displacement
 from regbench.plugin.metric import Metric, PairOutcome
@@ -268,7 +268,7 @@ class Evaluator:
                 if self._nifti is not None:
                     self._nifti(pair, outcome)
                 if self.job.export is not None:
-                    self.job.export.write(pair, displacement, subject_affine(fixed, dataset.spacing))
+                    self.job.export.write(pair, displacement, fixed, moving, dataset.spacing)
                 record.row["status"] = schema.OK
             except Exception as error:  # one pair failing never loses the others
                 record.row.update(error=error_text(error), traceback=traceback.format_exc(limit=5))

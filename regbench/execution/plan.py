@@ -28,7 +28,7 @@ from regbench.plugin.registry import Entry
 from regbench.plugin.training import Profile
 
 if TYPE_CHECKING:
-    from regbench.outputs.fields import L2rFolder
+    from regbench.outputs.fields import FieldExport
 
 # Where a field becomes numbers, for every method: this module and all it imports from
 # regbench (warping, metrics, regions, timing...) key every result (fingerprint.code_version).
@@ -54,7 +54,7 @@ class MethodJob:
     progress: bool = False
     figure_pair: str | None = None  # keep this pair's arrays for the report's figure
     warped_dir: Path | None = None  # write warped images and fields as NIfTI here
-    export: L2rFolder | None = None  # write fields in Learn2Reg's submission layout here
+    export: FieldExport | None = None  # write fields here (--export: Learn2Reg's layout, ITK transforms)
     requires: tuple[str, ...] = ()  # modules whose versions go into every row
     threads: int | None = None  # torch CPU threads (None: torch's default); see devices.use_threads
     timing_repeats: int = 1  # register() is timed this many times per pair; the fastest counts

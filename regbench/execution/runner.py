@@ -29,7 +29,7 @@ from regbench.execution.plan import MethodJob, result_key
 from regbench.execution.store import PairRecord, ResultStore
 from regbench.execution.tasks import Task, TaskOutcome, Timeouts
 from regbench.outputs import schema
-from regbench.outputs.fields import L2rFolder
+from regbench.outputs.fields import ExportTarget
 from regbench.outputs.files import TRAINING_COLUMNS, TRAINING_SCORES, RunOutput
 from regbench.outputs.nifti import NiftiWriter
 from regbench.plugin.dataset import Dataset, Pair
@@ -120,7 +120,7 @@ def _folder_name(job: MethodJob, jobs: Sequence[MethodJob]) -> str:
 
 
 def _plans(jobs: Sequence[MethodJob], pairs: Sequence[Pair], store: ResultStore, *, dataset: Dataset,
-           warped_out: Path | None, export_to: Path | None) -> list[_Plan]:
+           warped_out: Path | None, export_to: ExportTarget | None) -> list[_Plan]:
     """Each job with its result key, the folders its files go to (``warped_out``,
     ``export_to``: see :func:`run_jobs`) and the pairs it still has to evaluate."""
     plans = []
@@ -131,7 +131,7 @@ def _plans(jobs: Sequence[MethodJob], pairs: Sequence[Pair], store: ResultStore,
         if warped_out is not None:
             job = dataclasses.replace(job, warped_dir=NiftiWriter.folder_for(warped_out, folder, key, pairs))
         if export_to is not None:
-            job = dataclasses.replace(job, export=L2rFolder.for_method(export_to, folder, key, all_pairs, pairs))
+            job = dataclasses.replace(job, export=export_to.for_method(folder, key, all_pairs, pairs))
         plans.append(_Plan(job, key, folder, _pending(job, key, pairs, store), store.info(job.name, key) is not None))
     return plans
 
@@ -198,7 +198,7 @@ def run_jobs(
     isolate: bool = True,
     executor: Executor | None = None,
     warped_out: Path | None = None,
-    export_to: Path | None = None,
+    export_to: ExportTarget | None = None,
     log: Callable[[str], object] | None = None,
 ) -> RunOutput:
     """Evaluate every job on ``pairs``, reusing what ``store`` holds (learning methods
@@ -207,8 +207,8 @@ def run_jobs(
     ``isolate=False`` runs methods in this process (for debuggers): no timeouts, no
     protection from crashes. ``executor``: where tasks run (default: a local pool of
     one worker process). ``warped_out``: write warped images and fields as NIfTI under
-    ``warped_out/warped/<method>/``. ``export_to``: write fields in Learn2Reg's
-    submission layout under ``export_to/<method>/`` (:mod:`regbench.outputs.fields`).
+    ``warped_out/warped/<method>/``. ``export_to``: write fields in its format (Learn2Reg's
+    submission layout, ITK transforms) under its ``DIR/<method>/`` (:mod:`regbench.outputs.fields`).
     ``log``: called with one line per method trained and per method whose pairs are all
     done (for logs written to a file, where progress bars would be noise).
     """

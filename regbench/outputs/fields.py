@@ -1,6 +1,8 @@
 """Displacement fields as files that leave or enter regbench: Learn2Reg's submission
-layout (``regbench run --export l2r DIR`` writes it, ``regbench evaluate`` reads it) and
-the fields of ``regbench run --save-warped`` (read by ``regbench evaluate``).
+layout (``regbench run --export l2r DIR`` writes it, ``regbench evaluate`` reads it),
+the fields of ``regbench run --save-warped`` (read by ``regbench evaluate``), and ITK
+transforms (``--export itk``/``itk-h5``, and what ANTs and elastix write; see
+:mod:`regbench.outputs.transforms`).
 
 Learn2Reg's layout: one ``disp_FFFF_MMMM.nii.gz`` per pair, FFFF and MMMM the fixed
 and moving case numbers (``OASIS_0395`` -> ``0395``; ``NLST_0101_0000`` and
@@ -27,11 +29,11 @@ from scipy import ndimage
 
 from regbench.common.atomic import atomic_write
 from regbench.common.listing import some
-from regbench.outputs.nifti import pair_file
+from regbench.outputs.nifti import pair_file, subject_affine
 from regbench.outputs.owned import OWNED_FILE, claim_files
-from regbench.plugin.dataset import Pair
+from regbench.outputs.transforms import ItkFolder, TransformFolder, xfm_labels
+from regbench.plugin.dataset import Pair, Subject
 
-EXPORT_FORMATS = ("l2r",)
 _CASE_NUMBER = re.compile(r"(?:.*\D)?(\d{4})")  # OASIS_0395: case 0395
 _IMAGE_OF_CASE = re.compile(r"((?:.*\D)?(\d{4}))_(\d{4})")  # NLST_0101_0001: image 0001 of case NLST_0101
 
@@ -152,14 +154,16 @@ class L2rFolder:
     def has(self, pair: Pair) -> bool:
         return self.path(pair).is_file()
 
-    def write(self, pair: Pair, displacement: np.ndarray, affine: np.ndarray) -> None:
-        """Written atomically, in the field's own precision (float16 as float32)."""
+    def write(self, pair: Pair, displacement: np.ndarray, fixed: Subject, moving: Subject,
+              spacing: tuple[float, ...]) -> None:
+        """Written atomically, in the field's own precision (float16 as float32), with the fixed image's affine."""
         field = np.moveaxis(displacement, 0, -1)
         field = field.astype(np.float64 if field.dtype == np.float64 else np.float32)
-        atomic_write(self.path(pair), lambda path: nib.save(nib.Nifti1Image(field, affine), path))
+        image = nib.Nifti1Image(field, subject_affine(fixed, spacing))
+        atomic_write(self.path(pair), lambda path: nib.save(image, path))
 
-    def read(self, pair: Pair, shape: tuple[int, ...]) -> np.ndarray:
-        return read_field(self.path(pair), shape)
+    def read(self, pair: Pair, fixed: Subject, moving: Subject, spacing: tuple[float, ...]) -> np.ndarray:
+        return read_field(self.path(pair), fixed.image.shape)
 
 
 @dataclass(frozen=True)
@@ -171,32 +175,77 @@ class SavedFolder:
     def path(self, pair: Pair) -> Path:
         return pair_file(self.folder, pair, "displacement")
 
-    def read(self, pair: Pair, shape: tuple[int, ...]) -> np.ndarray:
-        return read_field(self.path(pair), shape)
+    def read(self, pair: Pair, fixed: Subject, moving: Subject, spacing: tuple[float, ...]) -> np.ndarray:
+        return read_field(self.path(pair), fixed.image.shape)
 
 
-def _warn_unmatched(source: L2rFolder, pairs: Sequence[Pair]) -> None:
+FieldExport = L2rFolder | ItkFolder  # where --export writes one method's fields
+FieldSource = L2rFolder | SavedFolder | TransformFolder  # where `regbench evaluate` reads them
+
+
+def export_names(format_: str, pairs: Sequence[Pair]) -> None:
+    """A ValueError when export format ``format_`` names two of ``pairs``' subjects alike
+    (checked before any work)."""
+    if format_ == "l2r":
+        case_names(pairs)
+    else:
+        xfm_labels(pairs)
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    """``--export FORMAT DIR``: where every method's fields go, and in which format."""
+
+    format: str
+    root: Path
+
+    def for_method(self, method: str, result_key: str, all_pairs: Sequence[Pair],
+                   written: Sequence[Pair]) -> FieldExport:
+        """``DIR/<method>``, claimed for the ``written`` pairs' files under ``result_key``
+        (:func:`regbench.outputs.owned.claim_files`), file names from ``all_pairs``."""
+        if self.format == "l2r":
+            return L2rFolder.for_method(self.root, method, result_key, all_pairs, written)
+        suffix = ".h5" if self.format == "itk-h5" else ".nii.gz"
+        return ItkFolder.for_method(self.root, method, result_key, all_pairs, written, suffix=suffix)
+
+
+def _unmatched(source: L2rFolder | TransformFolder, pairs: Sequence[Pair]) -> list[str]:
+    """The fields (or transforms) in ``source`` that no pair reads."""
+    if isinstance(source, L2rFolder):
+        expected = {source.path(pair).name for pair in pairs}
+        return sorted(path.name for path in source.folder.glob("disp_*.nii.gz") if path.name not in expected)
+    stems = {source.stem(pair) for pair in pairs}
+    return sorted(path.name for path in source.folder.glob("sub-*_xfm*")
+                  if not any(path.name.startswith(stem) for stem in stems))
+
+
+def _warn_unmatched(source: L2rFolder | TransformFolder, pairs: Sequence[Pair]) -> None:
     """Name the fields that no pair reads (a misnamed file, or another dataset's fields):
     a warning, not an error, since a folder may hold more fields than the pairs scored."""
-    expected = {source.path(pair).name for pair in pairs}
-    unmatched = sorted(path.name for path in source.folder.glob("disp_*.nii.gz") if path.name not in expected)
+    unmatched = _unmatched(source, pairs)
     if unmatched:
         print(f"regbench: warning: {source.folder}: {len(unmatched)} field(s) match no test pair of the dataset "
               f"({some(unmatched)}); they are not scored", file=sys.stderr)
 
 
-def field_folder(folder: Path, pairs: Sequence[Pair]) -> L2rFolder | SavedFolder:
+def field_folder(folder: Path, pairs: Sequence[Pair]) -> FieldSource:
     """The fields in ``folder``, in whichever layout it holds; a ValueError naming the
-    folder and the file names expected when it holds neither. Learn2Reg-layout fields
-    that match no pair are named in a warning."""
+    folder and the file names expected when it holds none. Learn2Reg-layout fields
+    and transforms that match no pair are named in a warning."""
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder of displacement fields")
+    source: L2rFolder | TransformFolder | None = None
     if any(folder.glob("disp_*.nii.gz")):
         source = L2rFolder(folder, case_names(pairs))
+    elif any(folder.glob("sub-*_xfm*")):
+        source = TransformFolder(folder, xfm_labels(pairs))
+    if source is not None:
         _warn_unmatched(source, pairs)
         return source
     if any(folder.glob("*_displacement.nii.gz")) or (folder / OWNED_FILE).is_file():
         return SavedFolder(folder)
     example = L2rFolder(folder, case_names(pairs)).path(pairs[0]).name if pairs else "disp_FFFF_MMMM.nii.gz"
-    raise ValueError(f"{folder} holds no displacement fields: expected Learn2Reg's layout (e.g. {example}) or the "
-                     f"fields of `regbench run --save-warped` (OUT/warped/<method>/<pair>_displacement.nii.gz)")
+    raise ValueError(f"{folder} holds no displacement fields: expected Learn2Reg's layout (e.g. {example}), the "
+                     f"fields of `regbench run --save-warped` (OUT/warped/<method>/<pair>_displacement.nii.gz), or "
+                     f"ITK/ANTs transforms (sub-<moving>_from-<moving>_to-<fixed>_mode-image_xfm.h5, see "
+                     f"`regbench evaluate --help`)")

@@ -125,4 +125,4 @@ def test_evaluate_and_export_usage_errors(tmp_path, capsys):
     assert "two folders are named 'same'" in capsys.readouterr().err
     assert main(["run", "--methods", "identity", *SYNTHETIC, "--export", "zip", str(tmp_path / "x"),
                  "--out", str(tmp_path / "out")]) == 2
-    assert "--export FORMAT must be one of l2r, got 'zip'" in capsys.readouterr().err
+    assert "--export FORMAT must be one of l2r, itk, itk-h5, got 'zip'" in capsys.readouterr().err
