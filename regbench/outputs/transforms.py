@@ -295,16 +295,15 @@ class TransformFolder:
         return xfm_stem(self.labels, pair)
 
     def path(self, pair: Pair) -> Path:
-        """The pair's first transform file (or, when it has none, the name expected first)."""
+        """The pair's first transform file; when it has none, the names expected (no file's)."""
         files = transform_files(self.folder, self.stem(pair))
-        return files[0] if files else self.folder / f"{self.stem(pair)}.h5"
+        return files[0] if files else self.folder / f"{self.stem(pair)}.<h5|nii.gz|mat|txt|tfm>"
 
     def read(self, pair: Pair, fixed: Subject, moving: Subject, spacing: tuple[float, ...]) -> np.ndarray:
         """The pair's transforms composed into regbench's field ``(ndim, *spatial)``."""
         files = transform_files(self.folder, self.stem(pair))
         if not files:
-            raise ValueError(f"no transform for this pair: "
-                             f"{self.folder / self.stem(pair)}.<h5|nii.gz|mat|txt|tfm> not found")
+            raise ValueError(f"no transform for this pair: {self.path(pair)} not found")
         fixed_affine, moving_affine = _affines(fixed, moving, spacing)
         if len(files) == 1 and _is_elastix(files[0]):
             physical = _transformix(files[0], fixed.image, fixed_affine)
