@@ -235,6 +235,30 @@ def _ants_image(array: np.ndarray, affine: np.ndarray):  # noqa: ANN202 - an ant
                               direction=direction)
 
 
+def _corners(affine: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The world coordinates of the outer corners of an image's voxels, ``(2**ndim, ndim)``."""
+    ndim = len(shape)
+    corners = np.array(np.meshgrid(*[(-0.5, size - 0.5) for size in shape], indexing="ij")).reshape(ndim, -1)
+    return _apply(planar_affine(affine, ndim), corners).T
+
+
+def check_field_grid(path: Path, fixed_shape: tuple[int, ...], fixed_affine: np.ndarray) -> None:
+    """A ValueError when the displacement field in NIfTI ``path`` covers another region of
+    space than the fixed image (beyond one voxel): a field made on other coordinates, such
+    as images handed to ANTs without their affines (``ants.from_numpy``), would be read
+    as a wrong field that looks right. A field at another resolution over the same
+    region passes."""
+    image = nib.load(path)
+    ndim = len(fixed_shape)
+    shape = tuple(int(size) for size in image.shape[:ndim])
+    offset = np.abs(_corners(image.affine, shape) - _corners(fixed_affine, fixed_shape)).max()
+    tolerance = np.linalg.norm(planar_affine(fixed_affine, ndim)[:ndim, :ndim], axis=0).max()
+    if offset > tolerance:
+        raise ValueError(f"{path.name} covers another region of space than the fixed image (its corners "
+                         f"{offset:.3g} mm away): made on other coordinates than the images' NIfTI affines "
+                         f"(register the images as the dataset's files give them, e.g. ants.image_read)")
+
+
 def _composed(files: Sequence[Path], fixed: np.ndarray, fixed_affine: np.ndarray, moving: np.ndarray,
               moving_affine: np.ndarray) -> np.ndarray:
     """ITK transforms composed by antspyx into one LPS field ``(ndim, *spatial)`` on the fixed grid."""
@@ -308,5 +332,8 @@ class TransformFolder:
         if len(files) == 1 and _is_elastix(files[0]):
             physical = _transformix(files[0], fixed.image, fixed_affine)
         else:
+            for path in files:
+                if path.name.endswith((".nii", ".nii.gz")):
+                    check_field_grid(path, fixed.image.shape, fixed_affine)
             physical = _composed(files, fixed.image, fixed_affine, moving.image, moving_affine)
         return voxel_field(physical, fixed_affine, moving_affine)

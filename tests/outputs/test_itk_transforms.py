@@ -138,6 +138,29 @@ def test_an_exported_transform_reads_back_as_the_field(tmp_path, suffix, name):
     np.testing.assert_allclose(read, field, atol=1e-4)  # float32 millimetres, back to voxels
 
 
+def test_a_warp_made_on_other_coordinates_is_refused_and_one_at_half_resolution_read(tmp_path):
+    fixed, moving, _ = _case("3d-oblique")
+    shape, labels = fixed.image.shape, xfm_labels([PAIR])
+    shift = np.full((3, *shape), 1.5, dtype=np.float32)  # voxels, along every axis
+    # The images handed to ANTs without their affines (ants.from_numpy: LPS identity).
+    numpy_grid = Subject(fixed.id, fixed.image, fixed.seg, np.diag([-1.0, -1.0, 1.0, 1.0]))
+    ItkFolder(tmp_path / "elsewhere", labels).folder.mkdir()
+    ItkFolder(tmp_path / "elsewhere", labels).write(PAIR, shift, numpy_grid, numpy_grid, (1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="covers another region of space than the fixed image"):
+        TransformFolder(tmp_path / "elsewhere", labels).read(PAIR, fixed, moving, (1.0, 1.0, 1.0))
+
+    # The same region at half the resolution (voxels twice as large, the first one's centre
+    # half a fixed voxel in): ANTs interpolates it onto the fixed grid.
+    half = fixed.affine @ np.diag([2.0, 2.0, 2.0, 1.0])
+    half[:3, 3] = fixed.affine[:3, :3] @ np.full(3, 0.5) + fixed.affine[:3, 3]
+    coarse = Subject(fixed.id, fixed.image[::2, ::2, ::2], None, half)
+    field = np.full((3, *coarse.image.shape), 0.75, dtype=np.float32)  # 1.5 fixed voxels in coarse ones
+    ItkFolder(tmp_path / "half", labels).folder.mkdir()
+    ItkFolder(tmp_path / "half", labels).write(PAIR, field, coarse, coarse, (1.0, 1.0, 1.0))
+    read = TransformFolder(tmp_path / "half", labels).read(PAIR, fixed, moving, (1.0, 1.0, 1.0))
+    np.testing.assert_allclose(read[:, 2:-2, 2:-2, 2:-2], 1.5, atol=1e-4)  # inside: outside, ANTs sees no field
+
+
 def test_itk_grid_is_the_one_itk_reads_from_the_nifti(tmp_path):
     for name in GEOMETRIES:
         fixed, _, _ = _case(name)
