@@ -300,7 +300,7 @@ def _transformix(path: Path, fixed: np.ndarray, fixed_affine: np.ndarray) -> np.
             raise ValueError(f"{path.name}: the transform's {name} is {value.tolist()}; the fixed image's is "
                              f"{np.round(expected, 6).tolist()} (register with the fixed image as the dataset "
                              f"gives it, its NIfTI affine)")
-    image = itk.GetImageFromArray(np.ascontiguousarray(fixed, dtype=np.float32))  # its type only: the grid is the file's
+    image = itk.GetImageFromArray(np.ascontiguousarray(fixed, dtype=np.float32))  # its type only: the file's grid
     with tempfile.TemporaryDirectory(prefix="regbench-transformix-") as workdir:
         field = np.asarray(itk.GetArrayFromImage(
             itk.transformix_deformation_field(image, parameters, output_directory=workdir)), dtype=np.float64)
