@@ -35,7 +35,7 @@ from regbench.execution.store import ResultStore
 from regbench.execution.tasks import Task, run_task
 from regbench.learning.weights import default_cache_dir
 from regbench.measuring import devices
-from regbench.outputs.fields import ExportTarget, FieldExport, FieldSource, export_names, field_folder
+from regbench.outputs.fields import ExportTarget, FieldExport, FieldSource, check_export, field_folder
 from regbench.outputs.files import RESULTS_FILE, RUN_FILE, RunOutput, write_run
 from regbench.outputs.owned import ForeignFiles
 from regbench.outputs.run_info import RunInfo
@@ -209,7 +209,7 @@ def _export_target(args: argparse.Namespace, dataset: Dataset) -> ExportTarget |
     if format_ not in EXPORT_FORMATS:
         raise UsageError(f"--export FORMAT must be one of {', '.join(EXPORT_FORMATS)}, got {format_!r}")
     with user_input(f"--export {format_}: "):
-        export_names(format_, dataset.test_pairs())
+        check_export(format_, dataset.test_pairs())
     return ExportTarget(format_, Path(folder))
 
 

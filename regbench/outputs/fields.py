@@ -31,7 +31,7 @@ from regbench.common.atomic import atomic_write
 from regbench.common.listing import some
 from regbench.outputs.nifti import pair_file, subject_affine
 from regbench.outputs.owned import OWNED_FILE, claim_files
-from regbench.outputs.transforms import ItkFolder, TransformFolder, xfm_labels
+from regbench.outputs.transforms import ItkFolder, TransformFolder, h5_writer, xfm_labels
 from regbench.plugin.dataset import Pair, Subject
 
 _CASE_NUMBER = re.compile(r"(?:.*\D)?(\d{4})")  # OASIS_0395: case 0395
@@ -183,13 +183,15 @@ FieldExport = L2rFolder | ItkFolder  # where --export writes one method's fields
 FieldSource = L2rFolder | SavedFolder | TransformFolder  # where `regbench evaluate` reads them
 
 
-def export_names(format_: str, pairs: Sequence[Pair]) -> None:
-    """A ValueError when export format ``format_`` names two of ``pairs``' subjects alike
-    (checked before any work)."""
+def check_export(format_: str, pairs: Sequence[Pair]) -> None:
+    """A ValueError, before any work, when export format ``format_`` would name two of
+    ``pairs``' subjects alike or cannot be written here (its extra not installed)."""
     if format_ == "l2r":
         case_names(pairs)
     else:
         xfm_labels(pairs)
+    if format_ == "itk-h5":
+        h5_writer()
 
 
 @dataclass(frozen=True)

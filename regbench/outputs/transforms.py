@@ -141,7 +141,9 @@ def _write_nifti(path: Path, physical: np.ndarray, fixed_affine: np.ndarray) -> 
     atomic_write(path, lambda partial: nib.save(image, partial))
 
 
-def _simpleitk():  # noqa: ANN202 - the SimpleITK module
+def h5_writer():  # noqa: ANN202 - the SimpleITK module
+    """SimpleITK, which writes ITK's .h5 transform files; a ValueError saying how to
+    install it where it is not (checked before a run's work, by :func:`regbench.outputs.fields.check_export`)."""
     try:
         import SimpleITK  # noqa: PLC0415, N813 - an extra: only where .h5 files are written
     except ImportError:
@@ -151,7 +153,7 @@ def _simpleitk():  # noqa: ANN202 - the SimpleITK module
 
 
 def _write_h5(path: Path, physical: np.ndarray, fixed_affine: np.ndarray) -> None:
-    sitk = _simpleitk()
+    sitk = h5_writer()
     ndim = physical.shape[0]
     # SimpleITK's arrays run (z, y, x): the spatial axes reversed, the components last.
     pixels = np.ascontiguousarray(np.moveaxis(physical, 0, -1).transpose(*reversed(range(ndim)), ndim))
@@ -179,8 +181,6 @@ class ItkFolder:
                    written: Sequence[Pair], suffix: str = ".nii.gz") -> ItkFolder:
         """``root/<method>``, file names from ``all_pairs``, claimed for the ``written``
         pairs' files under ``result_key`` (:func:`regbench.outputs.owned.claim_files`)."""
-        if suffix == ".h5":
-            _simpleitk()  # before any work: a missing extra is a usage error, not a failed pair each
         exported = cls(root / method, xfm_labels(all_pairs), suffix)
         claim_files(exported.folder, result_key, [exported.path(pair) for pair in written])
         return exported

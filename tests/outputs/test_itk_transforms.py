@@ -247,6 +247,14 @@ def test_run_export_itk_and_evaluate_round_trip_reproduces_the_run(tmp_path, mon
         pd.testing.assert_frame_equal(table.loc[ran.index, METRIC_COLUMNS], ran[METRIC_COLUMNS], atol=1e-4)
 
 
+def test_export_itk_h5_without_simpleitk_is_a_usage_error_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "SimpleITK", None)  # as if not installed: importing it fails
+    assert main(["run", "--methods", "identity", *SYNTHETIC, "--out", str(tmp_path / "out"),
+                 "--export", "itk-h5", str(tmp_path / "h5")]) == 2
+    assert "needs SimpleITK: pip install 'regbench[itk]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "h5").exists()
+
+
 def _nifti_pairs(root: Path, n: int = 3) -> Path:
     """A nifti-pairs manifest: subject 0 the fixed image of pairs (0, 1) and (0, 2), 3D
     images whose affine ITK reads as ants.from_numpy makes images (LPS identity)."""
