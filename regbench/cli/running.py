@@ -312,8 +312,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Sequence[Pair],
                  jobs: Sequence[MethodJob], metrics: Sequence[Metric], export_to: ExportTarget | None,
-                 timeouts: Timeouts,
-                 executor: Executor) -> int:
+                 timeouts: Timeouts, executor: Executor) -> int:
     """The work of ``regbench run`` once everything is planned and ``--out`` is this run's alone."""
     store = ResultStore(args.out / "progress")
     if args.fresh:
