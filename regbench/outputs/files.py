@@ -2,8 +2,9 @@
 
 | file | holds |
 | --- | --- |
-| ``results.csv`` | one row per method × pair (:mod:`regbench.outputs.schema`) |
-| ``label_metrics.csv`` | one row per method × pair × label |
+| ``results.csv`` | one row per method × seed × pair (:mod:`regbench.outputs.schema`) |
+| ``label_metrics.csv`` | one row per method × seed × pair × label |
+| ``results.parquet``, ``label_metrics.parquet`` | the same tables typed, with the run's settings (docs/results.md) |
 | ``training.csv`` | the training loss, one row per method × step, and the validation scores |
 | ``table.md`` | the reference paper's Table 1 |
 | ``run.json`` | how the run was made, the metrics' column declarations, and what was written (``files``) |
@@ -11,14 +12,14 @@
 
 Each file is written whole or not at all (:func:`regbench.common.atomic.atomic_write`),
 ``run.json`` last, and read back checked against what it records
-(:mod:`regbench.outputs.integrity`).
+(:mod:`regbench.outputs.integrity`): a table from its Parquet file where there is one,
+else (an older folder) from its CSV.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.common.atomic import atomic_write, atomic_write_text
-from regbench.outputs import schema
+from regbench.outputs import parquet, schema
 from regbench.outputs.integrity import FolderCheck, TableShape, manifest, row_counts
 from regbench.outputs.nifti import SNAPSHOT_FILE, write_snapshot
 from regbench.outputs.run_info import RunInfo
@@ -36,6 +37,8 @@ from regbench.plugin.metric import Column
 RESULTS_FILE = "results.csv"
 TRAINING_FILE = "training.csv"
 LABEL_METRICS_FILE = "label_metrics.csv"
+# The tables also written typed (regbench.outputs.parquet), each beside its CSV.
+PARQUET_FILES = {RESULTS_FILE: "results.parquet", LABEL_METRICS_FILE: "label_metrics.parquet"}
 TABLE_FILE = "table.md"
 RUN_FILE = "run.json"
 # training.csv: the loss at every step; the validation scores at the steps they were taken.
@@ -68,7 +71,8 @@ def _write_csv(path: Path, table: pd.DataFrame) -> None:
 
 
 def write_run(out_dir: Path, output: RunOutput, run_info: RunInfo) -> list[Path]:
-    """Write the tidy CSVs, the Markdown table, the figure pair's arrays
+    """Write the tidy CSVs and the Parquet files of two of them (with ``run_info``'s
+    settings in their metadata), the Markdown table, the figure pair's arrays
     (``qualitative.npz``) and, last, ``run.json``: ``run_info``, how the run was made
     (with the metrics' columns), and a record of the files written (``files``), which
     readers check them against. Each file is replaced whole: a run killed meanwhile
@@ -77,20 +81,16 @@ def write_run(out_dir: Path, output: RunOutput, run_info: RunInfo) -> list[Path]
     tables = {RESULTS_FILE: output.results, LABEL_METRICS_FILE: output.label_metrics, TRAINING_FILE: output.training}
     for name, table in tables.items():
         _write_csv(out_dir / name, table)
+    settings = {key: value for key, value in run_info.to_json().items() if key != "files"}
+    for name, twin in PARQUET_FILES.items():
+        parquet.write_table(out_dir / twin, tables[name], run_info.columns, settings)
+    tables |= {twin: tables[name] for name, twin in PARQUET_FILES.items()}
     notes = "".join(f"\n\n{note}" for note in table_notes(output.results))
     atomic_write_text(out_dir / TABLE_FILE, table1(output.results).to_markdown(tablefmt="github") + notes + "\n")
     snapshot = write_snapshot(out_dir, output.figure_pair, output.snapshots) if output.figure_pair is not None else None
-    info = dataclasses.replace(run_info, files=manifest(tables, snapshot))
+    info = dataclasses.replace(run_info, files=manifest(out_dir, tables, snapshot))
     atomic_write_text(out_dir / RUN_FILE, json.dumps(info.to_json(), indent=2, default=str) + "\n")
     return [*(out_dir / name for name in (*tables, TABLE_FILE, RUN_FILE)), *([snapshot] if snapshot else [])]
-
-
-def _metric_names(columns: Sequence[Column], table: str) -> list[str]:
-    """The columns the metrics ``columns`` fill in ``table``: results.csv, or label_metrics.csv."""
-    if table == LABEL_METRICS_FILE:
-        return [column.name for column in columns if column.per_label]
-    return [name for column in columns
-            for name in (column.result_column, *([f"{column.name}_std"] if column.per_label else []))]
 
 
 @dataclass
@@ -109,20 +109,22 @@ class ResultsFolder:
         """Read the folder, every file checked (:mod:`regbench.outputs.integrity`): a
         missing ``results.csv`` is a FileNotFoundError naming it, a damaged file a
         :class:`~regbench.outputs.integrity.DamagedResults` naming it and the command that
-        writes it again. ``arrays=False`` skips the figure's arrays (for readers that need
-        only tables)."""
+        writes it again. A table comes from its Parquet file where run.json records one
+        (:meth:`~regbench.outputs.integrity.FolderCheck.source`), else from its CSV.
+        ``arrays=False`` skips the figure's arrays (for readers that need only tables)."""
         results_file = path / RESULTS_FILE
         if not results_file.is_file():
             raise FileNotFoundError(f"{results_file} not found: expected a folder written by `regbench run`")
         check = FolderCheck.open(path, RUN_FILE)
         declared = check.run_info.columns
-        results = check.results(RESULTS_FILE, RESULTS_SHAPE.with_numeric(_metric_names(declared, RESULTS_FILE)))
+        results = check.results(check.source(RESULTS_FILE, PARQUET_FILES[RESULTS_FILE]),
+                                RESULTS_SHAPE.with_numeric(schema.metric_names(declared, labels=False)))
         ran = row_counts(results)
         return cls(
             path=path,
             results=results,
-            label_metrics=check.table(LABEL_METRICS_FILE,
-                                      LABEL_METRICS_SHAPE.with_numeric(_metric_names(declared, LABEL_METRICS_FILE)),
+            label_metrics=check.table(check.source(LABEL_METRICS_FILE, PARQUET_FILES[LABEL_METRICS_FILE]),
+                                      LABEL_METRICS_SHAPE.with_numeric(schema.metric_names(declared, labels=True)),
                                       ran),
             training=check.table(TRAINING_FILE, TRAINING_SHAPE, ran),
             run_info=check.run_info,

@@ -6,10 +6,17 @@ swapped for another's, a CSV some other program wrote: each is a
 writes it again, never a number read wrong.
 
 ``write_run`` records in ``run.json`` what it wrote (:func:`manifest`: each table's
-columns and its rows per method and seed, the snapshot's arrays), and
+columns, its rows per method and seed and its SHA-256, the snapshot's arrays), and
 :class:`FolderCheck` holds every file to that record and to what any file of its kind
 holds (:class:`TableShape`). A folder written before run.json held that record (or
 before run.json existed) gets the checks that need none.
+
+A table is read from its Parquet twin (:mod:`regbench.outputs.parquet`) when run.json
+records one and the CSV is still the file written with it (:meth:`FolderCheck.source`).
+A Parquet file must have the digest recorded (a flipped byte in a binary number shows
+no other way), and then it is the very file written: its rows are not checked again.
+A CSV is held to its columns and rows, as before the digests: one edited since the run
+(tests stage a regression so) is read, and checked, instead of its twin.
 
 A method, or one seed of a method, absent from ``results.csv`` altogether reads as not
 run: ``regbench compare`` calls such a method missing, and folders holding a subset of
@@ -19,6 +26,7 @@ that are present must all be there, in every table.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections import Counter
@@ -29,8 +37,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from regbench.common.arrays import load_npz
+from regbench.outputs import parquet
 from regbench.outputs.run_info import RunInfo
 from regbench.plugin.metric import Column
 
@@ -74,8 +84,15 @@ def _group_keys(frame: pd.DataFrame) -> list[Group]:
 
 
 def row_counts(frame: pd.DataFrame) -> Counter[Group]:
-    """How many rows ``frame`` holds of each method and seed."""
-    return Counter(_group_keys(frame)) if "method" in frame else Counter()
+    """How many rows ``frame`` holds of each method and seed, in the order each first
+    appears; counted by pandas, not row by row (a 3D run's label table has 10⁵ rows)."""
+    counts: Counter[Group] = Counter()
+    if "method" not in frame:
+        return counts
+    seeds = frame["seed"] if "seed" in frame else pd.Series(np.nan, index=frame.index)
+    for (method, seed), count in frame.groupby([frame["method"], seeds], sort=False, dropna=False).size().items():
+        counts[str(method), _seed(seed)] += int(count)
+    return counts
 
 
 def _named(group: Group) -> str:
@@ -83,12 +100,18 @@ def _named(group: Group) -> str:
     return method if seed is None else f"{method} (seed {seed:g})"
 
 
-def manifest(tables: Mapping[str, pd.DataFrame], snapshot: Path | None) -> dict[str, Any]:
-    """What ``write_run`` records in run.json about the files it wrote: each table's
-    columns and rows per method and seed, and the snapshot's arrays."""
-    files: dict[str, Any] = {name: {"columns": [str(column) for column in frame.columns],
-                                    "rows": [[method, seed, count] for (method, seed), count in row_counts(frame).items()]}
-                             for name, frame in tables.items()}
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest(folder: Path, tables: Mapping[str, pd.DataFrame], snapshot: Path | None) -> dict[str, Any]:
+    """What ``write_run`` records in run.json about the files it wrote into ``folder``:
+    each table's columns, rows per method and seed and digest, and the snapshot's arrays."""
+    files: dict[str, Any] = {
+        name: {"columns": [str(column) for column in frame.columns],
+               "rows": [[method, seed, count] for (method, seed), count in row_counts(frame).items()],
+               "sha256": _sha256((folder / name).read_bytes())}
+        for name, frame in tables.items()}
     if snapshot is not None:
         files[snapshot.name] = {"arrays": sorted(load_npz(snapshot))}
     return files
@@ -137,8 +160,11 @@ def _is_record(name: str, entry: object) -> bool:
         return False
     if name.endswith(".npz"):
         return entry.keys() == {"arrays"} and _strings(entry["arrays"])
+    # A table's record, with its digest: a CSV's in an older run.json has none, a Parquet file's always has one.
+    keys = [{"columns", "rows", "sha256"}, *([] if name.endswith(parquet.SUFFIX) else [{"columns", "rows"}])]
     rows = entry.get("rows")
-    return (entry.keys() == {"columns", "rows"} and _strings(entry["columns"]) and isinstance(rows, list)
+    return (entry.keys() in keys and isinstance(entry.get("sha256", ""), str) and _strings(entry["columns"])
+            and isinstance(rows, list)
             and all(isinstance(row, list) and len(row) == 3 and isinstance(row[0], str) and _is_number(row[1])
                     and isinstance(row[2], int) and not isinstance(row[2], bool) for row in rows))
 
@@ -191,6 +217,8 @@ def _cells_problem(frame: pd.DataFrame, shape: TableShape) -> str | None:
                     f"(expected {' or '.join(allowed)})")
     for column in (column for column in shape.numeric if column in frame):
         values = frame[column]
+        if pd.api.types.is_numeric_dtype(values):  # numbers (or nothing) throughout: no text to find
+            continue
         text = values.notna() & pd.to_numeric(values, errors="coerce").isna()
         if text.any():
             return f"has text where numbers belong: {column} {values[text].iloc[0]!r} in row {_row(text)}"
@@ -271,13 +299,49 @@ class FolderCheck:
     def damaged(self, name: str, problem: str) -> DamagedResults:
         return _damaged(self.folder, name, problem, self.run_info.command)
 
+    def source(self, name: str, twin: str) -> str:
+        """The file to read the table ``name`` (a CSV) from: its Parquet ``twin`` (typed,
+        and faster) when run.json records both and ``name`` is still the file written
+        with it; else ``name`` itself (see module doc). ``write_run`` writes a CSV before
+        its twin: one last modified before the twin was not touched since, and its
+        digest is computed only otherwise (an edit, a copied folder, a clock's coarse
+        tick), so the common read costs no pass over the CSV. Either way what is read is
+        checked: the twin by its digest, the CSV by its columns and rows."""
+        recorded = self.recorded or {}
+        digest = recorded.get(name, {}).get("sha256")
+        if twin not in recorded or digest is None:
+            return name
+        if not (self.folder / twin).exists():
+            return twin  # recorded but gone: reading it says so
+        try:
+            if (self.folder / name).stat().st_mtime_ns < (self.folder / twin).stat().st_mtime_ns:
+                return twin
+            return twin if _sha256((self.folder / name).read_bytes()) == digest else name
+        except OSError:  # gone or unreadable: reading it says so
+            return name
+
     def _parse(self, name: str) -> pd.DataFrame:
-        """The CSV file ``name``, whole: pandas writes a newline after every row, so a file
-        without one at its end was cut short."""
+        """The table in the file ``name``: a Parquet file or a CSV, whole."""
         try:
             data = (self.folder / name).read_bytes()
         except OSError as error:
             raise self.damaged(name, f"cannot be read ({error})") from None
+        return self._parquet(name, data) if name.endswith(parquet.SUFFIX) else self._csv(name, data)
+
+    def _parquet(self, name: str, data: bytes) -> pd.DataFrame:
+        """The table of the Parquet file ``name`` (``data``), only if it is the file
+        written: it has the digest run.json records."""
+        if _sha256(data) != (self.recorded or {}).get(name, {}).get("sha256"):
+            raise self.damaged(name, "is not the file run.json records (its SHA-256 differs): damaged or replaced "
+                               "since it was written" if data else "is empty (0 bytes)")
+        try:
+            return parquet.read_table(data)
+        except (pa.ArrowException, ValueError) as error:  # the file as written, but not readable here
+            raise self.damaged(name, f"is not a readable Parquet table ({error})") from None
+
+    def _csv(self, name: str, data: bytes) -> pd.DataFrame:
+        """The CSV file ``name`` (``data``), whole: pandas writes a newline after every row,
+        so a file without one at its end was cut short."""
         if not data.endswith(b"\n"):
             raise self.damaged(name, "does not end with a newline: it was cut short while being written"
                                if data else "is empty (0 bytes)")
@@ -297,6 +361,8 @@ class FolderCheck:
                 return pd.DataFrame()
             raise self.damaged(name, "is missing (run.json records it)")
         frame = self._parse(name)
+        if name.endswith(parquet.SUFFIX):  # the very bytes written (its digest checked): its rows are the run's
+            return frame
         problem = _table_problem(frame, shape, entry, ran)
         if problem:
             raise self.damaged(name, problem)

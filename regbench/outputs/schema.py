@@ -44,6 +44,17 @@ NUMERIC = ("seed", *TIMING, *MEMORY, "parameters", "train_seconds", "train_steps
            "train_best_step", "train_val_dice", "train_peak_rss_mb", "train_peak_cuda_mb", "train_preflight_cuda_mb",
            "cpu_cores", "torch_threads")
 
+# Of those, the ones that hold whole numbers (the seed and counts); the fixed column
+# that holds yes/no; the others of FIXED hold text. results.parquet keeps these types
+# (docs/results.md), which a CSV loses: one missing count turns a column into floats.
+INTEGER = ("seed", "timing_repeats", "timing_batch", "parameters", "train_steps", "train_batch_size",
+           "train_best_step", "cpu_cores", "torch_threads")
+BOOLEAN = ("train_cached",)
+# A row of label_metrics.csv is one method × seed × pair × label: the method, seed and
+# pair of IDENTITY, these, then the per-label metric columns.
+LABEL = ("label_id", "label")
+LABEL_INTEGER = ("label_id",)
+
 OK, FAILED = "ok", "failed"
 STATUSES = (OK, FAILED)
 
@@ -116,6 +127,29 @@ def ordered(results: pd.DataFrame) -> pd.DataFrame:
     tail = [c for c in (*TIMING, *MEMORY, *TRAINING, *ENVIRONMENT) if c in results]
     middle = [c for c in results if c not in head and c not in tail]
     return results[head + middle + tail]
+
+
+def metric_names(declared: Sequence[Column], *, labels: bool) -> list[str]:
+    """The columns the metrics ``declared`` fill: in results.csv, or with ``labels`` in
+    label_metrics.csv (see :class:`Column`)."""
+    if labels:
+        return [column.name for column in declared if column.per_label]
+    return [name for column in declared
+            for name in (column.result_column, *([f"{column.name}_std"] if column.per_label else []))]
+
+
+def column_type(name: str, declared: Sequence[Column]) -> str | None:
+    """The type of the column ``name`` of results.csv or label_metrics.csv in a run whose
+    metrics ``declared`` their columns: ``"int64"``, ``"bool"``, ``"double"`` or
+    ``"string"`` (Arrow's names), from its group above or its declaration; None for a
+    column neither knows, whose values decide."""
+    if name in INTEGER or name in LABEL_INTEGER:
+        return "int64"
+    if name in BOOLEAN:
+        return "bool"
+    if name in NUMERIC or any(name in metric_names(declared, labels=labels) for labels in (False, True)):
+        return "double"
+    return "string" if name in FIXED or name in LABEL else None
 
 
 def declarations_to_json(columns: Iterable[Column]) -> list[dict[str, Any]]:
