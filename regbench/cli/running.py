@@ -15,6 +15,7 @@ import dataclasses
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -425,7 +426,9 @@ def evaluate(args: argparse.Namespace) -> int:
 def _evaluation_exports(export_to: ExportTarget | None, sources: Mapping[str, FieldSource],
                         all_pairs: Sequence[Pair], pairs: Sequence[Pair]) -> dict[str, FieldExport]:
     """``evaluate --export FORMAT DIR``: each source's folder of exported fields, never the
-    folder it reads (claiming it would remove the files being scored)."""
+    folder it reads (claiming it would remove the files being scored). Claimed under a key
+    of this evaluation alone: an evaluation writes every pair it scores, so the files an
+    earlier one wrote go, and a pair that fails now leaves no stale field behind."""
     if export_to is None:
         return {}
     exports = {}
@@ -434,7 +437,7 @@ def _evaluation_exports(export_to: ExportTarget | None, sources: Mapping[str, Fi
             raise UsageError(f"--export {export_to.format} {export_to.root}: would write into {source.folder}, "
                              f"the folder being scored; export into another folder")
         try:
-            exports[name] = export_to.for_method(name, f"evaluate {source.folder.resolve()}", all_pairs, pairs)
+            exports[name] = export_to.for_method(name, f"evaluate {uuid.uuid4().hex}", all_pairs, pairs)
         except ValueError as error:  # ForeignFiles, or a missing extra
             raise UsageError(f"--export {export_to.format}: {error}") from None
     return exports

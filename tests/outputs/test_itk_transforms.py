@@ -240,6 +240,12 @@ def test_run_export_itk_and_evaluate_round_trip_reproduces_the_run(tmp_path, mon
                  "--export", "itk-h5", str(tmp_path / "h5")]) == 0
     assert len(list((tmp_path / "h5" / "demons").glob("*_xfm.h5"))) == 3
     assert main(["evaluate", str(tmp_path / "h5" / "demons"), *SYNTHETIC, "--out", str(again)]) == 0
+    # Exported again after one source field went bad: its pair fails, and its old export goes with it.
+    broken = sorted((exported / "demons").glob("*_xfm.nii.gz"))[0]
+    broken.write_bytes(b"not a NIfTI file")
+    assert main(["evaluate", str(exported / "demons"), *SYNTHETIC, "--out", str(tmp_path / "broken"),
+                 "--export", "itk-h5", str(tmp_path / "h5")]) == 5  # PAIRS_FAILED
+    assert len(list((tmp_path / "h5" / "demons").glob("*_xfm.h5"))) == 2
 
     ran, *scored = (pd.read_csv(folder / "results.csv").set_index(["method", "pair"])
                     for folder in (run, evaluated, again))
