@@ -34,7 +34,7 @@ from regbench.measuring.metrics import mean_std
 from regbench.measuring.profiling import PeakRSS
 from regbench.measuring.reference import reference_operation, time_reference
 from regbench.outputs import schema
-from regbench.outputs.nifti import NiftiWriter, snapshot_arrays
+from regbench.outputs.nifti import NiftiWriter, preview_arrays, snapshot_arrays
 from regbench.plugin.dataset import Dataset, Pair, Subject
 from regbench.plugin.method import Method, check_displacement
 from regbench.plugin.metric import Metric, PairOutcome
@@ -74,11 +74,12 @@ def score(metrics: Sequence[Metric], outcome: PairOutcome, row: dict[str, Any]) 
 
 def score_into(record: PairRecord, metrics: Sequence[Metric], outcome: PairOutcome, pair: Pair,
                keep_arrays: bool) -> None:
-    """Score ``outcome`` into ``record``: the row's values, one row per label, and, with
+    """Score ``outcome`` into ``record``: the row's values, one row per label, the pair
+    viewer's preview (:func:`~regbench.outputs.nifti.preview_arrays`) and, with
     ``keep_arrays``, the arrays of the report's figure."""
     per_label = score(metrics, outcome, record.row)
-    if keep_arrays:
-        record.arrays = snapshot_arrays(outcome)
+    snapshot = snapshot_arrays(outcome)
+    record.arrays = {**(snapshot if keep_arrays else {}), **preview_arrays(snapshot)}
     if per_label:
         record.labels = [
             {"method": record.row["method"], "seed": record.row["seed"], "pair": pair.id, "label_id": label, "label": name,

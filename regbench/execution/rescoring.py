@@ -22,6 +22,7 @@ from regbench.measuring import devices
 from regbench.outputs import schema
 from regbench.outputs.fields import FieldExport, FieldSource
 from regbench.outputs.files import TRAINING_COLUMNS, RunOutput
+from regbench.outputs.nifti import figure_arrays, preview_of
 from regbench.plugin.dataset import Dataset, Pair, Subject
 from regbench.plugin.method import check_displacement
 from regbench.plugin.metric import Metric
@@ -70,8 +71,9 @@ def score_folders(
     exports: Mapping[str, FieldExport] | None = None,
 ) -> RunOutput:
     """Score every source's field of every pair, pair by pair (each pair's images loaded
-    once); write each field scored into ``exports[source]`` when given."""
-    rows, labels, snapshots = [], [], {}
+    once), with each pair's preview for the pair viewer; write each field scored into
+    ``exports[source]`` when given."""
+    rows, labels, snapshots, previews = [], [], {}, {}
     load = PairLoader(dataset)
     with tqdm(total=len(pairs) * len(sources), desc=dataset.name, unit="field", disable=not progress) as bar:
         for pair in pairs:
@@ -84,9 +86,11 @@ def score_folders(
                                      (exports or {}).get(name))
                 rows.append(record.row)
                 labels.extend(record.labels)
-                if record.ok and record.arrays:
-                    snapshots[name] = record.arrays
+                if record.ok and (figure := figure_arrays(record.arrays)):
+                    snapshots[name] = figure
+                if record.ok and (preview := preview_of(record.arrays)) is not None:
+                    previews.setdefault(name, {})[pair.id] = preview
                 bar.update()
     return RunOutput(results=schema.ordered(pd.DataFrame(rows)), label_metrics=pd.DataFrame(labels),
                      training=pd.DataFrame(columns=TRAINING_COLUMNS), figure_pair=figure_pair,
-                     snapshots=snapshots)
+                     snapshots=snapshots, previews=previews)

@@ -31,7 +31,7 @@ from regbench.execution.tasks import Task, TaskOutcome, Timeouts
 from regbench.outputs import schema
 from regbench.outputs.fields import ExportTarget
 from regbench.outputs.files import TRAINING_COLUMNS, TRAINING_SCORES, RunOutput
-from regbench.outputs.nifti import NiftiWriter
+from regbench.outputs.nifti import NiftiWriter, figure_arrays, preview_of
 from regbench.plugin.dataset import Dataset, Pair
 
 
@@ -47,15 +47,17 @@ class _Plan:
 
 
 def _pending(job: MethodJob, key: str, pairs: Sequence[Pair], store: ResultStore) -> list[Pair]:
-    """Pairs without a stored success of their current data files (or, for the figure
-    pair, without its arrays; with --save-warped or --export, without their files)."""
+    """Pairs without a stored success of their current data files and its preview for the
+    pair viewer (a record stored before previews were kept is computed again), or, for
+    the figure pair, without its arrays; with --save-warped or --export, without their files."""
     stored = store.records(job.name, key)
     nifti = NiftiWriter(job.warped_dir) if job.warped_dir is not None else None
     pending = []
     for pair in pairs:
         record = stored.get(pair.id)
         done = (record is not None and record.ok and record.inputs == job.pair_inputs(pair)
-                and (pair.id != job.figure_pair or bool(record.arrays))
+                and preview_of(record.arrays) is not None
+                and (pair.id != job.figure_pair or "warped" in figure_arrays(record.arrays))
                 and (nifti is None or nifti.has(pair))
                 and (job.export is None or job.export.has(pair)))
         if not done:
@@ -88,10 +90,12 @@ def _tasks(plans: Sequence[_Plan], workers: int, timeouts: Timeouts, isolate: bo
 
 def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore) -> RunOutput:
     """The run's tables from the store, pair by pair then method by method (and seed by
-    seed), with the figure pair's arrays of each method (its first seed's)."""
-    results, labels, curves, snapshots = [], [], [], {}
+    seed), with the figure pair's arrays of each method and every pair's preview, each
+    method's first seed's (the first of its plans)."""
+    results, labels, curves, snapshots, previews = [], [], [], {}, {}
     stored = [store.records(plan.job.name, plan.key) for plan in plans]
     infos = [store.info(plan.job.name, plan.key) for plan in plans]
+    first = {plan.job.name: plan.key for plan in reversed(plans)}
     for pair in pairs:
         for plan, records, info in zip(plans, stored, infos, strict=True):
             record = records.get(pair.id)
@@ -99,8 +103,12 @@ def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore)
                 continue
             results.append({**record.row, **(info.columns if info is not None else {})})
             labels.extend(record.labels)
-            if record.ok and record.arrays:
-                snapshots.setdefault(plan.job.name, record.arrays)
+            if not record.ok or first[plan.job.name] != plan.key:
+                continue
+            if pair.id == plan.job.figure_pair and (figure := figure_arrays(record.arrays)):
+                snapshots[plan.job.name] = figure
+            if (preview := preview_of(record.arrays)) is not None:
+                previews.setdefault(plan.job.name, {})[pair.id] = preview
     for plan, info in zip(plans, infos, strict=True):
         if info is not None:
             scores = {int(row["step"]): row for row in info.validation}
@@ -108,7 +116,8 @@ def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore)
                            **{key: scores.get(step, {}).get(key) for key in TRAINING_SCORES}}
                           for step, loss in enumerate(info.losses, start=1))
     return RunOutput(results=schema.ordered(pd.DataFrame(results)), label_metrics=pd.DataFrame(labels),
-                     training=pd.DataFrame(curves, columns=TRAINING_COLUMNS), snapshots=snapshots)
+                     training=pd.DataFrame(curves, columns=TRAINING_COLUMNS), snapshots=snapshots,
+                     previews=previews)
 
 
 def _folder_name(job: MethodJob, jobs: Sequence[MethodJob]) -> str:

@@ -1,7 +1,8 @@
 """Results kept as they are produced, so an interrupted run resumes where it stopped.
 
-Every evaluated (method, pair) becomes one small JSON file (plus an ``.npz`` of
-arrays when the pair is the report's figure pair), written atomically: after
+Every evaluated (method, pair) becomes one small JSON file (plus an ``.npz`` of arrays
+for a pair that succeeded: its preview for the pair viewer, and the full-resolution
+arrays of the report's figure pair), written atomically: after
 ``kill -9`` a file is complete or absent. Files live under
 ``<store>/<method>-<result key>/``, where the result key hashes everything that
 decides the numbers (see :func:`regbench.common.fingerprint.digest`): change a method's
@@ -46,10 +47,12 @@ RECORD_KEYS = {"row", "labels", "arrays", "inputs"}
 
 @dataclass
 class PairRecord:
-    """One method × pair: its results row, its per-label rows, the arrays kept for the
-    report's qualitative figure (only for that pair), and ``inputs``, the digest of the
-    data files it read (:meth:`regbench.execution.inputs.DataFingerprint.pair`): a
-    stored record is reused only while they are unchanged."""
+    """One method × pair: its results row, its per-label rows, its arrays (a successful
+    pair's preview for the pair viewer, under ``preview/``, and, for the report's figure
+    pair only, its qualitative figure's arrays: :mod:`regbench.outputs.nifti`), and
+    ``inputs``, the digest of the data files it read
+    (:meth:`regbench.execution.inputs.DataFingerprint.pair`): a stored record is reused
+    only while they are unchanged."""
 
     row: dict[str, Any]
     labels: list[dict[str, Any]] = field(default_factory=list)

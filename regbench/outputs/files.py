@@ -9,17 +9,28 @@
 | ``table.md`` | the reference paper's Table 1 |
 | ``run.json`` | how the run was made, the metrics' column declarations, and what was written (``files``) |
 | ``qualitative.npz`` | one pair's arrays, for the report's figure |
+| ``previews.npz`` | every pair's preview, per method, for the pair viewer (below) |
 
 Each file is written whole or not at all (:func:`regbench.common.atomic.atomic_write`),
 ``run.json`` last, and read back checked against what it records
 (:mod:`regbench.outputs.integrity`): a table from its Parquet file where there is one,
 else (an older folder) from its CSV.
+
+``previews.npz`` (:func:`regbench.outputs.nifti.write_previews`) grows with pairs ×
+methods, not with the images: each pair's fixed and moving middle slice once, and each
+method's (its first seed's) warped image, in-plane displacement and Jacobian determinant
+per pair, every one at most 96 voxels a side (an integer stride), float16. A 3D pair keeps
+one middle slice, never its volume: O(pairs × methods × 96²) float16, at most 72 KiB per
+method × pair before compression. 60 pairs × 7 methods of 80 × 96 (mni2d's 160 × 192 at
+stride 2) are 1,380 arrays, 26.4 MiB, 16.1 MiB compressed on disk, read back checked in
+0.35 s (``python benchmarks/preview_viewer_scale.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +40,7 @@ import pandas as pd
 from regbench.common.atomic import atomic_write, atomic_write_text
 from regbench.outputs import parquet, schema
 from regbench.outputs.integrity import FolderCheck, TableShape, manifest, row_counts
-from regbench.outputs.nifti import SNAPSHOT_FILE, write_snapshot
+from regbench.outputs.nifti import PREVIEW_FILE, SNAPSHOT_FILE, previews_problem, write_previews, write_snapshot
 from regbench.outputs.run_info import RunInfo
 from regbench.outputs.tables import table1, table_notes
 from regbench.plugin.metric import Column
@@ -63,6 +74,8 @@ class RunOutput:
     training: pd.DataFrame
     figure_pair: str | None = None
     snapshots: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # method -> figure arrays
+    # method -> pair -> its preview by kind (regbench.outputs.nifti.preview_of), each method's first seed's
+    previews: dict[str, dict[str, dict[str, np.ndarray]]] = field(default_factory=dict)
     reused: int = 0  # results read back from an earlier, interrupted or identical run
 
 
@@ -73,10 +86,11 @@ def _write_csv(path: Path, table: pd.DataFrame) -> None:
 def write_run(out_dir: Path, output: RunOutput, run_info: RunInfo) -> list[Path]:
     """Write the tidy CSVs and the Parquet files of two of them (with ``run_info``'s
     settings in their metadata), the Markdown table, the figure pair's arrays
-    (``qualitative.npz``) and, last, ``run.json``: ``run_info``, how the run was made
-    (with the metrics' columns), and a record of the files written (``files``), which
-    readers check them against. Each file is replaced whole: a run killed meanwhile
-    leaves each one old or new, never half of one, and the old run.json until all are new."""
+    (``qualitative.npz``), every pair's previews (``previews.npz``) and, last,
+    ``run.json``: ``run_info``, how the run was made (with the metrics' columns), and a
+    record of the files written (``files``), which readers check them against. Each file
+    is replaced whole: a run killed meanwhile leaves each one old or new, never half of
+    one, and the old run.json until all are new."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {RESULTS_FILE: output.results, LABEL_METRICS_FILE: output.label_metrics, TRAINING_FILE: output.training}
     for name, table in tables.items():
@@ -88,9 +102,11 @@ def write_run(out_dir: Path, output: RunOutput, run_info: RunInfo) -> list[Path]
     notes = "".join(f"\n\n{note}" for note in table_notes(output.results))
     atomic_write_text(out_dir / TABLE_FILE, table1(output.results).to_markdown(tablefmt="github") + notes + "\n")
     snapshot = write_snapshot(out_dir, output.figure_pair, output.snapshots) if output.figure_pair is not None else None
-    info = dataclasses.replace(run_info, files=manifest(out_dir, tables, snapshot))
+    previews = write_previews(out_dir, output.previews)
+    archives = [path for path in (snapshot, previews) if path is not None]
+    info = dataclasses.replace(run_info, files=manifest(out_dir, tables, *archives))
     atomic_write_text(out_dir / RUN_FILE, json.dumps(info.to_json(), indent=2, default=str) + "\n")
-    return [*(out_dir / name for name in (*tables, TABLE_FILE, RUN_FILE)), *([snapshot] if snapshot else [])]
+    return [*(out_dir / name for name in (*tables, TABLE_FILE, RUN_FILE)), *archives]
 
 
 @dataclass
@@ -103,6 +119,7 @@ class ResultsFolder:
     training: pd.DataFrame
     run_info: RunInfo
     snapshot: dict[str, np.ndarray]
+    previews: dict[str, np.ndarray] = field(default_factory=dict)  # previews.npz's arrays, by key
 
     @classmethod
     def read(cls, path: Path, *, arrays: bool = True) -> ResultsFolder:
@@ -111,7 +128,8 @@ class ResultsFolder:
         :class:`~regbench.outputs.integrity.DamagedResults` naming it and the command that
         writes it again. A table comes from its Parquet file where run.json records one
         (:meth:`~regbench.outputs.integrity.FolderCheck.source`), else from its CSV.
-        ``arrays=False`` skips the figure's arrays (for readers that need only tables)."""
+        ``arrays=False`` skips the figure's arrays and the previews (for readers that need
+        only tables)."""
         results_file = path / RESULTS_FILE
         if not results_file.is_file():
             raise FileNotFoundError(f"{results_file} not found: expected a folder written by `regbench run`")
@@ -129,11 +147,21 @@ class ResultsFolder:
             training=check.table(TRAINING_FILE, TRAINING_SHAPE, ran),
             run_info=check.run_info,
             snapshot=check.snapshot(SNAPSHOT_FILE) if arrays else {},
+            previews=check.archive(PREVIEW_FILE, previews_problem) if arrays else {},
         )
 
     @property
     def methods(self) -> list[str]:
         return list(dict.fromkeys(self.results["method"]))
+
+    def in_order(self, methods: Sequence[str]) -> ResultsFolder:
+        """The folder with its tables' rows in the order of ``methods`` (stable within a
+        method), so every table and figure that lists methods as they appear lists them so."""
+        rank = {method: index for index, method in enumerate(methods)}
+        ordered = lambda table: (table.sort_values("method", key=lambda names: names.map(rank), kind="stable")  # noqa: E731
+                                 if "method" in table else table)
+        return dataclasses.replace(self, results=ordered(self.results), label_metrics=ordered(self.label_metrics),
+                                   training=ordered(self.training))
 
     @property
     def ok(self) -> pd.DataFrame:

@@ -30,7 +30,7 @@ import hashlib
 import io
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -104,16 +104,18 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def manifest(folder: Path, tables: Mapping[str, pd.DataFrame], snapshot: Path | None) -> dict[str, Any]:
+def manifest(folder: Path, tables: Mapping[str, pd.DataFrame], *archives: Path | None) -> dict[str, Any]:
     """What ``write_run`` records in run.json about the files it wrote into ``folder``:
-    each table's columns, rows per method and seed and digest, and the snapshot's arrays."""
+    each table's columns, rows per method and seed and digest, and each ``.npz`` archive's
+    arrays (the snapshot's, the previews')."""
     files: dict[str, Any] = {
         name: {"columns": [str(column) for column in frame.columns],
                "rows": [[method, seed, count] for (method, seed), count in row_counts(frame).items()],
                "sha256": _sha256((folder / name).read_bytes())}
         for name, frame in tables.items()}
-    if snapshot is not None:
-        files[snapshot.name] = {"arrays": sorted(load_npz(snapshot))}
+    for archive in archives:
+        if archive is not None:
+            files[archive.name] = {"arrays": sorted(load_npz(archive))}
     return files
 
 
@@ -378,21 +380,30 @@ class FolderCheck:
         return frame
 
     def snapshot(self, name: str) -> dict[str, np.ndarray]:
-        """The figure's arrays: those run.json records (none when it records none: a file
-        left by an earlier run is not this one's); in an older folder, the file's."""
-        if self.recorded is None:
-            return self._arrays(name, None) if (self.folder / name).exists() else {}
-        entry = self.recorded.get(name)
-        return self._arrays(name, entry["arrays"]) if entry is not None else {}
+        """The figure's arrays (:meth:`archive`), with the ones every snapshot holds."""
+        return self.archive(name, lambda arrays: None if {"pair", "fixed", "moving"} <= arrays.keys()
+                            else "lacks the arrays pair, fixed and moving of every snapshot")
 
-    def _arrays(self, name: str, recorded: list[str] | None) -> dict[str, np.ndarray]:
-        """The arrays of ``name``: those run.json records (``recorded``), with the ones every snapshot holds."""
+    def archive(self, name: str, problem: Callable[[dict[str, np.ndarray]], str | None]) -> dict[str, np.ndarray]:
+        """The arrays of the ``.npz`` file ``name`` (the figure's, the previews): those
+        run.json records (none when it records none: a file left by an earlier run is not
+        this one's); in an older folder, the file's. A damaged file when they are not
+        those recorded, or ``problem`` says why they are not what such a file holds."""
+        recorded = None
+        if self.recorded is not None:
+            entry = self.recorded.get(name)
+            if entry is None:
+                return {}
+            recorded = entry["arrays"]
+        elif not (self.folder / name).exists():
+            return {}
         try:
             arrays = load_npz(self.folder / name)
         except ValueError as error:
             raise self.damaged(name, f"is {error}") from None
         if recorded is not None and sorted(arrays) != sorted(recorded):
-            raise self.damaged(name, f"holds arrays {', '.join(sorted(arrays))}; run.json records {', '.join(recorded)}")
-        if not {"pair", "fixed", "moving"} <= arrays.keys():
-            raise self.damaged(name, "lacks the arrays pair, fixed and moving of every snapshot")
+            raise self.damaged(name, f"holds arrays {', '.join(sorted(arrays))}; run.json records "
+                               f"{', '.join(recorded)}")
+        if (found := problem(arrays)) is not None:
+            raise self.damaged(name, found)
         return arrays

@@ -158,6 +158,32 @@ def label_box_plot(column: Column, label_metrics: pd.DataFrame, methods: Sequenc
     return _save(figure, out / f"{column.name}_per_label.png")
 
 
+JACOBIAN_COLOURS = {"cmap": "RdBu_r", "vmin": 0, "vmax": 2}  # det J: 1 white, folding (≤ 0) deep blue
+
+
+def grid_lines(displacement: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The lines of the grid the in-plane ``displacement`` (2, H, W) deforms, every
+    ``min(H, W) // 24``-th, each as its points' coordinates along axes 0 and 1: as many
+    lines, of as many points, for every field of one shape."""
+    shape = displacement.shape[1:]
+    grid = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float) + displacement
+    step = max(1, min(shape) // 24)
+    return [(along0, along1) for lines in (grid[:, ::step, :], grid[:, :, ::step].transpose(0, 2, 1))
+            for along0, along1 in zip(*lines)]
+
+
+def deformation_grid(axis: plt.Axes, displacement: np.ndarray, linewidth: float = 0.5) -> None:
+    """The in-plane ``displacement`` drawn on ``axis`` as a deformed grid (:func:`grid_lines`),
+    oriented as images shown with ``np.rot90``."""
+    # Images are shown rotated (np.rot90): axis 0 runs left to right, axis 1 bottom to top.
+    for along0, along1 in grid_lines(displacement):
+        axis.plot(along0, along1, color="tab:blue", linewidth=linewidth)
+    shape = displacement.shape[1:]
+    axis.set_xlim(0, shape[0] - 1)
+    axis.set_ylim(0, shape[1] - 1)
+    axis.set_aspect("equal")
+
+
 def qualitative_figure(folder: ResultsFolder, out: Path) -> Path | None:
     """Like the paper's Fig. 5: fixed, moving, and per method the warped image, the
     deformation as a grid, and the Jacobian determinant."""
@@ -176,20 +202,9 @@ def qualitative_figure(folder: ResultsFolder, out: Path) -> Path | None:
     for column, method in enumerate(methods, start=1):
         show(axes[0, column], snapshot[f"warped/{method}"], cmap="gray")
         axes[0, column].set_title(method)
-        displacement = snapshot[f"displacement/{method}"]
-        shape = displacement.shape[1:]
-        grid = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float) + displacement
-        axis = axes[1, column]
-        step = max(1, min(shape) // 24)
-        # Images are shown rotated (np.rot90): axis 0 runs left to right, axis 1 bottom to top.
-        for lines in (grid[:, ::step, :], grid[:, :, ::step].transpose(0, 2, 1)):
-            for along0, along1 in zip(*lines):
-                axis.plot(along0, along1, color="tab:blue", linewidth=0.5)
-        axis.set_xlim(0, shape[0] - 1)
-        axis.set_ylim(0, shape[1] - 1)
-        axis.set_aspect("equal")
-        axis.set_title("deformation grid", fontsize="small")
-        jacobian = show(axes[2, column], snapshot[f"jacobian/{method}"], cmap="RdBu_r", vmin=0, vmax=2)
+        deformation_grid(axes[1, column], snapshot[f"displacement/{method}"])
+        axes[1, column].set_title("deformation grid", fontsize="small")
+        jacobian = show(axes[2, column], snapshot[f"jacobian/{method}"], **JACOBIAN_COLOURS)
         axes[2, column].set_title("det J", fontsize="small")
     figure.colorbar(jacobian, cax=colorbar_axis, label="det J (≤ 0: folding)")
     for axis in axes.ravel():
