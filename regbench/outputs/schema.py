@@ -62,9 +62,11 @@ STATUSES = (OK, FAILED)
 @dataclass(frozen=True)
 class Summarised(Column):
     """A fixed column in the report's summary: aggregated over a method's pairs by
-    ``aggregate`` (``mean``, ``max``, or ``first`` for per-method values)."""
+    ``aggregate`` (``mean``, ``max``, or ``first`` for per-method values), shown under
+    the heading ``group`` (time, memory, training)."""
 
     aggregate: str = "mean"
+    group: str = "time"
 
 
 # Fixed columns the report's summary shows after the metrics', in this order.
@@ -72,13 +74,14 @@ SUMMARISED = (
     Summarised("seconds", "s / pair", "wall seconds of register() per pair (GPU: synchronised; the fastest of "
                "--repeats)", better="lower", format=".4g"),
     Summarised("peak_rss_mb", "peak RSS (MiB)", "highest process RSS while registering", better="lower",
-               format=".4g", aggregate="max"),
+               format=".4g", aggregate="max", group="memory"),
     Summarised("rss_increase_mb", "RSS increase (MiB)", "peak RSS above the RSS before registering",
-               better="lower", format=".4g", aggregate="max"),
+               better="lower", format=".4g", aggregate="max", group="memory"),
     Summarised("peak_cuda_mb", "peak CUDA (MiB)", "torch.cuda.max_memory_allocated while registering",
-               better="lower", format=".4g", aggregate="max"),
-    Summarised("train_seconds", "train s", "seconds of training", format=".4g", aggregate="first"),
-    Summarised("parameters", "parameters", "trainable parameters", format=",.0f", aggregate="first"),
+               better="lower", format=".4g", aggregate="max", group="memory"),
+    Summarised("train_seconds", "train s", "seconds of training", format=".4g", aggregate="first", group="training"),
+    Summarised("parameters", "parameters", "trainable parameters", format=",.0f", aggregate="first",
+               group="training"),
 )
 
 

@@ -3,7 +3,6 @@ rendered in headless Chromium."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 import textwrap
 
@@ -11,6 +10,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from browser import chromium_driver
 
 from regbench.cli import main
 from regbench.plugin.training import PROFILES, Profile
@@ -58,32 +58,22 @@ def test_save_warped_writes_nifti_with_the_fixed_affine(results_dir):
 def test_report_markdown_has_every_table_and_figure(results_dir, tmp_path):
     assert main(["report", str(results_dir), "--out", str(tmp_path)]) == 0
     markdown = (tmp_path / "report.md").read_text()
-    for heading in ("Summary", "Table 1", "Dice per label", "Paired comparison", "Qualitative comparison",
-                    "Accuracy and speed", "Runtime and memory", "Training", "Validity"):
+    for heading in ("Summary", "Versus the best", "Dice: mean ranks over test pairs", "Table 1", "Dice per label",
+                    "Paired comparison", "Qualitative comparison", "Pair viewer", "Accuracy and speed",
+                    "Runtime and memory", "Training", "Validity", "Summary, every column"):
         assert f"## {heading}" in markdown, heading
     assert "DSC30" in markdown and "HD95 (mm)" in markdown and "label 1" in markdown
     figures = sorted(p.name for p in (tmp_path / "report_files").glob("*.png"))
-    assert figures == ["accuracy_speed.png", "dice_per_label.png", "dice_per_method.png", "qualitative.png",
-                       "runtime_memory.png", "training_loss.png", "validity.png"]  # no landmarks: no correspondence
+    assert figures == ["accuracy_speed.png", "dice_per_label.png", "dice_per_method.png", "dice_ranks.png",
+                       "qualitative.png", "runtime_memory.png", "training_loss.png",
+                       "validity.png"]  # no landmarks: no correspondence
+    assert "[Open viewer.html](viewer.html)" in markdown and (tmp_path / "viewer.html").is_file()
     assert "Measured on cpu; bars: std across pairs." in markdown
 
 
 def test_report_of_a_folder_without_results_is_a_clear_error(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "results.csv not found" in capsys.readouterr().err
-
-
-def chromium_driver():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium")
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not browser or not driver:
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--no-first-run"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver), options=options)
 
 
 def test_html_report_renders_in_headless_chromium(results_dir, tmp_path):
@@ -97,12 +87,12 @@ def test_html_report_renders_in_headless_chromium(results_dir, tmp_path):
         tables = browser.execute_script("return document.querySelectorAll('table').length")
     finally:
         browser.quit()
-    assert len(images) == 7  # the figures of test_report_markdown_has_every_table_and_figure
+    assert len(images) == 8  # the figures of test_report_markdown_has_every_table_and_figure
     for alt, complete, width, height in images:
         assert complete and width > 100 and height > 100, alt
     assert "Accuracy and speed" in {alt for alt, *_ in images}
-    assert tables == 4  # summary, Table 1, Dice per label, Wilcoxon
-    assert {"Summary", "Table 1", "Dice per label", "Paired comparison"} <= set(headings)
+    assert tables == 6  # summary, versus the best, every column, Table 1, Dice per label, paired comparison
+    assert {"Summary", "Versus the best", "Table 1", "Dice per label", "Paired comparison"} <= set(headings)
 
 
 def test_a_plugin_can_add_a_metric(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_report import chromium_driver
+from browser import chromium_driver
 
 from regbench.cli import main
 from regbench.outputs.files import RunOutput, write_run
@@ -98,7 +98,10 @@ def test_the_combined_report_ranks_then_shows_each_dataset(two, tmp_path, capsys
     markdown = (out / "report.md").read_text()
     headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
     assert headings == ["Datasets", "Dataset A", "Dataset B", "Ranking across datasets", "Wins per dataset",
-                        "Dice per dataset", "A: summary", "A: across seeds", "B: summary"]  # B: one seed, no spread
+                        "Dice: mean ranks across datasets", "Dice per dataset", "A: summary", "A: across seeds",
+                        "B: summary"]  # B: one seed, no spread
+    demsar = markdown.split("## Dice: mean ranks across datasets")[1].split("## ")[0]
+    assert "N = 2 blocks of k = 2 methods" in demsar and "(left out: c)" in demsar  # c ran on A only
     ranking = markdown.split("## Ranking across datasets")[1].split("## ")[0]
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in ranking.splitlines() if line.startswith("|")]
     assert rows[2:] == [["b", "1.75", "2 of 2", "2.5 (0.7050)", "1 (0.9000)"],  # on A, the mean over seeds
@@ -106,7 +109,8 @@ def test_the_combined_report_ranks_then_shows_each_dataset(two, tmp_path, capsys
     assert "Not measured: TRE (mm) on B." in markdown
     assert "0.7050 ± 0.0071 (2 seeds)" in markdown  # A's spread across seeds (seeds.spread_table)
     assert "regbench run --dataset B" in markdown and "run-b" in markdown
-    assert sorted(path.name for path in (out / "report_files").iterdir()) == ["dice_per_dataset.png"]
+    assert sorted(path.name for path in (out / "report_files").iterdir()) == ["dice_per_dataset.png",
+                                                                              "dice_ranks_datasets.png"]
     assert (out / "report.html").read_text().count("<table") == 5  # ranking, wins, A's two, B's summary
 
 
@@ -160,6 +164,6 @@ def test_the_combined_page_renders_in_headless_chromium(two, tmp_path):
         tables = browser.execute_script("return document.querySelectorAll('table').length")
     finally:
         browser.quit()
-    assert [alt for alt, *_ in images] == ["Dice per dataset"]
+    assert [alt for alt, *_ in images] == ["Dice: mean ranks across datasets", "Dice per dataset"]
     assert all(complete and width > 100 and height > 100 for _, complete, width, height in images)
     assert tables == 5

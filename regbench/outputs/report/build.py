@@ -11,9 +11,11 @@ from pathlib import Path
 from regbench.common.atomic import atomic_write_text
 from regbench.outputs import seeds
 from regbench.outputs.files import ResultsFolder
-from regbench.outputs.report import figures
+from regbench.outputs.report import figures, statistics
+from regbench.outputs.report.glance import FLOOR, best_method, glance_table, method_order, order_text, primary
 from regbench.outputs.report.render import Section, to_html, to_markdown
-from regbench.outputs.report.summary import families_text, label_table, summary_table, wilcoxon_table
+from regbench.outputs.report.summary import families_text, label_table, summary_table
+from regbench.outputs.report.viewer import write_viewer
 from regbench.outputs.run_info import RunInfo
 from regbench.outputs.seeds import SeedMeans
 from regbench.outputs.tables import table1, table_notes
@@ -57,38 +59,59 @@ def spread_sections(folder: ResultsFolder, means: SeedMeans) -> list[Section]:
     return [Section("Across seeds", text, table=table)]
 
 
-def summary_section(folder: ResultsFolder, means: SeedMeans) -> Section:
-    """Every metric column per method (:func:`.summary.summary_table`), with what its cells hold."""
-    return Section("Summary", "Each metric as mean ± std over pairs (with several seeds, of each pair's mean over "
-                              "seeds; and, where a metric declares one, a robust "
-                              "quantile over pairs, e.g. L2R DSC30), then time, memory and training. "
-                              + " ".join([families_text(folder.metric_columns), *table_notes(folder.results)]),
-                   table=summary_table(folder.results, folder.metric_columns, means.pairs))
+def glance_section(folder: ResultsFolder, means: SeedMeans) -> Section:
+    """The summary at a glance (:func:`.glance.glance_table`): what its cells hold, the
+    methods' order, and what bold means."""
+    table, emphasis = glance_table(means, folder.metric_columns)
+    bold = ("Bold: the best value of a column (the floor left out) and any value within the larger std across "
+            "seeds of it" if means.repeated else "Bold: the best value of a column (the floor left out; equal values "
+                                                     "tie)")
+    text = ("Per-label scores as mean ± std over pairs (with several seeds, of each pair's mean over seeds) and their "
+            "robust quantile where declared (L2R DSC30: the 30 % quantile); the other metrics as the mean over pairs; "
+            f"3 significant digits. {bold}. {order_text(folder.metric_columns)} Every column, with its std: "
+            "*Summary, every column* below. " + " ".join(table_notes(folder.results)))
+    return Section("Summary", text, table=table, emphasis=emphasis)
 
 
-def _figure_sections(folder: ResultsFolder, means: SeedMeans, figures_dir: Path) -> list[Section]:
-    """The figures, those of metric columns as their declarations choose (:mod:`.figures`)."""
+def full_summary_section(folder: ResultsFolder, means: SeedMeans) -> Section:
+    """Every metric column per method (:func:`.summary.summary_table`), folded."""
+    return Section("Summary, every column", "Each metric as mean ± std over pairs (with several seeds, of each pair's "
+                                            "mean over seeds; and, where a metric declares one, a robust quantile over "
+                                            "pairs, e.g. L2R DSC30), then time, memory and training. "
+                                            + families_text(folder.metric_columns),
+                   table=summary_table(folder.results, folder.metric_columns, means.pairs), folded=True)
+
+
+def _figure_sections(folder: ResultsFolder, means: SeedMeans, figures_dir: Path,
+                     viewer: Path | None) -> list[Section]:
+    """The figures, those of metric columns as their declarations choose (:mod:`.figures`),
+    the accuracy-against-speed figure first; after the qualitative figure, the link to
+    ``viewer`` (the pair viewer), when there is one."""
     sections = []
+    pareto = figures.accuracy_speed_figure(figures.label_scores(folder.metric_columns), means, folder.methods,
+                                           figures_dir)
+    if pareto:
+        sections.append(Section("Accuracy and speed", "Each method's mean accuracy against its median seconds "
+                                                      f"per pair (log axis). {pareto[1]}", figure=pareto[0]))
     for column in figures.judged(folder.metric_columns):
         sections.append(Section(f"{column.heading} per method",
                                 figure=figures.method_box_plot(column, means, folder.methods, figures_dir)))
         per_label = figures.label_box_plot(column, folder.label_metrics, folder.methods, figures_dir)
         if per_label:
             sections.append(Section(f"{column.heading} per label (plot)", figure=per_label))
+    qualitative = figures.qualitative_figure(folder, figures_dir)
+    if qualitative:
+        sections.append(Section("Qualitative comparison", "Warped images, deformation grids and Jacobian determinants "
+                                                          "for one pair (middle slice in 3D).", figure=qualitative))
+    if viewer is not None:
+        sections.append(Section("Pair viewer", "Every test pair, two methods side by side (images, difference to "
+                                               "fixed, checkerboard, grid, Jacobian, metrics; pairs sortable, worst "
+                                               "first): a page of its own, offline.", link=viewer.name))
     for name, columns in figures.grouped(folder.metric_columns).items():
         panels = figures.panel_box_plot(name, columns, means, folder.methods, figures_dir)
         if panels:
             sections.append(Section(name.capitalize(), "Per-pair values per method, one panel per metric column "
                                                        "(columns: the summary's definitions).", figure=panels))
-    qualitative = figures.qualitative_figure(folder, figures_dir)
-    if qualitative:
-        sections.append(Section("Qualitative comparison", "Warped images, deformation grids and Jacobian determinants "
-                                                          "for one pair (middle slice in 3D).", figure=qualitative))
-    pareto = figures.accuracy_speed_figure(figures.label_scores(folder.metric_columns), means, folder.methods,
-                                           figures_dir)
-    if pareto:
-        sections.append(Section("Accuracy and speed", "Each method's mean accuracy against its median seconds "
-                                                      f"per pair (log axis). {pareto[1]}", figure=pareto[0]))
     runtime = figures.runtime_memory_chart(folder, figures_dir)
     if runtime:
         sections.append(Section("Runtime and memory", figure=runtime))
@@ -98,33 +121,49 @@ def _figure_sections(folder: ResultsFolder, means: SeedMeans, figures_dir: Path)
     return sections
 
 
-def build_sections(folder: ResultsFolder, figures_dir: Path) -> list[Section]:
-    """The report's sections, in order; its figures written into ``figures_dir``."""
+def in_report_order(folder: ResultsFolder) -> ResultsFolder:
+    """``folder`` with its methods in the report's order (:func:`.glance.method_order`)."""
+    return folder.in_order(method_order(SeedMeans.of(folder.results), folder.metric_columns))
+
+
+def build_sections(folder: ResultsFolder, figures_dir: Path, viewer: Path | None = None) -> list[Section]:
+    """The report's sections, in order: how the run was made, the summary at a glance,
+    the comparison with the best, the figures, then the long tables, folded. Its figures
+    are written into ``figures_dir``; methods appear as in ``folder``
+    (:func:`in_report_order`); ``viewer``: the pair viewer's page, linked after the
+    qualitative figure."""
     figures_dir.mkdir(parents=True, exist_ok=True)
     means = SeedMeans.of(folder.results)
+    key = primary(folder.metric_columns)
+    compared = (statistics.comparison_sections(means.pairs, key, folder.methods, figures_dir)
+                if key is not None else [])
+    versus, long = [s for s in compared if not s.folded], [s for s in compared if s.folded]
     sections = [
         Section("Run", run_text(folder.run_info, folder.results["pair"].nunique())),
-        summary_section(folder, means),
+        glance_section(folder, means),
         *spread_sections(folder, means),
+        *versus,
+        *_figure_sections(folder, means, figures_dir, viewer),
+        full_summary_section(folder, means),
         Section("Table 1", "Dice per test pair, mean ± std over labels (the reference paper's form). "
-                           + " ".join(table_notes(folder.results)), table=table1(folder.results)),
+                           + " ".join(table_notes(folder.results)), table=table1(folder.results), folded=True),
     ]
     if not folder.label_metrics.empty and "dice" in folder.label_metrics:
-        sections.append(Section("Dice per label", "mean ± std over pairs.", table=label_table(folder.label_metrics)))
-    if "dice_mean" in means.pairs:  # a dataset without labels (scored by TRE) has no Dice to compare
-        sections.append(Section("Paired comparison", "Two-sided Wilcoxon signed-rank test of per-pair Dice between "
-                                                     "methods (p-values).", table=wilcoxon_table(means.pairs)))
-    return sections + _figure_sections(folder, means, figures_dir)
+        sections.append(Section("Dice per label", "mean ± std over pairs.", table=label_table(folder.label_metrics),
+                                folded=True))
+    return sections + long
 
 
 def write_report(results_dir: Path, out_dir: Path | None = None) -> tuple[Path, Path]:
     """Read a results folder (checked: a damaged one is a
     :class:`~regbench.outputs.integrity.DamagedResults`), write ``report.md`` and
     ``report.html``, each whole or not at all; return their paths."""
-    folder = ResultsFolder.read(results_dir)
+    folder = in_report_order(ResultsFolder.read(results_dir))
     out_dir = out_dir or results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    return write_sections(build_sections(folder, out_dir / FIGURES_DIR), out_dir)
+    best = best_method(SeedMeans.of(folder.results), folder.metric_columns)
+    viewer = write_viewer(folder, out_dir, folder.methods, shown=[m for m in (best, *FLOOR) if m is not None])
+    return write_sections(build_sections(folder, out_dir / FIGURES_DIR, viewer), out_dir)
 
 
 def write_sections(sections: list[Section], out_dir: Path) -> tuple[Path, Path]:

@@ -15,8 +15,15 @@ from pathlib import Path
 import pandas as pd
 
 from regbench.outputs.files import ResultsFolder
-from regbench.outputs.report import datasets, figures
-from regbench.outputs.report.build import FIGURES_DIR, run_text, spread_sections, summary_section, write_sections
+from regbench.outputs.report import datasets, figures, statistics
+from regbench.outputs.report.build import (
+    FIGURES_DIR,
+    glance_section,
+    in_report_order,
+    run_text,
+    spread_sections,
+    write_sections,
+)
 from regbench.outputs.report.render import Section
 from regbench.outputs.seeds import SeedMeans
 from regbench.plugin.metric import Column
@@ -80,9 +87,12 @@ def _figure_sections(pairs: Mapping[str, pd.DataFrame], columns: Mapping[str, Se
     return sections
 
 
-def _dataset_sections(label: str, folder: ResultsFolder, means: SeedMeans) -> list[Section]:
-    """The dataset's summary and, with several seeds, its spread across seeds: its own report's sections, named."""
-    own = [summary_section(folder, means), *spread_sections(folder, means)]
+def _dataset_sections(label: str, folder: ResultsFolder) -> list[Section]:
+    """The dataset's summary at a glance and, with several seeds, its spread across seeds:
+    its own report's sections, named, its methods in its own report's order."""
+    folder = in_report_order(folder)
+    means = SeedMeans.of(folder.results)
+    own = [glance_section(folder, means), *spread_sections(folder, means)]
     return [dataclasses.replace(section, title=f"{label}: {section.title.lower()}") for section in own]
 
 
@@ -94,10 +104,12 @@ def combined_sections(folders: Mapping[str, ResultsFolder], figures_dir: Path) -
     means = {label: datasets.metric_means(seed_means[label].pairs, columns[label]) for label in folders}
     methods = list(dict.fromkeys(method for folder in folders.values() for method in folder.methods))
     pairs = {label: own.pairs for label, own in seed_means.items()}
-    return [*_header(folders), *_ranking_sections(means, columns, methods),
+    primary = datasets.primary(columns)
+    demsar = statistics.across_datasets_section(pairs, primary, methods, figures_dir) if primary is not None else None
+    return [*_header(folders), *_ranking_sections(means, columns, methods), *([demsar] if demsar else []),
             *_figure_sections(pairs, columns, methods, figures_dir),
             *(section for label, folder in folders.items()
-              for section in _dataset_sections(label, folder, seed_means[label]))]
+              for section in _dataset_sections(label, folder))]
 
 
 def write_combined_report(results_dirs: Sequence[Path], out_dir: Path) -> tuple[Path, Path]:

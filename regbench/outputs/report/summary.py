@@ -1,25 +1,24 @@
-"""The report's tables and statistics: the summary of every metric column, the metric
-families, a per-label metric per label, and paired tests between methods."""
+"""The report's long tables: the summary of every metric column, the metric families,
+and a per-label metric per label (paired tests between methods: :mod:`.statistics`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from regbench.outputs import schema, seeds
+from regbench.outputs.report.glance import cell_text, significant
 from regbench.outputs.tables import CONTENDED_MARK, marked_names
 from regbench.plugin.metric import Column
 
 
 def _summary_cell(column: Column, values: pd.Series, aggregate: str) -> str:
     if aggregate == "mean":
-        return f"{values.mean():{column.format}} ± {values.std(ddof=0):{column.format}}"
+        return f"{cell_text(column, values.mean())} ± {cell_text(column, values.std(ddof=0))}"
     value = {"max": values.max(), "first": values.iloc[0]}[aggregate]
-    return f"{value:{column.format}}"
+    return cell_text(column, value)
 
 
 def summary_table(results: pd.DataFrame, columns: Sequence[Column], means: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -41,7 +40,7 @@ def summary_table(results: pd.DataFrame, columns: Sequence[Column], means: pd.Da
             row[column.heading] = _summary_cell(column, values, aggregate) if len(values) else None
             if column.robust is not None:
                 quantile, heading = column.robust
-                row[heading] = f"{np.quantile(values, quantile):{column.format}}" if len(values) else None
+                row[heading] = cell_text(column, np.quantile(values, quantile)) if len(values) else None
         share = schema.contention(ok)
         row["CPU used by others"] = (f"{share:.0%}{CONTENDED_MARK if share > schema.CONTENTION_LIMIT else ''}"
                                      if share == share else None)  # NaN: not measured
@@ -73,23 +72,8 @@ def families_text(columns: Sequence[Column]) -> str:
 def label_table(label_metrics: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
     """Mean ± std over pairs of a per-label metric: labels as rows, methods as columns."""
     grouped = label_metrics.groupby(["label", "method"], sort=False)[metric]
-    cells = grouped.mean().map("{:.4f}".format) + " ± " + grouped.std(ddof=0).map("{:.4f}".format)
+    cells = grouped.mean().map(significant) + " ± " + grouped.std(ddof=0).map(significant)
     table = cells.unstack("method")
     order = label_metrics.drop_duplicates("label").sort_values("label_id")["label"]
     return table.loc[order]
 
-
-def wilcoxon_table(means: pd.DataFrame, metric: str = "dice_mean") -> pd.DataFrame:
-    """Two-sided Wilcoxon signed-rank p-values between methods, paired over test pairs;
-    ``means``: one row per method × pair, with several seeds each pair's mean over seeds
-    (:func:`regbench.outputs.seeds.pair_means`)."""
-    wide = means[means["status"] == schema.OK].pivot(index="pair", columns="method", values=metric)
-    methods = list(dict.fromkeys(means["method"]))
-    table = pd.DataFrame("-", index=methods, columns=methods, dtype=object)
-    for a, b in combinations([m for m in methods if m in wide], 2):
-        both = wide[[a, b]].dropna()
-        if len(both) < 2 or np.allclose(both[a], both[b]):
-            continue
-        p = stats.wilcoxon(both[a], both[b]).pvalue
-        table.loc[a, b] = table.loc[b, a] = f"{p:.2e}"
-    return table
