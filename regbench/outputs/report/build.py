@@ -69,7 +69,7 @@ def glance_section(folder: ResultsFolder, means: SeedMeans) -> Section:
     text = ("Per-label scores as mean ± std over pairs (with several seeds, of each pair's mean over seeds) and their "
             "robust quantile where declared (L2R DSC30: the 30 % quantile); the other metrics as the mean over pairs; "
             f"3 significant digits. {bold}. {order_text(folder.metric_columns)} Every column, with its std: "
-            "*Summary, every column* below. " + " ".join(table_notes(folder.results)))
+            "\"Summary, every column\", below. " + " ".join(table_notes(folder.results)))
     return Section("Summary", text, table=table, emphasis=emphasis)
 
 
