@@ -90,8 +90,9 @@ def _tasks(plans: Sequence[_Plan], workers: int, timeouts: Timeouts, isolate: bo
 
 def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore) -> RunOutput:
     """The run's tables from the store, pair by pair then method by method (and seed by
-    seed), with the figure pair's arrays of each method and every pair's preview, each
-    method's first seed's (the first of its plans)."""
+    seed), with the figure pair's arrays of each method (of its first seed that succeeded
+    there) and every pair's preview (of its first seed, the first of its plans, whose
+    rows the pair viewer shows beside them)."""
     results, labels, curves, snapshots, previews = [], [], [], {}, {}
     stored = [store.records(plan.job.name, plan.key) for plan in plans]
     infos = [store.info(plan.job.name, plan.key) for plan in plans]
@@ -103,12 +104,12 @@ def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore)
                 continue
             results.append({**record.row, **(info.columns if info is not None else {})})
             labels.extend(record.labels)
-            if not record.ok or first[plan.job.name] != plan.key:
+            if not record.ok:
                 continue
             if pair.id == plan.job.figure_pair and (figure := figure_arrays(record.arrays)):
-                snapshots[plan.job.name] = figure
-            if (preview := preview_of(record.arrays)) is not None:
-                previews.setdefault(plan.job.name, {})[pair.id] = preview
+                snapshots.setdefault(plan.job.name, figure)  # its first seed's that succeeded on the figure pair
+            if first[plan.job.name] == plan.key and (preview := preview_of(record.arrays)) is not None:
+                previews.setdefault(plan.job.name, {})[pair.id] = preview  # the first seed's, as the viewer's rows
     for plan, info in zip(plans, infos, strict=True):
         if info is not None:
             scores = {int(row["step"]): row for row in info.validation}

@@ -115,7 +115,7 @@ def manifest(folder: Path, tables: Mapping[str, pd.DataFrame], *archives: Path |
         for name, frame in tables.items()}
     for archive in archives:
         if archive is not None:
-            files[archive.name] = {"arrays": sorted(load_npz(archive))}
+            files[archive.name] = {"arrays": sorted(load_npz(archive)), "sha256": _sha256(archive.read_bytes())}
     return files
 
 
@@ -161,7 +161,9 @@ def _is_record(name: str, entry: object) -> bool:
     if not isinstance(entry, dict):
         return False
     if name.endswith(".npz"):
-        return entry.keys() == {"arrays"} and _strings(entry["arrays"])
+        # With its digest since 2026-12; an older run.json records the arrays only.
+        return (entry.keys() in ({"arrays"}, {"arrays", "sha256"}) and _strings(entry["arrays"])
+                and isinstance(entry.get("sha256", ""), str))
     # A table's record, with its digest: a CSV's in an older run.json has none, a Parquet file's always has one.
     keys = [{"columns", "rows", "sha256"}, *([] if name.endswith(parquet.SUFFIX) else [{"columns", "rows"}])]
     rows = entry.get("rows")
@@ -387,16 +389,25 @@ class FolderCheck:
     def archive(self, name: str, problem: Callable[[dict[str, np.ndarray]], str | None]) -> dict[str, np.ndarray]:
         """The arrays of the ``.npz`` file ``name`` (the figure's, the previews): those
         run.json records (none when it records none: a file left by an earlier run is not
-        this one's); in an older folder, the file's. A damaged file when they are not
-        those recorded, or ``problem`` says why they are not what such a file holds."""
-        recorded = None
+        this one's); in an older folder, the file's. A damaged file when its SHA-256 is not
+        the one recorded (run.json records one since 2026-12), its arrays not those
+        recorded, or ``problem`` says why they are not what such a file holds."""
+        recorded, digest = None, None
         if self.recorded is not None:
             entry = self.recorded.get(name)
             if entry is None:
                 return {}
-            recorded = entry["arrays"]
+            recorded, digest = entry["arrays"], entry.get("sha256")
         elif not (self.folder / name).exists():
             return {}
+        if digest is not None:  # the file written, not another run's with the same arrays
+            try:
+                data = (self.folder / name).read_bytes()
+            except OSError as error:
+                raise self.damaged(name, f"cannot be read ({error})") from None
+            if _sha256(data) != digest:
+                raise self.damaged(name, "is not the file run.json records (its SHA-256 differs): damaged or "
+                                   "replaced since it was written")
         try:
             arrays = load_npz(self.folder / name)
         except ValueError as error:

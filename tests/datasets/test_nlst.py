@@ -213,6 +213,7 @@ def test_evaluate_scores_learn2reg_named_fields_by_tre(root, tmp_path):
         errors = initial_tre(root, case)  # a zero field leaves the keypoints where they were
         for column in ("tre", "l2r_tre"):
             np.testing.assert_allclose(results.loc[("zero", pair.id), column], errors.mean(), rtol=0, atol=1e-9)
-    assert main(["report", str(out)]) == 0  # a report without Dice: TRE's figure, no paired Dice comparison
+    assert main(["report", str(out)]) == 0  # a report without Dice: TRE's figure, methods compared by TRE
     report = (out / "report.md").read_text()
-    assert "## Correspondence" in report and "## Paired comparison" not in report
+    assert "## Correspondence" in report and "Dice" not in report.split("## Table 1")[0]
+    assert "## Paired comparison" in report and "Every pair of methods by TRE (mm)" in report

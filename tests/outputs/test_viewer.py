@@ -124,13 +124,32 @@ DAMAGE = {
 }
 
 
+def _forget_digest(folder: Path) -> None:
+    """run.json as an older run wrote it: the previews' arrays recorded, not their SHA-256."""
+    info = json.loads((folder / "run.json").read_text())
+    del info["files"][PREVIEW_FILE]["sha256"]
+    (folder / "run.json").write_text(json.dumps(info))
+
+
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_a_damaged_previews_npz_is_refused_on_read(copy, damage):
     change, message = DAMAGE[damage]
     change(copy)
+    with pytest.raises(DamagedResults, match=r"previews\.npz is not the file run.json records \(its SHA-256 differs"):
+        ResultsFolder.read(copy)
+    _forget_digest(copy)  # without the digest, the file's own checks still refuse it
     with pytest.raises(DamagedResults, match=rf"previews\.npz .*{message}.*; rerun `regbench run"):
         ResultsFolder.read(copy)
     assert ResultsFolder.read(copy, arrays=False).previews == {}  # readers of tables only never open it
+
+
+def test_previews_of_another_run_with_the_same_arrays_are_refused(copy):
+    """Same names, shapes and dtype, other values (another run's file copied in): only the digest tells."""
+    _rewrite_previews(copy, lambda arrays: arrays.update({key: value * 0 for key, value in arrays.items()}))
+    with pytest.raises(DamagedResults, match=r"previews\.npz is not the file run.json records"):
+        ResultsFolder.read(copy)
+    _forget_digest(copy)
+    assert ResultsFolder.read(copy).previews  # an older run.json cannot tell: read as before
 
 
 def _strip_previews(json_file: Path) -> None:

@@ -63,9 +63,9 @@ def glance_section(folder: ResultsFolder, means: SeedMeans) -> Section:
     """The summary at a glance (:func:`.glance.glance_table`): what its cells hold, the
     methods' order, and what bold means."""
     table, emphasis = glance_table(means, folder.metric_columns)
-    bold = ("Bold: the best value of a column (the floor left out) and any value within the larger std across "
-            "seeds of it" if means.repeated else "Bold: the best value of a column (the floor left out; equal values "
-                                                     "tie)")
+    bold = ("Bold: the best value of a column (the floor left out; equal values tie) and, of a metric's mean, any "
+            "within the larger std across seeds of it" if means.repeated
+            else "Bold: the best value of a column (the floor left out; equal values tie)")
     text = ("Per-label scores as mean ± std over pairs (with several seeds, of each pair's mean over seeds) and their "
             "robust quantile where declared (L2R DSC30: the 30 % quantile); the other metrics as the mean over pairs; "
             f"3 significant digits. {bold}. {order_text(folder.metric_columns)} Every column, with its std: "
@@ -161,7 +161,8 @@ def write_report(results_dir: Path, out_dir: Path | None = None) -> tuple[Path, 
     folder = in_report_order(ResultsFolder.read(results_dir))
     out_dir = out_dir or results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    best = best_method(SeedMeans.of(folder.results), folder.metric_columns)
+    key = primary(folder.metric_columns)
+    best = best_method(SeedMeans.of(folder.results).pairs, key, folder.methods) if key is not None else None
     viewer = write_viewer(folder, out_dir, folder.methods, shown=[m for m in (best, *FLOOR) if m is not None])
     return write_sections(build_sections(folder, out_dir / FIGURES_DIR, viewer), out_dir)
 

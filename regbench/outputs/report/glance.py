@@ -67,30 +67,34 @@ def method_order(means: SeedMeans, columns: Sequence[Column]) -> list[str]:
     successful pairs (a method with none last in its group)."""
     methods, ok = list(dict.fromkeys(means.results["method"])), means.pairs[means.pairs["status"] == schema.OK]
     key = primary(columns)
-    score = (ok.groupby("method")[key.result_column].mean() if key is not None and key.result_column in ok
+    score = (ok.groupby("method")[key.result_column].mean().astype(float) if key is not None and key.result_column in ok
              else pd.Series(dtype=float))
     trained = learned(means.results)
 
     def rank(method: str) -> tuple[int, int, float]:
         group = 0 if method in FLOOR else 2 if method in trained else 1
         value = score.get(method, np.nan)
-        if np.isnan(value):
+        if pd.isna(value):
             return group, 1, 0.0
         return group, 0, -value if key.better == "higher" else value
 
     return sorted(methods, key=rank)
 
 
-def best_method(means: SeedMeans, columns: Sequence[Column]) -> str | None:
-    """The method with the best mean :func:`primary` over its successful pairs (the floor
-    left out); None without such a column or value."""
-    key, ok = primary(columns), means.pairs[means.pairs["status"] == schema.OK]
-    if key is None or key.result_column not in ok:
+def best_method(pairs: pd.DataFrame, column: Column, methods: Sequence[str]) -> str | None:
+    """The method of ``methods`` with the best mean ``column`` over its successful pairs
+    (``pairs``: one row per method × pair), the floor left out unless no other method
+    has a value; ties: the first in ``methods``. The one best of the report: the summary's
+    bold, *Versus the best* and the pair viewer's method A. None without any value."""
+    ok = pairs[pairs["status"] == schema.OK]
+    if column.result_column not in ok:
         return None
-    score = ok[~ok["method"].isin(FLOOR)].groupby("method")[key.result_column].mean().dropna()
-    if score.empty:
+    score = ok.groupby("method", sort=False)[column.result_column].mean().astype(float).reindex(list(methods))
+    contenders = score.drop(index=[m for m in FLOOR if m in score.index]).dropna()
+    contenders = contenders if not contenders.empty else score.dropna()
+    if contenders.empty:
         return None
-    return str(score.idxmax() if key.better == "higher" else score.idxmin())
+    return str(contenders.idxmax() if column.better == "higher" else contenders.idxmin())
 
 
 def order_text(columns: Sequence[Column]) -> str:
@@ -104,9 +108,10 @@ def order_text(columns: Sequence[Column]) -> str:
 def headline(columns: Sequence[Column]) -> list[Column]:
     """The metric columns of the summary at a glance, family by family: those with a
     direction and either one value per label (Dice, HD95), a figure of their own
-    (folding, NDV, TRE, the true error) or a robust quantile (Learn2Reg's SDlogJ, TRE)."""
-    shown = [column for column in columns
-             if column.better is not None and (column.per_label or column.figure or column.robust)]
+    (folding, NDV, TRE, the true error), a robust quantile (Learn2Reg's SDlogJ, TRE) or a
+    gate tolerance (a plugin's judged metric)."""
+    shown = [column for column in columns if column.better is not None
+             and (column.per_label or column.figure or column.robust or column.tolerance is not None)]
     families = list(dict.fromkeys(column.family for column in shown))
     return sorted(shown, key=lambda column: families.index(column.family))
 

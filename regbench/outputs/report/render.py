@@ -31,7 +31,7 @@ class Section:
 
 def _marked(table: pd.DataFrame, emphasis: pd.DataFrame | None, mark) -> pd.DataFrame:
     """``table`` as text, each cell through ``mark(text, bold)``."""
-    text = table.astype(str)
+    text = table.astype(object).where(table.notna(), "-").astype(str)  # a missing value reads "-", never "nan"
     bold = emphasis.reindex_like(text).fillna(False) if emphasis is not None else text.map(lambda _: False)
     return pd.DataFrame({key: [mark(cell, flag) for cell, flag in zip(text[key], bold[key], strict=True)]
                          for key in text.columns}, index=text.index, columns=text.columns)
@@ -39,10 +39,13 @@ def _marked(table: pd.DataFrame, emphasis: pd.DataFrame | None, mark) -> pd.Data
 
 def markdown_table(section: Section) -> str:
     """The section's table in Markdown: best values in ``**bold**``, one header row (a
-    column's own heading; Markdown has no row of groups)."""
-    table = _marked(section.table, section.emphasis, lambda cell, bold: f"**{cell}**" if bold and cell != "-" else cell)
-    if isinstance(table.columns, pd.MultiIndex):
-        table.columns = table.columns.get_level_values(-1)
+    column's own heading; Markdown has no row of groups), ``|`` escaped in cells and headings."""
+    escape = lambda text: str(text).replace("|", "\\|")  # noqa: E731
+    table = _marked(section.table, section.emphasis,
+                    lambda cell, bold: f"**{escape(cell)}**" if bold and cell != "-" else escape(cell))
+    table.columns = (table.columns.get_level_values(-1) if isinstance(table.columns, pd.MultiIndex)
+                     else table.columns).map(escape)
+    table.index = table.index.map(escape)
     return table.to_markdown()
 
 

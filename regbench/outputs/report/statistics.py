@@ -24,7 +24,7 @@ from statsmodels.stats.multitest import multipletests
 
 from regbench.outputs import schema
 from regbench.outputs.report import datasets, figures
-from regbench.outputs.report.glance import cell_text, significant
+from regbench.outputs.report.glance import best_method, cell_text, significant
 from regbench.outputs.report.render import Section
 from regbench.plugin.metric import Column
 
@@ -111,8 +111,8 @@ def paired_comparisons(means: pd.DataFrame, column: Column, methods: Sequence[st
 
 def versus_best(means: pd.DataFrame, column: Column, methods: Sequence[str]) -> pd.DataFrame:
     """The comparison a reader takes in at a glance: the best method by its mean
-    ``column`` over its successful pairs (as the summary table's; ties: the first in
-    ``methods``), then every other method of ``methods``: its median difference to the
+    ``column`` over its successful pairs (:func:`.glance.best_method`: the summary's,
+    the floor left out), then every other method of ``methods``: its median difference to the
     best (method − best) with the 95 % interval, the Holm p of that comparison in
     :func:`paired_comparisons`' family (so the two tables never disagree), and whether
     it is indistinguishable from the best (Holm p ≥ 0.05; ``yes (identical)`` for values
@@ -121,8 +121,8 @@ def versus_best(means: pd.DataFrame, column: Column, methods: Sequence[str]) -> 
     first; ``means`` as in :func:`paired_comparisons`, at least one method with a value.
     """
     ok = means[means["status"] == schema.OK]
-    averages = ok.groupby("method", sort=False)[column.result_column].mean().reindex(list(methods))
-    best = averages.idxmax() if column.better == "higher" else averages.idxmin()
+    averages = ok.groupby("method", sort=False)[column.result_column].mean().astype(float).reindex(list(methods))
+    best = best_method(means, column, methods)
     pairwise = paired_comparisons(means, column, methods)
     rows = [{METHOD: best, MEAN: averages[best], PAIRS: ok.loc[ok["method"] == best, column.result_column].count(),
              VERSUS_BEST: "best"}]
@@ -244,7 +244,9 @@ def comparison_sections(means: pd.DataFrame, column: Column, methods: Sequence[s
         sections.append(Section(f"{column.heading}: mean ranks over test pairs",
                                 f"Demšar's critical-difference diagram, the test pairs as blocks ({len(complete)} of "
                                 f"{len(wide)}: those every method shown succeeded on). {drawn[1]}"
-                                + (f" Not ranked (no successful pair): {', '.join(left_out)}." if left_out else ""),
+                                + (f" Not ranked (no successful pair): {', '.join(left_out)}." if left_out else "")
+                                + " Test pairs that share an image (one atlas, the fixed image of every pair) are "
+                                  "not independent blocks, as the test assumes: read the bars as a guide.",
                                 figure=drawn[0]))
     sections.append(Section("Paired comparison", f"Every pair of methods by {column.heading}, over the test pairs both "
                                                  "succeeded on (with several seeds, each pair's mean over seeds): the "
