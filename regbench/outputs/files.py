@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.common.atomic import atomic_write, atomic_write_text
-from regbench.outputs import parquet, schema
+from regbench.outputs import parquet, schema, seeds
 from regbench.outputs.integrity import FolderCheck, TableShape, manifest, row_counts
 from regbench.outputs.nifti import PREVIEW_FILE, SNAPSHOT_FILE, previews_problem, write_previews, write_snapshot
 from regbench.outputs.run_info import RunInfo
@@ -157,11 +157,9 @@ class ResultsFolder:
     def in_order(self, methods: Sequence[str]) -> ResultsFolder:
         """The folder with its tables' rows in the order of ``methods`` (stable within a
         method), so every table and figure that lists methods as they appear lists them so."""
-        rank = {method: index for index, method in enumerate(methods)}
-        ordered = lambda table: (table.sort_values("method", key=lambda names: names.map(rank), kind="stable")  # noqa: E731
-                                 if "method" in table else table)
-        return dataclasses.replace(self, results=ordered(self.results), label_metrics=ordered(self.label_metrics),
-                                   training=ordered(self.training))
+        return dataclasses.replace(self, results=seeds.in_method_order(self.results, methods),
+                                   label_metrics=seeds.in_method_order(self.label_metrics, methods),
+                                   training=seeds.in_method_order(self.training, methods))
 
     @property
     def ok(self) -> pd.DataFrame:

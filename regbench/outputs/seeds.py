@@ -57,6 +57,15 @@ def pair_means(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def in_method_order(table: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
+    """``table``'s rows in the order of ``methods`` (stable within a method); ``table``
+    itself when it has no method column (an empty training table)."""
+    if "method" not in table:
+        return table
+    rank = {method: index for index, method in enumerate(methods)}
+    return table.sort_values("method", key=lambda names: names.map(rank), kind="stable")
+
+
 @dataclass(frozen=True)
 class SeedMeans:
     """A results table with what its readers average over seeds, computed once and handed
@@ -71,6 +80,11 @@ class SeedMeans:
     @classmethod
     def of(cls, results: pd.DataFrame) -> SeedMeans:
         return cls(results, pair_means(results), repeated(results))
+
+    def in_order(self, methods: Sequence[str]) -> SeedMeans:
+        """The same means, rows in the order of ``methods`` (:func:`in_method_order`):
+        what :meth:`of` gives of the results so ordered, without averaging again."""
+        return SeedMeans(in_method_order(self.results, methods), in_method_order(self.pairs, methods), self.repeated)
 
 
 def per_seed(results: pd.DataFrame, column: str) -> pd.DataFrame:

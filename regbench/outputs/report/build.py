@@ -121,19 +121,23 @@ def _figure_sections(folder: ResultsFolder, means: SeedMeans, figures_dir: Path,
     return sections
 
 
-def in_report_order(folder: ResultsFolder) -> ResultsFolder:
-    """``folder`` with its methods in the report's order (:func:`.glance.method_order`)."""
-    return folder.in_order(method_order(SeedMeans.of(folder.results), folder.metric_columns))
+def in_report_order(folder: ResultsFolder, means: SeedMeans | None = None) -> tuple[ResultsFolder, SeedMeans]:
+    """``folder`` with its methods in the report's order (:func:`.glance.method_order`),
+    and its means over seeds in that order (``means``, when the caller has them; else
+    computed here, once for every table and figure)."""
+    means = SeedMeans.of(folder.results) if means is None else means
+    order = method_order(means, folder.metric_columns)
+    return folder.in_order(order), means.in_order(order)
 
 
-def build_sections(folder: ResultsFolder, figures_dir: Path, viewer: Path | None = None) -> list[Section]:
+def build_sections(folder: ResultsFolder, means: SeedMeans, figures_dir: Path,
+                   viewer: Path | None = None) -> list[Section]:
     """The report's sections, in order: how the run was made, the summary at a glance,
     the comparison with the best, the figures, then the long tables, folded. Its figures
-    are written into ``figures_dir``; methods appear as in ``folder``
-    (:func:`in_report_order`); ``viewer``: the pair viewer's page, linked after the
-    qualitative figure."""
+    are written into ``figures_dir``; methods appear as in ``folder`` and ``means``, its
+    means over seeds (:func:`in_report_order`); ``viewer``: the pair viewer's page,
+    linked after the qualitative figure."""
     figures_dir.mkdir(parents=True, exist_ok=True)
-    means = SeedMeans.of(folder.results)
     key = primary(folder.metric_columns)
     compared = (statistics.comparison_sections(means.pairs, key, folder.methods, figures_dir)
                 if key is not None else [])
@@ -158,13 +162,13 @@ def write_report(results_dir: Path, out_dir: Path | None = None) -> tuple[Path, 
     """Read a results folder (checked: a damaged one is a
     :class:`~regbench.outputs.integrity.DamagedResults`), write ``report.md`` and
     ``report.html``, each whole or not at all; return their paths."""
-    folder = in_report_order(ResultsFolder.read(results_dir))
+    folder, means = in_report_order(ResultsFolder.read(results_dir))
     out_dir = out_dir or results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     key = primary(folder.metric_columns)
-    best = best_method(SeedMeans.of(folder.results).pairs, key, folder.methods) if key is not None else None
+    best = best_method(means.pairs, key, folder.methods) if key is not None else None
     viewer = write_viewer(folder, out_dir, folder.methods, shown=[m for m in (best, *FLOOR) if m is not None])
-    return write_sections(build_sections(folder, out_dir / FIGURES_DIR, viewer), out_dir)
+    return write_sections(build_sections(folder, means, out_dir / FIGURES_DIR, viewer), out_dir)
 
 
 def write_sections(sections: list[Section], out_dir: Path) -> tuple[Path, Path]:

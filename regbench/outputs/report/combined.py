@@ -87,11 +87,10 @@ def _figure_sections(pairs: Mapping[str, pd.DataFrame], columns: Mapping[str, Se
     return sections
 
 
-def _dataset_sections(label: str, folder: ResultsFolder) -> list[Section]:
+def _dataset_sections(label: str, folder: ResultsFolder, means: SeedMeans) -> list[Section]:
     """The dataset's summary at a glance and, with several seeds, its spread across seeds:
     its own report's sections, named, its methods in its own report's order."""
-    folder = in_report_order(folder)
-    means = SeedMeans.of(folder.results)
+    folder, means = in_report_order(folder, means)
     own = [glance_section(folder, means), *spread_sections(folder, means)]
     return [dataclasses.replace(section, title=f"{label}: {section.title.lower()}") for section in own]
 
@@ -109,7 +108,7 @@ def combined_sections(folders: Mapping[str, ResultsFolder], figures_dir: Path) -
     return [*_header(folders), *_ranking_sections(means, columns, methods), *([demsar] if demsar else []),
             *_figure_sections(pairs, columns, methods, figures_dir),
             *(section for label, folder in folders.items()
-              for section in _dataset_sections(label, folder))]
+              for section in _dataset_sections(label, folder, seed_means[label]))]
 
 
 def write_combined_report(results_dirs: Sequence[Path], out_dir: Path) -> tuple[Path, Path]:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.outputs import schema, seeds
+from regbench.outputs.report import datasets
 from regbench.outputs.seeds import SeedMeans
 from regbench.outputs.tables import CONTENDED_MARK, marked_names
 from regbench.plugin.metric import Column
@@ -49,10 +50,9 @@ def _texts(column: Column, values: pd.Series) -> pd.Series:
 
 def primary(columns: Sequence[Column]) -> Column | None:
     """The column methods are ordered and compared by: the first judged one (a direction
-    and a gate tolerance: Dice in a default run), else the first with a direction."""
-    directed = [column for column in columns if column.better is not None]
-    judged = [column for column in directed if column.tolerance is not None]
-    return (judged or directed or [None])[0]
+    and a gate tolerance: Dice in a default run), else the first with a direction; the
+    combined report's rule (:func:`.datasets.primary`) for one dataset."""
+    return datasets.primary({"": columns})
 
 
 def learned(results: pd.DataFrame) -> set[str]:
