@@ -99,8 +99,9 @@ def _data() -> argparse.ArgumentParser:
     data.add_argument("--data-dir", default=None, metavar="PATH",
                       help="the dataset's folder, for datasets you bring (oasis2d, oasis3d, l2r-oasis, l2r-nlst, "
                            "nifti-pairs)")
-    data.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
-                      help="set a dataset option, e.g. n_subjects=100 (repeatable)")
+    data.add_argument("--dataset-option", action="append", default=[], metavar="[NAME.]KEY=VALUE",
+                      help="set a dataset option, e.g. n_subjects=100 (repeatable); NAME.KEY=VALUE sets it for "
+                           "dataset NAME alone, wherever `run` uses it (--dataset, --train-dataset)")
     data.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return data
 
@@ -155,7 +156,15 @@ def _run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--config", type=path, default=None, metavar="FILE",
                      help="read the run's settings from a TOML (or YAML) file, e.g. benchmarks/paper.toml; flags "
                           "given here override it; the settings used go into run.json")
-    run.add_argument("--out", type=path, default=Path("results"), help="output folder (default: results)")
+    run.add_argument("--out", type=path, default=Path("results"),
+                     help="output folder (default: results); with several --dataset names, one folder each: OUT/NAME")
+    run.add_argument("--train-dataset", default=None, metavar="NAME[,NAME...]",
+                     help="learning methods train on this dataset (or load weights trained there) and every method "
+                          "is evaluated on --dataset (default: train on --dataset); several: one row per dataset, "
+                          "the method named METHOD@NAME, and --dataset may name several too (a train × test matrix)")
+    run.add_argument("--train-dataset-option", action="append", default=[], metavar="[NAME.]KEY=VALUE",
+                     help="set an option of the training dataset(s), e.g. shape=160,192 (repeatable; NAME.KEY=VALUE "
+                          "for one of several)")
     run.add_argument("--wait", action="store_true",
                      help="when another regbench command is writing into OUT, wait for it (default: exit 2 at once)")
     run.add_argument("--save-warped", action="store_true",

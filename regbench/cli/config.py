@@ -11,12 +11,20 @@ The file holds ``regbench run``'s options under their long names (``max_pairs`` 
 
     [dataset_options]       # --dataset-option KEY=VALUE
     n_subjects = 100
+    [train_dataset]         # --train-dataset synthetic --train-dataset-option shape=160,192
+    name = "synthetic"
+    shape = [160, 192]
     [train]                 # --train KEY=VALUE
     until = "converged"
     [params.eca-unet]       # --param eca-unet.KEY=VALUE
     similarity = "mse"
     [timeout]               # --timeout METHOD=SECONDS (or: timeout = 600)
     ants-syn = 1800
+
+A train × test matrix lists several datasets (``dataset = ["mni2d", "synthetic"]``,
+``train_dataset = [...]``) and gives each its options in a table of its own
+(``[dataset_options.synthetic]``: ``--dataset-option synthetic.KEY=VALUE``), which holds
+wherever that dataset is used, for testing or training.
 
 The file is turned into the flags it stands for, placed before the command line's own,
 so the parser checks and types both alike and a flag given on the command line wins
@@ -35,7 +43,10 @@ from typing import Any
 from regbench.cli.arguments import UsageError
 
 # Settings holding KEY=VALUE tables, and the flag each item becomes.
-TABLES = {"dataset_options": "--dataset-option", "dataset_option": "--dataset-option", "train": "--train"}
+TABLES = {"dataset_options": "--dataset-option", "dataset_option": "--dataset-option", "train": "--train",
+          "train_dataset_options": "--train-dataset-option", "train_dataset_option": "--train-dataset-option"}
+# Settings that may also be a table: the dataset's name, and its options as its other keys.
+DATASET_TABLES = {"dataset": "--dataset-option", "train_dataset": "--train-dataset-option"}
 NOT_IN_FILES = ("config", "command", "plugins")  # a file does not name another file, the command or -p modules
 
 
@@ -72,10 +83,28 @@ def _text(value: Any) -> str:
 
 
 def _pairs(path: Path, key: str, value: Any) -> list[str]:
-    """A table's ``KEY=VALUE`` items."""
+    """A table's ``KEY=VALUE`` items; a table inside it is one dataset's (or method's)
+    own, its items ``NAME.KEY=VALUE`` (``[dataset_options.synthetic]``)."""
     if not isinstance(value, Mapping):
         raise UsageError(f"--config {path}: {key} expects a table of KEY = VALUE, got {value!r}")
-    return [f"{name}={_text(item)}" for name, item in value.items()]
+    items = []
+    for name, item in value.items():
+        if isinstance(item, Mapping):
+            items += [f"{name}.{inner}" for inner in _pairs(path, f"{key}.{name}", item)]
+        else:
+            items.append(f"{name}={_text(item)}")
+    return items
+
+
+def _dataset_table(path: Path, key: str, value: Mapping[str, Any], option_flag: str) -> list[str]:
+    """``[train_dataset]`` with ``name = "synthetic"`` and options as its other keys: the flags
+    naming the dataset and setting its options."""
+    name = value.get("name")
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"--config {path}: the [{key}] table needs name = \"DATASET\", its other keys being options")
+    options = {option: item for option, item in value.items() if option != "name"}
+    return [f"--{key.replace('_', '-')}", name,
+            *(token for item in _pairs(path, key, options) for token in (option_flag, item))]
 
 
 def flags(path: Path, defaults: argparse.Namespace) -> list[str]:
@@ -85,7 +114,9 @@ def flags(path: Path, defaults: argparse.Namespace) -> list[str]:
     tokens: list[str] = []
     for key, value in read(path).items():
         dest = key.replace("-", "_")
-        if dest in TABLES:
+        if dest in DATASET_TABLES and isinstance(value, Mapping):
+            tokens += _dataset_table(path, key, value, DATASET_TABLES[dest])
+        elif dest in TABLES:
             tokens += [token for item in _pairs(path, key, value) for token in (TABLES[dest], item)]
         elif dest == "params":
             if not isinstance(value, Mapping):

@@ -22,8 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from regbench.cli import config
+from regbench.cli import config, datasets
 from regbench.cli.arguments import MOST_SECONDS, PAIRS_FAILED, UsageError, assignments, user_input, writable
+from regbench.cli.datasets import Requested
 from regbench.common.defaults import EXPORT_FORMATS
 from regbench.common.fingerprint import FileDigests
 from regbench.common.lock import FolderLock
@@ -46,6 +47,7 @@ from regbench.plugin.dataset import Dataset, Pair
 from regbench.plugin.manager import PluginConflict, PluginNotFound, collect, plugin_manager
 from regbench.plugin.metric import Metric
 from regbench.plugin.training import PROFILES, Profile, default_profile
+from regbench.plugin.variants import trained_on_label
 
 
 def catalog(args: argparse.Namespace) -> Catalog:
@@ -74,10 +76,14 @@ def _note(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def _dataset(args: argparse.Namespace, found: Catalog) -> Dataset:
-    """The dataset asked for, with its options, every file checked before any training."""
+def _dataset(args: argparse.Namespace, found: Catalog, asked: Requested | None = None, *,
+             data_dir: bool = True) -> Dataset:
+    """The dataset asked for (``asked``, else ``--dataset`` with its ``--dataset-option``
+    items), with its options and, unless ``data_dir`` is false (a training dataset, which
+    takes its folder as an option), ``--data-dir``; every file checked before any training."""
+    asked = asked or Requested(args.dataset, tuple(args.dataset_option))
     with user_input():
-        dataset = found.select_dataset(args.dataset, args.dataset_option, data_dir=args.data_dir)
+        dataset = found.select_dataset(asked.name, asked.options, data_dir=args.data_dir if data_dir else None)
         dataset.validate(progress=progress_bars(args))
     return dataset
 
@@ -121,24 +127,52 @@ def _image_ndim(dataset: Dataset, pairs: Sequence[Pair]) -> int | None:
     return None if first is None else dataset.load(first).image.ndim
 
 
-def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Sequence[Pair],
-          **settings: Any) -> list[MethodJob]:
+def _training_sources(args: argparse.Namespace, dataset: Dataset,
+                      trained_on: Sequence[Dataset]) -> list[tuple[Dataset | None, DataFingerprint | None]]:
+    """Each dataset learning methods train on, with its files' digests, checked against
+    ``dataset`` (shapes agree; intensities on one scale, else a warning); ``(None, None)``
+    for ``dataset`` itself, so a method trained where it is evaluated is planned as
+    without ``--train-dataset``: its name, weights and stored results unchanged."""
+    sources: list[tuple[Dataset | None, DataFingerprint | None]] = []
+    for source in trained_on:
+        if datasets.same(source, dataset):
+            sources.append((None, None))
+            continue
+        warning = datasets.check_trainable(source, dataset, several=len(trained_on) > 1 or args.dataset != dataset.name)
+        if warning:
+            print(f"regbench: warning: {warning}", file=sys.stderr)
+        sources.append((source, _fingerprint(args, source, ())))
+    return sources
+
+
+def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Sequence[Pair], *,
+          trained_on: Sequence[Dataset] = (), **settings: Any) -> list[MethodJob]:
     """One planned job per method (or variant) and seed: parameters resolved and typed,
     here and only here. A method whose results do not depend on the seed runs once,
-    with the first seed; only the first seed's jobs keep the report's figure pair."""
+    with the first seed; only the first seed's jobs keep the report's figure pair. A
+    learning method has one job per dataset of ``trained_on`` (``--train-dataset``), named
+    ``METHOD@DATASET`` unless that dataset is the one evaluated on."""
     with user_input():
         chosen = found.select_methods(args.methods, args.param, note=_note, ndim=_image_ndim(dataset, pairs))
+    learners = any(choice.entry.cls.learns for choice in chosen)
+    if trained_on and not learners:
+        _note("--train-dataset: no method of this run learns, so it changes nothing")
+    sources = _training_sources(args, dataset, trained_on) if trained_on and learners else [(None, None)]
     inputs = _fingerprint(args, dataset, pairs)
     profile = training_profile(args)
     seeds = tuple(args.seeds)
     jobs = []
     with user_input():
         for choice in chosen:
-            for seed in seeds if choice.entry.cls.seeded else seeds[:1]:
-                later = {"figure_pair": None} if seed != seeds[0] and "figure_pair" in settings else {}
-                jobs.append(plan_job(choice.entry, choice.given, **{**settings, **later}, label=choice.label,
-                                     dataset=dataset, seed=seed, profile=profile, cache_dir=_cache_dir(args),
-                                     progress=progress_bars(args), inputs=inputs))
+            for source, source_inputs in sources if choice.entry.cls.learns else [(None, None)]:
+                label = choice.label if source is None else trained_on_label(choice.label or choice.entry.name,
+                                                                             source.name)
+                for seed in seeds if choice.entry.cls.seeded else seeds[:1]:
+                    later = {"figure_pair": None} if seed != seeds[0] and "figure_pair" in settings else {}
+                    jobs.append(plan_job(choice.entry, choice.given, **{**settings, **later}, label=label,
+                                         dataset=dataset, seed=seed, profile=profile, cache_dir=_cache_dir(args),
+                                         progress=progress_bars(args), inputs=inputs, train_dataset=source,
+                                         train_inputs=source_inputs))
     return jobs
 
 
@@ -296,19 +330,45 @@ def _exit_status(output: RunOutput) -> int:
 
 def run(args: argparse.Namespace) -> int:
     found = catalog(args)
+    tests, trains = datasets.requested(args)
+    trained_on = [_dataset(args, found, asked, data_dir=False) for asked in trains]
+    several = len(tests) > 1  # a train × test matrix: one results folder per dataset evaluated on
+    planned = [_plan_on(argparse.Namespace(**{**vars(args), "out": args.out / test.name}) if several else args,
+                        found, test, trained_on) for test in tests]  # all checked before any work
+    executor = _executor(args)
+    statuses = []
+    with contextlib.closing(executor):
+        for test, work in zip(tests, planned, strict=True):
+            if several:
+                print(f"regbench: evaluating on {test.name}, into {args.out / test.name}/", file=sys.stderr)
+            statuses.append(work(executor))
+    if several:
+        folders = " ".join(str(args.out / test.name) for test in tests)
+        print(f"next, the matrix across datasets: regbench report {folders} --out {args.out / 'report'}")
+    return max(statuses)
+
+
+def _plan_on(args: argparse.Namespace, found: Catalog, test: Requested,
+             trained_on: Sequence[Dataset]) -> Callable[[Executor], int]:
+    """``regbench run`` on one dataset (``test``), learning methods trained on each of
+    ``trained_on`` (none: on ``test``), into ``--out``: everything decided and checked
+    now; the call returned does the work with an executor, ``--out`` locked."""
     _check_out(args.out)
-    dataset = _dataset(args, found)
+    dataset = _dataset(args, found, test)
     pairs = dataset.test_pairs()[: args.max_pairs]
     figure_pair = _figure_pair(args, pairs)
     metrics = _metrics(args, found)
     export_to = _export_target(args, dataset)
-    jobs = _jobs(args, found, dataset, pairs, metrics=tuple(metrics), figure_pair=figure_pair,
+    jobs = _jobs(args, found, dataset, pairs, trained_on=trained_on, metrics=tuple(metrics), figure_pair=figure_pair,
                  threads=args.threads or devices.cpu_threads(), timing_repeats=args.repeats,
                  batch_pairs=args.batch_pairs)
     timeouts = _timeouts(args, jobs)
-    executor = _executor(args)
-    with FolderLock(args.out, wait=args.wait), contextlib.closing(executor):
-        return _run_planned(args, found, dataset, pairs, jobs, metrics, export_to, timeouts, executor)
+
+    def work(executor: Executor) -> int:
+        with FolderLock(args.out, wait=args.wait):
+            return _run_planned(args, found, dataset, pairs, jobs, metrics, export_to, timeouts, executor)
+
+    return work
 
 
 def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Sequence[Pair],
@@ -333,6 +393,8 @@ def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pai
         command=args.command_line,
         dataset=dataset.name,
         dataset_options=dataset.options,
+        train_datasets={job.train_dataset.name: dict(job.train_dataset.options)
+                        for job in jobs if job.train_dataset is not None} or None,
         methods=tuple(dict.fromkeys(job.name for job in jobs)),
         requested_methods=args.methods,
         not_installed={entry.name: entry.status for entry in found.methods.entries() if not entry.installed},

@@ -12,6 +12,7 @@ as it is.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,9 @@ class MethodJob:
     batch_pairs: int = 1  # pairs registered in one call by a method with register_batch (see tasks.batches)
     label: str = ""  # the name in tables when it is not the method's own: a variant, eca-unet[dense=false]
     inputs: DataFingerprint | None = None  # the data files' digests (None: computed when asked, unremembered)
+    # A learning method trains here instead of on ``dataset`` (--train-dataset); None: on ``dataset``.
+    train_dataset: Dataset | None = None
+    train_inputs: DataFingerprint | None = None  # its files' digests, as ``inputs`` are ``dataset``'s
 
     @property
     def name(self) -> str:
@@ -70,15 +74,32 @@ class MethodJob:
     def instantiate(self) -> Method:
         return self.method(seed=self.seed, **self.params)
 
+    @property
+    def learns_from(self) -> Dataset:
+        """The dataset whose training subjects the method learns from: ``train_dataset``,
+        else the one it is evaluated on."""
+        return self.train_dataset if self.train_dataset is not None else self.dataset
+
+    def training_columns(self) -> dict[str, Any]:
+        """Where a learning method was trained, for every one of its rows (nothing for a
+        method that does not learn): the dataset's name and its options (JSON)."""
+        if not self.method.learns:
+            return {}
+        source = self.learns_from
+        return {"train_dataset": source.name,
+                "train_dataset_options": json.dumps(source.options, default=str, sort_keys=True)}
+
     def training_context(self) -> TrainingContext:
-        """What the method may learn from: the dataset's training subjects, less, for a
-        learning method, those its profile holds out for validation (seeded by the job's seed)."""
-        train_ids, validation_ids = self.dataset.train_ids, ()
+        """What the method may learn from: the training subjects of the dataset it learns
+        from (:attr:`learns_from`), less, for a learning method, those its profile holds
+        out for validation (seeded by the job's seed)."""
+        source = self.learns_from
+        train_ids, validation_ids = source.train_ids, ()
         if self.method.learns:
             train_ids, validation_ids = split_validation(train_ids, self.profile.validation_fraction, self.seed)
         read = self.training_subjects()
-        data = self.data_fingerprint(read).of_subjects(read) if self.method.learns else ""
-        return TrainingContext(dataset=self.dataset, train_ids=train_ids, validation_ids=validation_ids,
+        data = self.training_fingerprint(read).of_subjects(read) if self.method.learns else ""
+        return TrainingContext(dataset=source, train_ids=train_ids, validation_ids=validation_ids,
                                profile=self.profile, cache_dir=self.cache_dir, progress=self.progress,
                                data_digest=data, library_versions=self.library_versions())
 
@@ -91,9 +112,17 @@ class MethodJob:
 
     def training_subjects(self) -> tuple[str, ...]:
         """The subjects a learning method reads while it trains: the atlas and the
-        dataset's training subjects (its validation subjects are among them)."""
-        atlas = (self.dataset.atlas_id,) if self.dataset.atlas_id is not None else ()
-        return (*atlas, *self.dataset.train_ids)
+        training subjects of the dataset it learns from (its validation subjects are among them)."""
+        source = self.learns_from
+        atlas = (source.atlas_id,) if source.atlas_id is not None else ()
+        return (*atlas, *source.train_ids)
+
+    def training_fingerprint(self, subject_ids: tuple[str, ...] = ()) -> DataFingerprint:
+        """As :meth:`data_fingerprint`, of the dataset the method learns from."""
+        if self.train_dataset is None:
+            return self.data_fingerprint(subject_ids)
+        return self.train_inputs if self.train_inputs is not None else DataFingerprint.of(self.train_dataset,
+                                                                                             subject_ids)
 
     def data_fingerprint(self, subject_ids: tuple[str, ...] = ()) -> DataFingerprint:
         """The planned digests, or (a job made without them, e.g. in a test) those of
@@ -110,6 +139,16 @@ class MethodJob:
         folder when it has one."""
         digests = FileDigests(self.cache_dir / "file-digests" if self.cache_dir is not None else None)
         return tuple(digests(path) for path in self.method.input_files(self.params))
+
+    def _training_dataset_identity(self) -> dict[str, Any] | None:
+        """What decides the other dataset a learning method trains on: its name, options,
+        code and shared files (its subjects' files are in ``training_data``); None when
+        it trains on the dataset it is evaluated on, or does not learn."""
+        source = self.train_dataset
+        if source is None or not self.method.learns:
+            return None
+        return {"name": source.name, "options": dict(source.options), "code": code_version(source.code_modules()),
+                "files": self.training_fingerprint().shared}
 
     def identity(self) -> ResultIdentity:
         """What decides this job's numbers (see :class:`ResultIdentity`)."""
@@ -129,6 +168,7 @@ class MethodJob:
             dataset_files=self.data_fingerprint().shared,
             labels={str(label): name for label, name in self.dataset.labels.items()},
             training_data=training,
+            training_dataset=self._training_dataset_identity(),
             metrics=tuple(sorted(metric.name for metric in self.metrics)),
             scoring_code=code_version([SCORING_MODULE, *(type(metric).__module__ for metric in self.metrics)]),
             timing_repeats=self.timing_repeats,
@@ -143,7 +183,8 @@ class ResultIdentity:
     besides the data (pretrained weights) and seed; the dataset, its options, its code (which makes generated
     subjects, landmarks and true fields), the labels it scores and the
     content of the files all its subjects share; for a method that learns, the training profile and the
-    content of the subjects it learns from; the metrics and the code that scores; how
+    content of the subjects it learns from (and, when it learns from another dataset, that dataset's
+    name, options, code and shared files); the metrics and the code that scores; how
     often each pair is timed and how many pairs one call registers. The content of each
     test pair's own files is recorded with the pair's stored result
     (:meth:`DataFingerprint.pair`), so a changed file recomputes only its pairs."""
@@ -161,6 +202,7 @@ class ResultIdentity:
     dataset_files: str
     labels: Mapping[str, str]
     training_data: str | None
+    training_dataset: Mapping[str, Any] | None  # for a method trained on another dataset (--train-dataset)
     metrics: tuple[str, ...]
     scoring_code: str
     timing_repeats: int
@@ -200,11 +242,12 @@ def plan_job(entry: Entry[Method], given: Mapping[str, Any], **settings: Any) ->
 
 def result_key(job: MethodJob) -> str:
     """The key stored results are kept under: the digest of the job's :class:`ResultIdentity`
-    (without ``method_files`` or ``method_versions`` when empty, so that the results of a
-    method that reads no such files and requires no library keep the keys they were
-    stored under before those fields existed)."""
+    (without ``method_files``, ``method_versions`` or ``training_dataset`` when empty, so
+    that the results of a method that reads no such files, requires no library and trains
+    on the dataset it is evaluated on keep the keys they were stored under before those
+    fields existed)."""
     identity = dataclasses.asdict(job.identity())
-    for later in ("method_files", "method_versions"):
+    for later in ("method_files", "method_versions", "training_dataset"):
         if not identity[later]:
             del identity[later]
     return digest(identity)

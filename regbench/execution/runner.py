@@ -102,7 +102,7 @@ def _assemble(plans: Sequence[_Plan], pairs: Sequence[Pair], store: ResultStore)
             record = records.get(pair.id)
             if record is None:
                 continue
-            results.append({**record.row, **(info.columns if info is not None else {})})
+            results.append({**record.row, **(info.columns if info is not None else {}), **plan.job.training_columns()})
             labels.extend(record.labels)
             if not record.ok:
                 continue

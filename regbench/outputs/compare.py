@@ -141,7 +141,8 @@ def configuration_differences(current: ResultsFolder, baseline: ResultsFolder) -
                   for folder in (current, baseline))
     settings = [("dataset", now.dataset, before.dataset),
                 ("dataset options", now.dataset_options, before.dataset_options),
-                *([("training settings", now.training, before.training)] if learned else [])]
+                *([("training settings", now.training, before.training),
+                   ("training datasets", now.train_datasets, before.train_datasets)] if learned else [])]
     for what, here, there in settings:  # None: not recorded, by an older version
         if here is not None and there is not None and _differ(here, there):
             differences.append(_difference(what, here, there))

@@ -50,7 +50,7 @@ RUN_INFO_REQUIRED = ("command", "dataset", "methods")
 RUN_INFO_TYPES: dict[str, type | tuple[type, ...]] = {
     "command": str, "dataset": str, "methods": list, "dataset_options": dict, "requested_methods": (str, type(None)),
     "not_installed": dict, "seeds": list, "run_once": list, "training": dict, "columns": list, "files": dict,
-    "fields": dict, "export": (list, type(None))}
+    "fields": dict, "export": (list, type(None)), "train_datasets": (dict, type(None))}
 
 
 class DamagedResults(ValueError):

@@ -32,6 +32,7 @@ class RunInfo:
     command: str | None = None  # the command line as typed (shlex-quoted)
     dataset: str | None = None
     dataset_options: Mapping[str, Any] | None = None
+    train_datasets: Mapping[str, Mapping[str, Any]] | None = None  # --train-dataset: each one's options; None: none
     methods: tuple[str, ...] = ()  # every method (or variant) that ran, in order
     fields: Mapping[str, str] | None = None  # regbench evaluate: each method's folder of fields; None: a run
     requested_methods: str | None = None  # --methods as given

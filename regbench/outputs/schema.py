@@ -25,9 +25,9 @@ IDENTITY = ("method", "dataset", "pair", "fixed", "moving", "seed")
 STATUS = ("status", "error", "traceback", "metric_errors")
 TIMING = ("seconds", "reference_seconds", "timing_repeats", "timing_batch", "pair_wall_seconds", "others_cpu_seconds")
 MEMORY = ("peak_rss_mb", "rss_increase_mb", "peak_cuda_mb")
-TRAINING = ("parameters", "method_params", "train_seconds", "train_steps", "train_batch_size", "train_stop",
-            "train_best_step", "train_val_dice", "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb",
-            "train_preflight_cuda_mb")
+TRAINING = ("parameters", "method_params", "train_dataset", "train_dataset_options", "train_seconds", "train_steps",
+            "train_batch_size", "train_stop", "train_best_step", "train_val_dice", "train_cached", "train_peak_rss_mb",
+            "train_peak_cuda_mb", "train_preflight_cuda_mb")
 ENVIRONMENT = ("device", "method_versions", "regbench_version", "python_version", "platform", "cpu", "cpu_isa",
                "cpu_cores", "torch_threads", "torch_parallel", "omp_wait_policy", "blas", "numpy_version",
                "torch_version")

@@ -59,9 +59,20 @@ def split_specs(text: str) -> list[str]:
     return [spec.strip() for spec in specs if spec.strip()]
 
 
+# vxm1@synthetic: vxm1 trained on dataset synthetic, evaluated on another (--train-dataset).
+TRAINED_ON = "@"
+
+
 def method_name(spec: str) -> str:
-    """The registered name a spec starts with (``eca-unet`` for ``eca-unet[dense=false]``)."""
-    return spec.partition("[")[0].strip()
+    """The registered name a spec, or a name in tables, starts with (``eca-unet`` for
+    ``eca-unet[dense=false]`` and for ``eca-unet@synthetic``)."""
+    return spec.partition("[")[0].partition(TRAINED_ON)[0].strip()
+
+
+def trained_on_label(name: str, dataset: str) -> str:
+    """The name in tables of method (or variant) ``name`` trained on ``dataset``, where it
+    is not evaluated: ``vxm1@synthetic``."""
+    return f"{name}{TRAINED_ON}{dataset}"
 
 
 def _grid(spec: str, defaults: Mapping[str, Any]) -> dict[str, list[str]]:

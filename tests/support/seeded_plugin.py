@@ -1,12 +1,14 @@
 """A cheap method whose result depends on a parameter and on the seed, for the tests of
-variants, seeds and the seed-aware gate (``-p seeded_plugin``): a real module on the
-test path because methods run in worker processes that import it."""
+variants, seeds and the seed-aware gate (``-p seeded_plugin``), and a second synthetic
+dataset, for training on one dataset and testing on another: a real module on the test
+path because methods run in worker processes that import it."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 import numpy as np
+from regbench_datasets.synthetic import Synthetic
 
 import regbench
 
@@ -25,6 +27,19 @@ class Shift(regbench.Method):
         return regbench.RegistrationResult(displacement)
 
 
+class OtherAnatomy(Synthetic):
+    """``synthetic``'s generator with another random anatomy and intensities."""
+
+    name = "other-anatomy"
+    description = "synthetic with another anatomy (tests only)"
+    default_options = {**Synthetic.default_options, "seed": 7}
+
+
 @regbench.hookimpl
 def regbench_register_methods(register) -> None:
     register(Shift)
+
+
+@regbench.hookimpl
+def regbench_register_datasets(register) -> None:
+    register(OtherAnatomy)

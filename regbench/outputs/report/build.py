@@ -12,6 +12,7 @@ from regbench.common.atomic import atomic_write_text
 from regbench.outputs import seeds
 from regbench.outputs.files import ResultsFolder
 from regbench.outputs.report import figures, statistics
+from regbench.outputs.report.generalisation import generalisation_sections
 from regbench.outputs.report.glance import FLOOR, best_method, glance_table, method_order, order_text, primary
 from regbench.outputs.report.render import Section, to_html, to_markdown
 from regbench.outputs.report.summary import families_text, label_table, summary_table
@@ -147,6 +148,7 @@ def build_sections(folder: ResultsFolder, means: SeedMeans, figures_dir: Path,
         glance_section(folder, means),
         *spread_sections(folder, means),
         *versus,
+        *generalisation_sections({folder.run_info.dataset or "?": folder}, {folder.run_info.dataset or "?": means}),
         *_figure_sections(folder, means, figures_dir, viewer),
         full_summary_section(folder, means),
         Section("Table 1", "Dice per test pair, mean ± std over labels (the reference paper's form). "

@@ -24,6 +24,7 @@ from regbench.outputs.report.build import (
     spread_sections,
     write_sections,
 )
+from regbench.outputs.report.generalisation import generalisation_sections
 from regbench.outputs.report.render import Section
 from regbench.outputs.seeds import SeedMeans
 from regbench.plugin.metric import Column
@@ -105,7 +106,8 @@ def combined_sections(folders: Mapping[str, ResultsFolder], figures_dir: Path) -
     pairs = {label: own.pairs for label, own in seed_means.items()}
     primary = datasets.primary(columns)
     demsar = statistics.across_datasets_section(pairs, primary, methods, figures_dir) if primary is not None else None
-    return [*_header(folders), *_ranking_sections(means, columns, methods), *([demsar] if demsar else []),
+    return [*_header(folders), *_ranking_sections(means, columns, methods),
+            *generalisation_sections(folders, seed_means), *([demsar] if demsar else []),
             *_figure_sections(pairs, columns, methods, figures_dir),
             *(section for label, folder in folders.items()
               for section in _dataset_sections(label, folder, seed_means[label]))]
