@@ -15,6 +15,7 @@ from scipy import ndimage
 
 from regbench import Dataset, GeneratedDataset, Registry, Subject, hookimpl
 from regbench.data import random_smooth_field
+from regbench.data.synthesis import image_from_labels
 from regbench.measuring import warp_tensor
 
 
@@ -60,12 +61,7 @@ class Synthetic(GeneratedDataset):
             channels = warp_tensor(torch.from_numpy(self._anatomy)[None], torch.from_numpy(field)[None])[0].numpy()
         seg = np.argmax(channels, axis=0).astype(np.int16)
         rng = np.random.default_rng([int(self.options["seed"]), index, 1])
-        means = rng.uniform(0.1, 1.0, size=int(self.options["n_labels"]) + 1)
-        means[0] = 0.0
-        image = means[seg] + rng.normal(0, 0.03, size=seg.shape)
-        image = ndimage.gaussian_filter(image, rng.uniform(0.3, 1.0))
-        image *= np.exp(random_smooth_field(self.shape, rng, 0.1, control_spacing=32)[0])
-        return Subject(subject_id, np.clip(image, 0, None).astype(np.float32), seg)
+        return Subject(subject_id, image_from_labels(seg, int(self.options["n_labels"]), rng), seg)
 
 
 @hookimpl

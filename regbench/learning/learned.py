@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
 from torch import nn
 
+from regbench.data.synthesis import SynthesisedImages
 from regbench.learning import memory, trainer
 from regbench.learning.weights import CachedWeights
 from regbench.measuring import devices
+from regbench.plugin.dataset import Dataset
 from regbench.plugin.method import RegistrationResult, TrainingContext
+
+TRAIN_IMAGES = ("data", "synth")  # the values of the train_images parameter
 
 
 class LearnedMethod(CachedWeights):
@@ -31,6 +35,9 @@ class LearnedMethod(CachedWeights):
         "reg_weight": "auto",  # σ of the diffusion term; auto: VoxelMorph's for the similarity
         "precision": "fp32",  # or bf16, fp16 (CUDA): mixed precision for the network (regbench.learning.memory)
         "checkpointing": False,  # recompute activations in the backward pass: less memory, more time
+        # data: the training subjects' images; synth: images synthesised from their label maps
+        # (SynthMorph-style, regbench.data.synthesis), so the network never sees a real intensity
+        "train_images": "data",
     }
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
@@ -47,6 +54,9 @@ class LearnedMethod(CachedWeights):
         if params["precision"] not in memory.PRECISIONS:
             raise ValueError(f"method {cls.name!r}: precision must be one of {', '.join(memory.PRECISIONS)}, "
                              f"got {params['precision']!r}")
+        if params["train_images"] not in TRAIN_IMAGES:
+            raise ValueError(f"method {cls.name!r}: train_images must be one of {', '.join(TRAIN_IMAGES)}, "
+                             f"got {params['train_images']!r}")
         similarity = params["similarity"]
         if similarity not in trainer.DEFAULT_REG_WEIGHT:
             raise ValueError(f"method {cls.name!r}: similarity must be one of "
@@ -103,7 +113,7 @@ class LearnedMethod(CachedWeights):
         self.load_or_train(
             context,
             load=lambda path: network.load_state_dict(torch.load(path, map_location=self._device, weights_only=True)),
-            train=lambda: trainer.train(network, context.dataset, context.train_ids,
+            train=lambda: trainer.train(network, self._training_data(context), context.train_ids,
                                         validation_ids=context.validation_ids, profile=context.profile,
                                         similarity=self.params["similarity"], reg_weight=self.params["reg_weight"],
                                         seed=self.seed, device=self._device, precision=self.params["precision"],
@@ -112,6 +122,13 @@ class LearnedMethod(CachedWeights):
             save=lambda path: torch.save(network.state_dict(), path),
         )
         network.eval()
+
+    def _training_data(self, context: TrainingContext) -> Dataset:
+        """The dataset to train (and validate) on: the context's, or with ``train_images=synth``
+        its subjects' label maps as synthesised images (seeded by the method's seed)."""
+        if self.params["train_images"] == "synth":
+            return cast(Dataset, SynthesisedImages(context.dataset, self.seed))
+        return context.dataset
 
     def register(self, fixed: np.ndarray, moving: np.ndarray) -> RegistrationResult:
         return self.register_batch(fixed, [moving])[0]
