@@ -132,6 +132,8 @@ def flags(path: Path, defaults: argparse.Namespace) -> list[str]:
             if not isinstance(value, bool):
                 raise UsageError(f"--config {path}: {key} expects true or false, got {value!r}")
             tokens += [f"--{dest.replace('_', '-')}"] if value else []
+        elif dest == "seeds" and isinstance(value, list) and len(value) == 1:  # --seeds 0 would be a count
+            tokens += ["--seed", _text(value[0])]
         elif dest == "export":
             tokens += ["--export", *map(_text, value if isinstance(value, list | tuple) else [value])]
         else:
