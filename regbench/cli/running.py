@@ -532,8 +532,11 @@ def interrupted_note(args: argparse.Namespace) -> str:
     if args.command == "train":
         return (f"the weights of every network trained so far are cached in {args.cache_dir or default_cache_dir()}/; "
                 f"the same command trains the rest")
-    stored = ResultStore(args.out / "progress").count()
-    return f"{stored} result(s) are stored in {args.out / 'progress'}/; the same command continues where this one stopped"
+    tests = args.dataset.split(",")
+    folders = [args.out / name.strip() for name in tests] if len(tests) > 1 else [args.out]  # a matrix: OUT/NAME
+    stored = sum(ResultStore(folder / "progress").count() for folder in folders)
+    where = " and ".join(f"{folder / 'progress'}/" for folder in folders)
+    return f"{stored} result(s) are stored in {where}; the same command continues where this one stopped"
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -127,7 +127,7 @@ def _results(out: Path, dataset: str) -> pd.DataFrame:
 def test_one_command_runs_every_training_dataset_on_every_test_dataset(trained_matrix):
     here, there = _results(trained_matrix, "synthetic"), _results(trained_matrix, "other-anatomy")
     assert list(dict.fromkeys(here["method"])) == ["identity", "vxm1", "vxm1@other-anatomy"]
-    assert list(dict.fromkeys(there["method"])) == ["identity", "vxm1@synthetic", "vxm1"]  # as --train-dataset lists them
+    assert list(dict.fromkeys(there["method"])) == ["identity", "vxm1@synthetic", "vxm1"]  # as --train-dataset has them
     trained = here.groupby("method")["train_dataset"].first()
     assert trained["vxm1"] == "synthetic" and trained["vxm1@other-anatomy"] == "other-anatomy"
     assert here.loc[here["method"] == "identity", "train_dataset"].isna().all()
