@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from regbench import Dataset, GeneratedDataset, Registry, Subject, hookimpl
 from regbench.data import random_smooth_field
-from regbench.data.synthesis import image_from_labels
+from regbench.data.synthesis import image_from_labels, label_means
 from regbench.measuring import warp_tensor
 
 
@@ -61,7 +61,8 @@ class Synthetic(GeneratedDataset):
             channels = warp_tensor(torch.from_numpy(self._anatomy)[None], torch.from_numpy(field)[None])[0].numpy()
         seg = np.argmax(channels, axis=0).astype(np.int16)
         rng = np.random.default_rng([int(self.options["seed"]), index, 1])
-        return Subject(subject_id, image_from_labels(seg, int(self.options["n_labels"]), rng), seg)
+        means = label_means(int(self.options["n_labels"]), rng)  # each subject its own contrast
+        return Subject(subject_id, image_from_labels(seg, means, rng), seg)
 
 
 @hookimpl

@@ -101,7 +101,8 @@ def _data() -> argparse.ArgumentParser:
                            "nifti-pairs)")
     data.add_argument("--dataset-option", action="append", default=[], metavar="[NAME.]KEY=VALUE",
                       help="set a dataset option, e.g. n_subjects=100 (repeatable); NAME.KEY=VALUE sets it for "
-                           "dataset NAME alone, wherever `run` uses it (--dataset, --train-dataset)")
+                           "dataset NAME alone (of several in `run`: --dataset A,B; also a --train-dataset of that "
+                           "name, as KEY=VALUE is)")
     data.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return data
 
@@ -160,11 +161,12 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                      help="output folder (default: results); with several --dataset names, one folder each: OUT/NAME")
     run.add_argument("--train-dataset", default=None, metavar="NAME[,NAME...]",
                      help="learning methods train on this dataset (or load weights trained there) and every method "
-                          "is evaluated on --dataset (default: train on --dataset); several: one row per dataset, "
-                          "the method named METHOD@NAME, and --dataset may name several too (a train × test matrix)")
+                          "is evaluated on --dataset (default: train on --dataset); several: one row each; a method "
+                          "trained on another dataset than the one evaluated is named METHOD@NAME; --dataset may "
+                          "name several too (a train × test matrix, one folder each: OUT/NAME)")
     run.add_argument("--train-dataset-option", action="append", default=[], metavar="[NAME.]KEY=VALUE",
-                     help="set an option of the training dataset(s), e.g. shape=160,192 (repeatable; NAME.KEY=VALUE "
-                          "for one of several)")
+                     help="set an option of the training dataset(s) alone, e.g. shape=160,192 (repeatable; "
+                          "NAME.KEY=VALUE for one of several; data_dir=PATH for a folder dataset)")
     run.add_argument("--wait", action="store_true",
                      help="when another regbench command is writing into OUT, wait for it (default: exit 2 at once)")
     run.add_argument("--save-warped", action="store_true",

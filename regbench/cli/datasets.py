@@ -1,12 +1,17 @@
 """Which datasets ``regbench run`` evaluates on (``--dataset``) and which its learning
 methods train on (``--train-dataset``), each with its options, and the checks that a
-network trained on one can register the images of the other.
+network trained on one can register the images of the other, and was not trained on
+the images it is tested on.
 
-Options reach a dataset three ways: ``--dataset-option KEY=VALUE`` sets it for every
-dataset evaluated on, ``--train-dataset-option KEY=VALUE`` for every dataset trained on,
-and ``NAME.KEY=VALUE`` (under either flag) for dataset ``NAME`` alone; under
-``--dataset-option`` it holds wherever ``NAME`` is used, so a dataset named on both sides
-of a train × test matrix is the same dataset on both, and its diagonal is in-distribution.
+Options reach a dataset two ways, in the order given (a later one wins, so a flag on
+the command line wins over a benchmark file's): ``--dataset-option`` sets an option of
+the datasets evaluated on (``KEY=VALUE``: every one; ``NAME.KEY=VALUE``: dataset NAME
+alone), and of a dataset trained on that has the same name, so that a dataset named on
+both sides of a train × test matrix is by default the same dataset on both, its
+diagonal in-distribution; ``--train-dataset-option`` (the same two forms) then sets
+options of the datasets trained on alone. ``--data-dir`` reaches the datasets evaluated
+on and those trained on of the same name; another one trained on takes its folder as
+``--train-dataset-option NAME.data_dir=PATH``.
 """
 
 from __future__ import annotations
@@ -44,22 +49,25 @@ def _names(flag: str, text: str) -> list[str]:
     return names
 
 
-def _split(flag: str, items: Sequence[str], known: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
-    """``items`` of ``flag`` as those for every dataset (``KEY=VALUE``) and those for one
-    (``NAME.KEY=VALUE``, by NAME); a NAME the run does not use is a UsageError."""
-    shared: list[str] = []
-    own: dict[str, list[str]] = {}
-    for item in items:
-        key = item.partition("=")[0]
-        if "." not in key:
-            shared.append(item)
-            continue
-        name, _, rest = item.partition(".")
-        if name not in known:
-            raise UsageError(f"{flag} {item!r}: names dataset {name!r}, which this run does not use "
-                             f"(its datasets: {', '.join(known)})")
-        own.setdefault(name, []).append(rest)
-    return shared, own
+def _applies(item: str, name: str, known: Sequence[str], flag: str) -> str | None:
+    """Item ``KEY=VALUE`` of ``flag`` as it applies to dataset ``name``: itself, or for
+    ``NAME.KEY=VALUE`` its ``KEY=VALUE`` when NAME is ``name``; None when it names
+    another; a NAME the run does not use (``known``) is a UsageError."""
+    key = item.partition("=")[0]
+    if "." not in key:
+        return item
+    named, _, rest = item.partition(".")
+    if named not in known:
+        raise UsageError(f"{flag} {item!r}: names dataset {named!r}, which this run does not use "
+                         f"(its datasets: {', '.join(known)})")
+    return rest if named == name else None
+
+
+def _options(flag: str, items: Sequence[str], name: str, known: Sequence[str], *, shared: bool = True) -> list[str]:
+    """The items of ``flag`` that set options of dataset ``name``, in order (``shared``:
+    with those for every dataset)."""
+    applied = [(item.partition("=")[0], _applies(item, name, known, flag)) for item in items]
+    return [option for key, option in applied if option is not None and (shared or "." in key)]
 
 
 def requested(args: argparse.Namespace) -> tuple[list[Requested], list[Requested]]:
@@ -70,10 +78,18 @@ def requested(args: argparse.Namespace) -> tuple[list[Requested], list[Requested
     if args.train_dataset_option and not trains:
         raise UsageError("--train-dataset-option sets options of --train-dataset, which is not given")
     known = list(dict.fromkeys([*tests, *trains]))
-    test_shared, named = _split("--dataset-option", args.dataset_option, known)
-    train_shared, train_named = _split("--train-dataset-option", args.train_dataset_option, trains)
-    return ([Requested(name, (*test_shared, *named.get(name, ()))) for name in tests],
-            [Requested(name, (*named.get(name, ()), *train_shared, *train_named.get(name, ()))) for name in trains])
+    return ([Requested(name, tuple(_options("--dataset-option", args.dataset_option, name, known)))
+             for name in tests],
+            [Requested(name, (*_options("--dataset-option", args.dataset_option, name, known, shared=name in tests),
+                              *_options("--train-dataset-option", args.train_dataset_option, name, trains)))
+             for name in trains])
+
+
+def one_dataset(args: argparse.Namespace) -> Requested:
+    """``--dataset`` with its options, for the commands that read one dataset (``train``,
+    ``evaluate``): ``NAME.KEY=VALUE`` items, as ``run`` takes them, must name it."""
+    return Requested(args.dataset, tuple(_options("--dataset-option", args.dataset_option, args.dataset,
+                                                  [args.dataset])))
 
 
 def same(one: Dataset, other: Dataset) -> bool:
@@ -81,12 +97,32 @@ def same(one: Dataset, other: Dataset) -> bool:
     return one.name == other.name and dict(one.options) == dict(other.options)
 
 
-def first_image(dataset: Dataset) -> np.ndarray:
-    """One image of ``dataset`` (its atlas, else its first training subject, else the
-    fixed image of its first test pair), to compare shapes and intensities by."""
-    pairs = dataset.test_pairs()
-    first = dataset.atlas_id or next(iter([*dataset.train_ids, *(pair.fixed_id for pair in pairs[:1])]))
-    return dataset.load(first).image
+def first_image(dataset: Dataset, *, tested: bool) -> np.ndarray:
+    """One image of ``dataset`` to compare shapes and intensities by: the fixed image of
+    its first test pair (``tested``: what a network registers there), else its atlas or
+    first training subject (what a network trains on)."""
+    tests = [pair.fixed_id for pair in dataset.test_pairs()[:1]] if tested else []
+    atlas = [dataset.atlas_id] if dataset.atlas_id is not None else []
+    subjects = [*tests, *atlas, *dataset.train_ids]
+    if not subjects:
+        raise ValueError(f"dataset {dataset.name!r} has no {'test pair' if tested else 'training subject'} to read")
+    return dataset.load(subjects[0]).image
+
+
+def check_not_tested_on(train: Dataset, test: Dataset) -> None:
+    """A UsageError when a training subject of ``train`` is an image ``test`` tests on
+    (the same id and the same image: one plugin with other options, e.g. another
+    ``n_subjects``, can split its subjects otherwise): a network would be scored on
+    images it trained on, the very number a generalisation test must not report."""
+    tested = {subject for pair in test.test_pairs() for subject in (pair.fixed_id, pair.moving_id)}
+    tested.discard(test.atlas_id)  # the atlas is every pair's fixed image, on both sides, by design
+    shared = [subject for subject in train.train_ids if subject in tested]
+    seen = [subject for subject in shared if np.array_equal(train.load(subject).image, test.load(subject).image)]
+    if seen:
+        shown = ", ".join(seen[:3]) + (f" (and {len(seen) - 3} more)" if len(seen) > 3 else "")
+        raise UsageError(f"--train-dataset {train.name} would train on {len(seen)} image(s) that --dataset "
+                         f"{test.name} tests on ({shown}): its other options split the subjects otherwise; "
+                         f"give both the same split options, or train on another dataset")
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -98,7 +134,7 @@ def check_trainable(train: Dataset, test: Dataset, *, several: bool) -> str | No
     (their shapes differ), naming the option that makes them agree; a warning (returned)
     when their intensities are on different scales. ``several``: the run names several
     datasets, so an option is given as ``NAME.KEY=VALUE``."""
-    train_image, test_image = first_image(train), first_image(test)
+    train_image, test_image = first_image(train, tested=False), first_image(test, tested=True)
     if train_image.shape != test_image.shape:
         if "shape" in train.default_options:  # with several datasets, for the dataset wherever it is used
             flag = f"--dataset-option {train.name}." if several else "--train-dataset-option "
@@ -115,5 +151,5 @@ def check_trainable(train: Dataset, test: Dataset, *, several: bool) -> str | No
     if high > INTENSITY_RATIO * max(low, 1e-12):
         return (f"--train-dataset {train.name}'s intensities (99th percentile {scales[0]:.3g}) and --dataset "
                 f"{test.name}'s ({scales[1]:.3g}) differ more than {INTENSITY_RATIO:g}-fold; learning methods take "
-                f"images as each dataset gives them, so normalise both (e.g. a normalize=percentile option)")
+                f"images as each dataset gives them, so normalise both (a folder dataset's normalize option)")
     return None

@@ -81,7 +81,7 @@ def _dataset(args: argparse.Namespace, found: Catalog, asked: Requested | None =
     """The dataset asked for (``asked``, else ``--dataset`` with its ``--dataset-option``
     items), with its options and, unless ``data_dir`` is false (a training dataset, which
     takes its folder as an option), ``--data-dir``; every file checked before any training."""
-    asked = asked or Requested(args.dataset, tuple(args.dataset_option))
+    asked = asked or datasets.one_dataset(args)
     with user_input():
         dataset = found.select_dataset(asked.name, asked.options, data_dir=args.data_dir if data_dir else None)
         dataset.validate(progress=progress_bars(args))
@@ -138,7 +138,13 @@ def _training_sources(args: argparse.Namespace, dataset: Dataset,
         if datasets.same(source, dataset):
             sources.append((None, None))
             continue
-        warning = datasets.check_trainable(source, dataset, several=len(trained_on) > 1 or args.dataset != dataset.name)
+        if source.name == dataset.name:
+            _note(f"regbench: note: --train-dataset {source.name} has other options than --dataset {dataset.name} "
+                  f"({source.options} against {dataset.options}): its networks, named METHOD@{source.name}, "
+                  f"are not trained in-distribution")
+        with user_input():
+            datasets.check_not_tested_on(source, dataset)
+            warning = datasets.check_trainable(source, dataset, several=len(trained_on) > 1 or "," in args.dataset)
         if warning:
             print(f"regbench: warning: {warning}", file=sys.stderr)
         sources.append((source, _fingerprint(args, source, ())))
@@ -331,28 +337,39 @@ def _exit_status(output: RunOutput) -> int:
 def run(args: argparse.Namespace) -> int:
     found = catalog(args)
     tests, trains = datasets.requested(args)
-    trained_on = [_dataset(args, found, asked, data_dir=False) for asked in trains]
+    named = {test.name for test in tests}
+    trained_on = [_dataset(args, found, asked, data_dir=asked.name in named) for asked in trains]
     several = len(tests) > 1  # a train × test matrix: one results folder per dataset evaluated on
-    planned = [_plan_on(argparse.Namespace(**{**vars(args), "out": args.out / test.name}) if several else args,
-                        found, test, trained_on) for test in tests]  # all checked before any work
+    planned = [_plan_on(_on(args, test.name) if several else args, found, test, trained_on)
+               for test in tests]  # all checked before any work
     executor = _executor(args)
     statuses = []
-    with contextlib.closing(executor):
-        for test, work in zip(tests, planned, strict=True):
+    with contextlib.ExitStack() as locks, contextlib.closing(executor):
+        for out, _ in planned:
+            locks.enter_context(FolderLock(out, wait=args.wait))
+        for test, (out, work) in zip(tests, planned, strict=True):
             if several:
-                print(f"regbench: evaluating on {test.name}, into {args.out / test.name}/", file=sys.stderr)
+                print(f"regbench: evaluating on {test.name}, into {out}/", file=sys.stderr)
             statuses.append(work(executor))
     if several:
-        folders = " ".join(str(args.out / test.name) for test in tests)
+        folders = " ".join(str(out) for out, _ in planned)
         print(f"next, the matrix across datasets: regbench report {folders} --out {args.out / 'report'}")
     return max(statuses)
 
 
+def _on(args: argparse.Namespace, name: str) -> argparse.Namespace:
+    """``args`` for the run on dataset ``name`` of several: its results into OUT/NAME, its
+    exported fields into DIR/NAME (each dataset's own, as its results)."""
+    export = [args.export[0], str(Path(args.export[1]) / name)] if args.export else None
+    return argparse.Namespace(**{**vars(args), "out": args.out / name, "export": export})
+
+
 def _plan_on(args: argparse.Namespace, found: Catalog, test: Requested,
-             trained_on: Sequence[Dataset]) -> Callable[[Executor], int]:
+             trained_on: Sequence[Dataset]) -> tuple[Path, Callable[[Executor], int]]:
     """``regbench run`` on one dataset (``test``), learning methods trained on each of
     ``trained_on`` (none: on ``test``), into ``--out``: everything decided and checked
-    now; the call returned does the work with an executor, ``--out`` locked."""
+    now; returned, that folder and the call that does the work there with an executor
+    (the folder locked by the caller)."""
     _check_out(args.out)
     dataset = _dataset(args, found, test)
     pairs = dataset.test_pairs()[: args.max_pairs]
@@ -363,12 +380,8 @@ def _plan_on(args: argparse.Namespace, found: Catalog, test: Requested,
                  threads=args.threads or devices.cpu_threads(), timing_repeats=args.repeats,
                  batch_pairs=args.batch_pairs)
     timeouts = _timeouts(args, jobs)
-
-    def work(executor: Executor) -> int:
-        with FolderLock(args.out, wait=args.wait):
-            return _run_planned(args, found, dataset, pairs, jobs, metrics, export_to, timeouts, executor)
-
-    return work
+    return args.out, lambda executor: _run_planned(args, found, dataset, pairs, jobs, metrics, export_to, timeouts,
+                                                   executor)
 
 
 def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Sequence[Pair],
@@ -394,7 +407,7 @@ def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pai
         dataset=dataset.name,
         dataset_options=dataset.options,
         train_datasets={job.train_dataset.name: dict(job.train_dataset.options)
-                        for job in jobs if job.train_dataset is not None} or None,
+                        for job in jobs if job.train_dataset is not None},
         methods=tuple(dict.fromkeys(job.name for job in jobs)),
         requested_methods=args.methods,
         not_installed={entry.name: entry.status for entry in found.methods.entries() if not entry.installed},

@@ -26,6 +26,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -141,11 +142,14 @@ def configuration_differences(current: ResultsFolder, baseline: ResultsFolder) -
                   for folder in (current, baseline))
     settings = [("dataset", now.dataset, before.dataset),
                 ("dataset options", now.dataset_options, before.dataset_options),
-                *([("training settings", now.training, before.training),
-                   ("training datasets", now.train_datasets, before.train_datasets)] if learned else [])]
+                *([("training settings", now.training, before.training)] if learned else [])]
     for what, here, there in settings:  # None: not recorded, by an older version
         if here is not None and there is not None and _differ(here, there):
             differences.append(_difference(what, here, there))
+    trained = now.train_datasets, before.train_datasets  # {}: trained where evaluated; None: not recorded
+    if learned and None not in trained and trained[0] != trained[1]:
+        differences.append(f"training datasets (--train-dataset): {_trained_text(trained[0])} here, "
+                           f"{_trained_text(trained[1])} in the baseline")
     pairs_now, pairs_before = set(current.results["pair"]), set(baseline.results["pair"])
     if pairs_now != pairs_before:
         differences.append(f"test pairs: {len(pairs_now)} here, {len(pairs_before)} in the baseline "
@@ -172,6 +176,11 @@ def _difference(what: str, now: object, before: object) -> str:
         keys = sorted(key for key in now.keys() & before.keys() if now[key] != before[key])
         return f"{what}: " + "; ".join(f"{key} {now[key]} here, {before[key]} in the baseline" for key in keys)
     return f"{what}: {now} here, {before} in the baseline"
+
+
+def _trained_text(datasets: Mapping[str, Mapping[str, Any]] | None) -> str:
+    """Datasets trained on with their options, or 'none' (trained where evaluated)."""
+    return "; ".join(f"{name} {dict(options)}" for name, options in (datasets or {}).items()) or "none"
 
 
 def _differ(now: object, before: object) -> bool:

@@ -21,7 +21,7 @@ from regbench.plugin.dataset import Dataset
 from regbench.plugin.method import Method
 from regbench.plugin.metric import Metric
 from regbench.plugin.registry import Entry, Registry
-from regbench.plugin.variants import Variant, expand, method_name, split_specs
+from regbench.plugin.variants import TRAINED_ON, Variant, expand, method_name, split_specs
 
 T = TypeVar("T")
 
@@ -117,6 +117,9 @@ class Catalog:
                     else:
                         note(f"skipping method {entry.name}: {_dimensions(entry.cls, ndim)}")
                 continue
+            if TRAINED_ON in item.partition("[")[0]:
+                raise ValueError(f"--methods {item!r}: a method trained on another dataset is not named here; "
+                                 f"name the method and give the dataset with --train-dataset")
             entry = _entry(self.methods, method_name(item), parameters_may_supply=True)
             if ndim is not None and ndim not in entry.cls.dimensions:
                 raise ValueError(f"method {entry.name!r} {_dimensions(entry.cls, ndim)}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from regbench.cli.arguments import UsageError, parser
 from regbench.cli.datasets import Requested, requested
 from regbench.data.synthesis import SynthesisedImages
 from regbench.execution.plan import plan_job, result_key
+from regbench.outputs.compare import NOT_COMPARABLE
 from regbench.outputs.files import ResultsFolder
 from regbench.outputs.report.generalisation import IN_DISTRIBUTION, matrix, matrix_text
 from regbench.outputs.report.glance import significant
@@ -67,8 +70,15 @@ def test_dataset_options_reach_every_dataset_or_the_one_they_name():
                                     "--train-dataset-option", "n_subjects=30",
                                     "--train-dataset-option", "other-anatomy.seed=2"))
     assert tests == [Requested("mni2d", ("seed=1",)), Requested("synthetic", ("seed=1", "shape=16,16"))]
-    assert trains == [Requested("synthetic", ("shape=16,16", "n_subjects=30")),
+    assert trains == [Requested("synthetic", ("seed=1", "shape=16,16", "n_subjects=30")),
                       Requested("other-anatomy", ("n_subjects=30", "seed=2"))]
+    # a dataset named on both sides is one dataset: --dataset-option reaches both, unless
+    # --train-dataset-option says otherwise; a later item wins (the command line over a file)
+    tests, trains = requested(_args("--dataset", "synthetic", "--train-dataset", "synthetic,other-anatomy",
+                                    "--dataset-option", "synthetic.shape=160,192", "--dataset-option", "shape=16,16",
+                                    "--train-dataset-option", "synthetic.seed=4"))
+    assert tests == [Requested("synthetic", ("shape=160,192", "shape=16,16"))]
+    assert trains == [Requested("synthetic", ("shape=160,192", "shape=16,16", "seed=4")), Requested("other-anatomy")]
     with pytest.raises(UsageError, match="names dataset 'oasis2d', which this run does not use"):
         requested(_args("--dataset-option", "oasis2d.shape=16,16"))
     with pytest.raises(UsageError, match="--train-dataset-option sets options of --train-dataset"):
@@ -108,14 +118,29 @@ def test_images_of_another_shape_are_refused_naming_the_option_that_fixes_it(tmp
     assert not (tmp_path / "out" / "results.csv").exists()
 
 
+def test_training_on_the_images_tested_on_is_refused(tmp_path, capsys):
+    """synthetic with 100 subjects splits them otherwise than with 20: its training
+    subjects include the 20's test subjects, the same images."""
+    code = main(["run", "--dataset", "synthetic", "--dataset-option", "shape=16,16", "--train-dataset", "synthetic",
+                 "--train-dataset-option", "n_subjects=100", "--methods", "vxm1", "--out", str(tmp_path / "out"),
+                 "--cache-dir", str(tmp_path / "cache"), "--no-progress"])
+    assert code == 2
+    assert re.search(r"--train-dataset synthetic would train on \d+ image\(s\) that --dataset synthetic tests on "
+                     r"\(synthetic-\d+", capsys.readouterr().err)
+    assert main(["run", "--methods", "vxm1@synthetic", "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--methods 'vxm1@synthetic': a method trained on another dataset is not named here" in err
+
+
 @pytest.fixture(scope="module")
 def trained_matrix(tmp_path_factory) -> Path:
-    """vxm1 trained on each of two datasets and tested on both, beside identity: one command."""
+    """vxm1 trained on each of two datasets and tested on both, beside identity: one command
+    (in this process: what is tested is what runs where, not the worker processes)."""
     out = tmp_path_factory.mktemp("matrix")
     code = main(["-p", "seeded_plugin", "run", "--dataset", "synthetic,other-anatomy", "--train-dataset",
                  "synthetic,other-anatomy", *SMALL, "--methods", "identity,vxm1", "--metrics", "dice,similarity",
                  "--profile", "smoke", "--train", "steps=8", "--out", str(out), "--cache-dir", str(out / "cache"),
-                 "--no-progress"])
+                 "--no-progress", "--no-isolation"])
     assert code == 0
     return out
 
@@ -178,8 +203,25 @@ def test_synthesised_training_images_keep_the_label_maps_and_never_the_intensiti
     assert np.array_equal(made.image, SynthesisedImages(dataset, seed=0).load(dataset.train_ids[0]).image)
     assert not np.array_equal(made.image, SynthesisedImages(dataset, seed=1).load(dataset.train_ids[0]).image)
     assert synthesised.train_ids == dataset.train_ids and synthesised.atlas_id == dataset.atlas_id
+    # one contrast shared by the subjects and the atlas (so that an image loss compares like with like),
+    # where the synthetic dataset draws each subject its own
+    atlas = synthesised.load(dataset.atlas_id)
+    contrast = lambda subject: [subject.image[subject.seg == label].mean() for label in dataset.labels]  # noqa: E731
+    assert np.corrcoef(contrast(atlas), contrast(made))[0, 1] > 0.95
+    assert np.corrcoef(contrast(dataset.load(dataset.atlas_id)), contrast(subject))[0, 1] < 0.95
     job = _vxm1_job(dataset)
     synth = plan_job(collect(plugin_manager([])).methods["vxm1"], {"train_images": "synth"}, dataset=dataset, seed=0,
                      profile=PROFILES["smoke"])
     context = job.training_context()
     assert synth.instantiate().weights_stem(context) != job.instantiate().weights_stem(context)
+
+
+def test_the_gate_does_not_compare_runs_trained_on_other_datasets(trained_matrix, tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(trained_matrix / "synthetic", other)
+    run = json.loads((other / "run.json").read_text())
+    run["train_datasets"]["other-anatomy"]["seed"] = 8
+    (other / "run.json").write_text(json.dumps(run))
+    assert main(["compare", str(other), str(trained_matrix / "synthetic")]) == NOT_COMPARABLE
+    printed = capsys.readouterr()
+    assert "training datasets (--train-dataset): other-anatomy {" in printed.out + printed.err
