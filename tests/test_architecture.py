@@ -29,7 +29,7 @@ LAYERS = {
     "measuring": {"common"},
     "plugin": {"common", "measuring"},
     "data": {"common", "measuring", "plugin"},
-    "learning": {"common", "measuring", "plugin"},
+    "learning": {"common", "measuring", "plugin", "data"},  # data: images synthesised to train on
     "outputs": {"common", "measuring", "plugin"},
     "execution": {"common", "measuring", "plugin", "data", "learning", "outputs"},
     "cli": {"common", "measuring", "plugin", "data", "learning", "outputs", "execution"},

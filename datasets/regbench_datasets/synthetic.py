@@ -14,8 +14,7 @@ import torch
 from scipy import ndimage
 
 from regbench import Dataset, GeneratedDataset, Registry, Subject, hookimpl
-from regbench.data import random_smooth_field
-from regbench.data.synthesis import image_from_labels, label_means
+from regbench.data import image_from_labels, label_means, random_smooth_field
 from regbench.measuring import warp_tensor
 
 
