@@ -38,7 +38,7 @@ class Requested:
     options: tuple[str, ...] = ()
 
 
-def _names(flag: str, text: str) -> list[str]:
+def names(flag: str, text: str) -> list[str]:
     """The dataset names ``text`` joins by commas: at least one, each once."""
     names = [name.strip() for name in text.split(",")]
     if not all(names):
@@ -73,8 +73,8 @@ def _options(flag: str, items: Sequence[str], name: str, known: Sequence[str], *
 def requested(args: argparse.Namespace) -> tuple[list[Requested], list[Requested]]:
     """The datasets to evaluate on and those to train on (none: each evaluated dataset
     trains its learning methods, as without ``--train-dataset``), with their options."""
-    tests = _names("--dataset", args.dataset)
-    trains = _names("--train-dataset", args.train_dataset) if args.train_dataset else []
+    tests = names("--dataset", args.dataset)
+    trains = names("--train-dataset", args.train_dataset) if args.train_dataset else []
     if args.train_dataset_option and not trains:
         raise UsageError("--train-dataset-option sets options of --train-dataset, which is not given")
     known = list(dict.fromkeys([*tests, *trains]))

@@ -127,14 +127,17 @@ def _image_ndim(dataset: Dataset, pairs: Sequence[Pair]) -> int | None:
     return None if first is None else dataset.load(first).image.ndim
 
 
+Trained = tuple[Dataset, DataFingerprint]  # a dataset learning methods train on, with its files' digests
+
+
 def _training_sources(args: argparse.Namespace, dataset: Dataset,
-                      trained_on: Sequence[Dataset]) -> list[tuple[Dataset | None, DataFingerprint | None]]:
+                      trained_on: Sequence[Trained]) -> list[tuple[Dataset | None, DataFingerprint | None]]:
     """Each dataset learning methods train on, with its files' digests, checked against
     ``dataset`` (shapes agree; intensities on one scale, else a warning); ``(None, None)``
     for ``dataset`` itself, so a method trained where it is evaluated is planned as
     without ``--train-dataset``: its name, weights and stored results unchanged."""
     sources: list[tuple[Dataset | None, DataFingerprint | None]] = []
-    for source in trained_on:
+    for source, digests in trained_on:
         if datasets.same(source, dataset):
             sources.append((None, None))
             continue
@@ -147,12 +150,12 @@ def _training_sources(args: argparse.Namespace, dataset: Dataset,
             warning = datasets.check_trainable(source, dataset, several=len(trained_on) > 1 or "," in args.dataset)
         if warning:
             print(f"regbench: warning: {warning}", file=sys.stderr)
-        sources.append((source, _fingerprint(args, source, ())))
+        sources.append((source, digests))
     return sources
 
 
 def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Sequence[Pair], *,
-          trained_on: Sequence[Dataset] = (), **settings: Any) -> list[MethodJob]:
+          trained_on: Sequence[Trained] = (), **settings: Any) -> list[MethodJob]:
     """One planned job per method (or variant) and seed: parameters resolved and typed,
     here and only here. A method whose results do not depend on the seed runs once,
     with the first seed; only the first seed's jobs keep the report's figure pair. A
@@ -338,7 +341,8 @@ def run(args: argparse.Namespace) -> int:
     found = catalog(args)
     tests, trains = datasets.requested(args)
     named = {test.name for test in tests}
-    trained_on = [_dataset(args, found, asked, data_dir=asked.name in named) for asked in trains]
+    sources = [_dataset(args, found, asked, data_dir=asked.name in named) for asked in trains]
+    trained_on = [(source, _fingerprint(args, source, ())) for source in sources]  # digested once, for every test
     several = len(tests) > 1  # a train × test matrix: one results folder per dataset evaluated on
     planned = [_plan_on(_on(args, test.name) if several else args, found, test, trained_on)
                for test in tests]  # all checked before any work
@@ -365,7 +369,7 @@ def _on(args: argparse.Namespace, name: str) -> argparse.Namespace:
 
 
 def _plan_on(args: argparse.Namespace, found: Catalog, test: Requested,
-             trained_on: Sequence[Dataset]) -> tuple[Path, Callable[[Executor], int]]:
+             trained_on: Sequence[Trained]) -> tuple[Path, Callable[[Executor], int]]:
     """``regbench run`` on one dataset (``test``), learning methods trained on each of
     ``trained_on`` (none: on ``test``), into ``--out``: everything decided and checked
     now; returned, that folder and the call that does the work there with an executor
@@ -545,8 +549,8 @@ def interrupted_note(args: argparse.Namespace) -> str:
     if args.command == "train":
         return (f"the weights of every network trained so far are cached in {args.cache_dir or default_cache_dir()}/; "
                 f"the same command trains the rest")
-    tests = args.dataset.split(",")
-    folders = [args.out / name.strip() for name in tests] if len(tests) > 1 else [args.out]  # a matrix: OUT/NAME
+    tests = datasets.names("--dataset", args.dataset)
+    folders = [args.out / name for name in tests] if len(tests) > 1 else [args.out]  # a matrix: OUT/NAME
     stored = sum(ResultStore(folder / "progress").count() for folder in folders)
     where = " and ".join(f"{folder / 'progress'}/" for folder in folders)
     return f"{stored} result(s) are stored in {where}; the same command continues where this one stopped"
