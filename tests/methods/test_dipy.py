@@ -34,4 +34,4 @@ def test_an_image_onto_itself_stays_put_and_repeats(registration_pair):
 class TestDipySyNConformance(MethodConformance):
     method = DipySyN
     plugin = "regbench_methods.dipy_syn"
-    params = {"level_iters": (4,)}  # one level: the suite's 16-voxel volumes are too small to halve for radius 4
+    params = {"level_iters": (16,)}  # one level: the suite's 16-voxel volumes are too small to halve for radius 4

@@ -8,13 +8,15 @@ import subprocess
 import sys
 
 import pandas as pd
+from installed import metadata_of
 from paths import EXAMPLE
 
 from regbench.cli import main
 
 
-def test_the_example_plugin_passes_the_conformance_suite():
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLE / "src"), *sys.path])}
+def test_the_example_plugin_passes_the_conformance_suite(tmp_path):
+    metadata_of(EXAMPLE, tmp_path)  # installed, as its CI would install it, so its entry point is found
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(EXAMPLE / "src"), *sys.path])}
     finished = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
                               env=environment, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stdout + finished.stderr

@@ -7,5 +7,4 @@ from regbench.testing import MethodConformance
 
 class TestDemons(MethodConformance):
     method = Demons
-    plugin = "regbench_demons"
     params = {"iterations": 10}

@@ -1,0 +1,166 @@
+"""Known motions: image pairs whose right field is known, for the conformance kit.
+
+A moving image is the fixed one with its content moved by a known affine map, so the
+field that registers it is known exactly: regbench's fields pull back (``warped(x) =
+moving(x + u(x))``), so if the content at ``x`` in the fixed image lies at ``M(x)`` in
+the moving one, the answer is ``u(x) = M(x) - x``, component ``i`` along array axis
+``i``. The two mistakes plugin authors make most often give a field that registers
+nothing and still looks like a field: the push-forward (``-u``) and the components in
+ITK's ``(x, y, z)`` order (``u[::-1]``). :func:`verdict` tells which of these a field
+matches.
+
+The shifts differ along every axis and are chosen so that the right answer, its
+negation and its reversal point far apart (2D: 45° or more; 3D: 90° or more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from regbench.plugin.dataset import Dataset, Subject
+
+SHIFTS = {2: (2.4, 1.0), 3: (2.0, 2.0, -1.0)}  # voxels, along array axes 0, 1(, 2)
+SCALES = {2: (1.08, 0.94), 3: (1.08, 0.94, 1.05)}  # anisotropic, about the image centre
+MIN_SHARE = 0.25  # the least share of the motion a method must recover along the right answer
+MIN_COSINE = 0.7  # the least cosine (46°) with the right answer that passes
+MISTAKE_COSINE = 0.9  # the least cosine (26°) with a mistaken answer that names the mistake: an accusation needs more
+
+
+@dataclass(frozen=True)
+class KnownMotion:
+    """One case: ``moving`` is ``fixed`` with its content moved by ``scale`` about the
+    centre, then by ``shift``; ``answer`` is the field that registers it, ``(ndim, *shape)``."""
+
+    name: str
+    shift: tuple[float, ...]
+    scale: tuple[float, ...]
+    fixed: np.ndarray
+    moving: np.ndarray
+    answer: np.ndarray
+
+    @property
+    def description(self) -> str:
+        shift = f"a shift by {self.shift} voxels along the array axes"
+        return shift if set(self.scale) == {1.0} else f"{shift} after scaling by {self.scale} about the centre"
+
+
+def _object(shape: tuple[int, ...]) -> np.ndarray:
+    """A textured object on a black background, as anatomy lies in a scan, in [0, 1]:
+    smooth random texture inside a soft-edged ellipse whose semi-axes are 0.3 of the image,
+    so that it stays inside the image after every motion."""
+    noise = np.random.default_rng(0).standard_normal(shape)
+    texture = ndimage.gaussian_filter(noise, min(shape) / 8)
+    texture = 0.4 + 0.6 * (texture - texture.min()) / (texture.max() - texture.min())
+    centre = (np.asarray(shape) - 1) / 2
+    radius = np.sqrt(sum(((axis - c) / (0.3 * n)) ** 2 for axis, c, n in zip(np.indices(shape), centre, shape)))
+    image = texture / (1 + np.exp((radius - 1) / 0.05))
+    return (image / image.max()).astype(np.float32)
+
+
+def _moved(image: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``image`` after its content moved by ``M(x) = c + scale (x - c) + shift`` (``c``:
+    the centre): the output at ``y`` is the image at ``M⁻¹(y)``."""
+    centre = (np.asarray(image.shape) - 1) / 2
+    return ndimage.affine_transform(image, np.diag(1 / scale), offset=centre - (centre + shift) / scale,
+                                    order=3).astype(np.float32)
+
+
+def known_motions(shape: tuple[int, ...]) -> tuple[KnownMotion, ...]:
+    """A shift, and a shift with anisotropic scaling, of a textured object in an image of ``shape``."""
+    ndim = len(shape)
+    fixed = _object(shape)
+    grid = np.indices(shape, dtype=np.float64) - ((np.asarray(shape) - 1) / 2).reshape(-1, *[1] * ndim)
+    cases = []
+    for name, scale in (("shift", (1.0,) * ndim), ("shift-and-scale", SCALES[ndim])):
+        shift, factors = np.asarray(SHIFTS[ndim]), np.asarray(scale)
+        answer = (factors - 1).reshape(-1, *[1] * ndim) * grid + shift.reshape(-1, *[1] * ndim)
+        cases.append(KnownMotion(name, SHIFTS[ndim], tuple(scale), fixed, _moved(fixed, shift, factors),
+                                 answer.astype(np.float32)))
+    return tuple(cases)
+
+
+class KnownMotionDataset(Dataset):
+    """The known motions as a dataset, so that a learning method can learn them the way
+    it learns any dataset: the fixed image is the atlas, and each case is a test subject
+    and, as copies, the training subjects (a network shows its convention once it has
+    fitted the pairs it is asked about)."""
+
+    name = "known-motion"
+    default_options = {"shape": (32, 32), "copies": 4}
+    atlas_id = "fixed"
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        self.cases = {case.name: case for case in known_motions(tuple(self.options["shape"]))}
+        self._fixed = next(iter(self.cases.values())).fixed
+
+    @property
+    def labels(self) -> Mapping[int, str]:
+        return {1: "bright texture"}
+
+    @property
+    def spacing(self) -> tuple[float, ...]:
+        return (1.0,) * len(self.options["shape"])
+
+    @property
+    def train_ids(self) -> tuple[str, ...]:
+        return tuple(f"{name}-{copy}" for name in self.cases for copy in range(self.options["copies"]))
+
+    @property
+    def test_ids(self) -> tuple[str, ...]:
+        return tuple(self.cases)
+
+    def load(self, subject_id: str) -> Subject:
+        case = subject_id if subject_id in self.cases else subject_id.rsplit("-", 1)[0]  # a copy: CASE-N
+        image = self._fixed if subject_id == self.atlas_id else self.cases[case].moving
+        return Subject(subject_id, image.copy(), (image > 0.7).astype(np.int16))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a field compares with a case's answer: ``match`` is the candidate it points
+    along best (``right``, ``negated``, ``reversed`` or ``negated and reversed``),
+    ``cosine`` its cosine with that candidate and ``share`` how much of the candidate
+    it recovers (its projection, 1 for the exact answer)."""
+
+    match: str
+    cosine: float
+    share: float
+
+    @property
+    def follows(self) -> bool:
+        """Whether the field follows its match: close enough in direction (closer for a
+        mistake than for the right answer) and large enough."""
+        return self.cosine >= (MIN_COSINE if self.match == "right" else MISTAKE_COSINE) and self.share >= MIN_SHARE
+
+    @property
+    def right(self) -> bool:
+        return self.follows and self.match == "right"
+
+    @property
+    def mistake(self) -> str | None:
+        """The convention mistake the field follows, if any."""
+        return self.match if self.follows and self.match != "right" else None
+
+
+def verdict(field: np.ndarray, answer: np.ndarray, fixed: np.ndarray) -> Verdict:
+    """Which of the answer, its negation, its reversed components or both ``field``
+    points along (see :class:`Verdict`), over the object of the ``fixed`` image (the
+    background has no content to register, so any field is right there)."""
+    inside = np.asarray(fixed) > 0.2
+    found = np.asarray(field, np.float64)[:, inside].ravel()
+    candidates = {"right": answer, "negated": -answer, "reversed": answer[::-1],
+                  "negated and reversed": -answer[::-1]}
+    best = None
+    for match, candidate in candidates.items():
+        expected = np.asarray(candidate, np.float64)[:, inside].ravel()
+        norm = float(np.linalg.norm(found) * np.linalg.norm(expected))
+        cosine = float(found @ expected / norm) if norm > 0 else 0.0
+        if best is None or cosine > best.cosine:
+            best = Verdict(match, cosine, float(found @ expected / (expected @ expected)))
+    assert best is not None
+    return best

@@ -1,0 +1,42 @@
+"""Where a plugin's entry point is, as installed: regbench finds plugins only through
+the entry-point group ``regbench``, so a method declared under another group (or not
+installed at all) is missing from ``regbench list`` without an error. The conformance
+kit says which it is, by reading the installed distributions' metadata."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+from regbench.plugin import hookspecs
+
+
+def _declared(modules: tuple[str, ...]) -> list[tuple[str, importlib.metadata.EntryPoint]]:
+    """Every installed entry point, in any group, that names one of ``modules``, with its distribution's name."""
+    return [(dist.metadata["Name"], point) for dist in importlib.metadata.distributions()
+            for point in dist.entry_points if point.module in modules]
+
+
+def plugin_modules(method_module: str) -> tuple[str, ...]:
+    """The modules an entry point may name to register a method defined in
+    ``method_module``: that module and every package above it."""
+    parts = method_module.split(".")
+    return tuple(".".join(parts[:end]) for end in range(len(parts), 0, -1))
+
+
+def entry_point_problem(method_name: str, modules: tuple[str, ...]) -> str | None:
+    """What keeps regbench from finding a plugin in ``modules`` (the first is the one to
+    declare) through its entry-point group, or None when an installed distribution
+    declares one of them there."""
+    declared = _declared(modules)
+    group = hookspecs.PROJECT
+    if any(point.group == group for _, point in declared):
+        return None
+    if declared:
+        dist, point = declared[0]
+        return (f"the entry point {point.name} = {point.value!r} of distribution {dist!r} is in the group "
+                f"{point.group!r}, but regbench reads the group {group!r}: declare it in pyproject.toml under "
+                f"[project.entry-points.{group}] and reinstall the package")
+    return (f"no installed distribution declares an entry point for {modules[-1]!r} (or a module below it) in the "
+            f"group {group!r}: add to pyproject.toml\n    [project.entry-points.{group}]\n    "
+            f"{method_name} = \"{modules[-1]}\"\nand install the package (pip install -e .); "
+            f"or set plugin = 'module' in the test class if another module registers it")
