@@ -20,10 +20,9 @@ import pandas as pd
 from regbench.outputs import schema, seeds
 from regbench.outputs.report import datasets
 from regbench.outputs.seeds import SeedMeans
-from regbench.outputs.tables import CONTENDED_MARK, marked_names
+from regbench.outputs.tables import CONTENDED_MARK, FLOOR, marked_names
 from regbench.plugin.metric import Column
 
-FLOOR = ("identity",)  # the built-in method that does not move the image: what every method must beat
 GROUP_NAMES = {"common": "common metrics", "learn2reg": "Learn2Reg family"}
 
 
