@@ -13,6 +13,7 @@ from regbench.plugin.dataset import Dataset, GeneratedDataset, Landmarks, Pair, 
 from regbench.plugin.hookspecs import hookimpl
 from regbench.plugin.method import Method, RegistrationResult, TrainingContext
 from regbench.plugin.metric import Column, Metric, MetricValues, PairOutcome
+from regbench.plugin.options import Choices, Range
 from regbench.plugin.registry import Registry
 from regbench.plugin.training import PROFILES, Profile, TrainingReport
 
@@ -23,6 +24,7 @@ except importlib.metadata.PackageNotFoundError:  # a source tree on sys.path, ne
 
 __all__ = [
     "PROFILES",
+    "Choices",
     "Column",
     "Dataset",
     "GeneratedDataset",
@@ -33,6 +35,7 @@ __all__ = [
     "Pair",
     "PairOutcome",
     "Profile",
+    "Range",
     "RegistrationResult",
     "Registry",
     "SplitDataset",

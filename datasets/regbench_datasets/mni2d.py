@@ -36,7 +36,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from regbench import Dataset, GeneratedDataset, Landmarks, Pair, Registry, Subject, hookimpl
+from regbench import Dataset, GeneratedDataset, Landmarks, Pair, Range, Registry, Subject, hookimpl
 from regbench.data import invert_field, random_affine_field, random_smooth_field
 from regbench.measuring import warp_tensor
 
@@ -124,6 +124,9 @@ class Mni2d(GeneratedDataset):
         "max_scaling": 0.04,
         "max_translation": 3.0,  # voxels
     }
+    option_rules = {**GeneratedDataset.option_rules,
+                    **dict.fromkeys(("max_displacement", "max_rotation_deg", "max_scaling", "max_translation"),
+                                    Range(at_least=0))}
 
     labels: Mapping[int, str] = LABELS
     spacing = (1.0, 1.0)

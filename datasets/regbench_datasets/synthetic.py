@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from regbench import Dataset, GeneratedDataset, Registry, Subject, hookimpl
+from regbench import Dataset, GeneratedDataset, Range, Registry, Subject, hookimpl
 from regbench.data import image_from_labels, label_means, random_smooth_field
 from regbench.measuring import warp_tensor
 
@@ -29,6 +29,8 @@ class Synthetic(GeneratedDataset):
         "test_fraction": 0.2,
         "max_displacement": 4.0,
     }
+    option_rules = {**GeneratedDataset.option_rules, "n_labels": Range(at_least=1),
+                    "max_displacement": Range(at_least=0)}
     atlas_id = "synthetic-atlas"
 
     def __init__(self, **options: object) -> None:

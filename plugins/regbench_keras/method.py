@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 from regbench_methods.vxm import ENCODER, VXM1_DECODER, VXM2_DECODER
 
-from regbench import RegistrationResult, TrainingContext
+from regbench import Range, RegistrationResult, TrainingContext
 from regbench.learning import DEFAULT_REG_WEIGHT, CachedWeights
 
 
@@ -30,6 +30,7 @@ class KerasVxm(CachedWeights):
     default_params: ClassVar[dict[str, Any]] = {
         "reg_weight": DEFAULT_REG_WEIGHT["mse"],  # σ of the diffusion term (loss: MSE + σ·diffusion, as the paper)
     }
+    param_rules: ClassVar[dict[str, Any]] = {"reg_weight": Range(at_least=0)}
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         super().__init__(seed=seed, **params)

@@ -25,7 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from regbench import Method, RegistrationResult, Registry, TrainingContext, hookimpl
+from regbench import Method, Range, RegistrationResult, Registry, TrainingContext, hookimpl
 from regbench.measuring import devices
 
 
@@ -43,17 +43,17 @@ class ConvexAdam(Method):
     description = "ConvexAdam (MIND + coupled convex optimisation + Adam; convexAdam's defaults; 3D; GPU when there)"
     default_params: ClassVar = {"mind_r": 1, "mind_d": 2, "grid_sp": 6, "disp_hw": 4, "ic": True,
                                 "niter": 80, "grid_sp_adam": 2, "lambda_weight": 1.25, "smooth": 0}
+    param_rules: ClassVar = {
+        **dict.fromkeys(("mind_r", "mind_d", "grid_sp", "disp_hw", "niter", "grid_sp_adam"), Range(at_least=1)),
+        "lambda_weight": Range(above=0),  # at 0 the package skips its Adam stage, niter unused
+        "smooth": Range(at_least=0),  # a box-filter width, odd (checked below), or 0 for none
+    }
     seeded = False
     dimensions = (3,)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._device = devices.pick_device()
-        for name in ("grid_sp", "grid_sp_adam", "disp_hw", "niter"):
-            if self.params[name] < 1:
-                raise ValueError(f"method {self.name!r}: {name} must be at least 1, got {self.params[name]}")
-        if self.params["lambda_weight"] <= 0:  # the package would then skip its Adam stage, niter unused
-            raise ValueError(f"method {self.name!r}: lambda_weight must be positive, got {self.params['lambda_weight']}")
         if self.params["smooth"] and self.params["smooth"] % 2 == 0:
             raise ValueError(f"method {self.name!r}: smooth is a box-filter width and must be odd (or 0 for none), "
                              f"got {self.params['smooth']}")

@@ -18,13 +18,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from regbench import Method, RegistrationResult, Registry, TrainingContext, hookimpl
+from regbench import Method, Range, RegistrationResult, Registry, TrainingContext, hookimpl
 
 
 class DipySyN(Method):
     name = "dipy-syn"
     description = "DIPY SyN (symmetric diffeomorphic, cross-correlation; dipy.align.syn_registration's defaults)"
     default_params: ClassVar = {"level_iters": (10, 10, 5), "radius": 4, "sigma_diff": 2.0, "step_length": 0.25}
+    param_rules: ClassVar = {"level_iters": Range(at_least=0), "radius": Range(at_least=1),
+                             "sigma_diff": Range(above=0), "step_length": Range(above=0)}
     seeded = False
 
     def prepare(self, context: TrainingContext) -> None:

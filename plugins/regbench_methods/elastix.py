@@ -25,7 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from regbench import Method, RegistrationResult, Registry, TrainingContext, hookimpl
+from regbench import Method, Range, RegistrationResult, Registry, TrainingContext, hookimpl
 from regbench.measuring import devices
 
 
@@ -53,6 +53,7 @@ class ElastixRegistration(Method):
 
     maps: ClassVar[tuple[str, ...]]
     default_params: ClassVar = {"iterations": 256}  # per resolution and map: elastix's default maps' own
+    param_rules: ClassVar = {"iterations": Range(at_least=1)}
 
     def prepare(self, context: TrainingContext) -> None:
         _itk()

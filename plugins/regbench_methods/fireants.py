@@ -26,7 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from regbench import Method, RegistrationResult, Registry, TrainingContext, hookimpl
+from regbench import Method, Range, RegistrationResult, Registry, TrainingContext, hookimpl
 from regbench.measuring import devices
 
 
@@ -61,6 +61,7 @@ class FireANTs(Method):
     name = "fireants"
     description = "FireANTs (PyTorch; affine then greedy diffeomorphic, as its example; GPU when there)"
     default_params: ClassVar = {"affine_iterations": (200, 100, 50, 20), "iterations": (200, 100, 50)}
+    param_rules: ClassVar = {"affine_iterations": Range(at_least=0), "iterations": Range(at_least=0)}  # per scale
     seeded = False
     AFFINE_SCALES: ClassVar = (6, 4, 2, 1)
     SCALES: ClassVar = (4, 2, 1)

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from regbench import Method, Registry, hookimpl
+from regbench import Method, Range, Registry, hookimpl
 from regbench.learning import LearnedMethod
 
 STRIDE = 32  # 4-voxel patches, then three patch mergings
@@ -152,6 +152,9 @@ class TransMorph(LearnedMethod):
         "heads": (4, 4, 8, 8),
         "window": (5, 6, 7),  # in 2D, the first two
     }
+    param_rules: ClassVar[dict[str, Any]] = {**LearnedMethod.param_rules,
+                                             **dict.fromkeys(("embed_dim", "depths", "heads", "window"),
+                                                             Range(at_least=1))}
     size_multiple = 1  # any size: padded to a multiple of 32 inside the network
 
     def build_network(self, ndim: int) -> nn.Module:

@@ -50,7 +50,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from regbench import Method, RegistrationResult, Registry, TrainingContext, hookimpl
+from regbench import Method, Range, RegistrationResult, Registry, TrainingContext, hookimpl
 from regbench.learning import default_cache_dir
 from regbench.measuring import devices
 
@@ -87,6 +87,8 @@ class UniGradICON(Method):
     name = "unigradicon"
     description = "uniGradICON (pretrained foundation model; weights supplied by the user; 3D; GPU when there)"
     default_params: ClassVar = {"weights": "", "io_iterations": 0, "io_lr": 2e-5, "input_size": INPUT_SIZE}
+    param_rules: ClassVar = {"io_iterations": Range(at_least=0), "io_lr": Range(above=0),
+                             "input_size": Range(at_least=72)}  # 72: the smallest its U-Nets take
     seeded = False
     dimensions = (3,)
 
@@ -103,9 +105,6 @@ class UniGradICON(Method):
         if not where.is_file():
             raise ValueError(f"method {cls.name!r}: {weights_hint(cls.name, where)}")
         params["weights"] = str(where.resolve())
-        if params["io_iterations"] < 0 or params["io_lr"] <= 0 or params["input_size"] < 72:
-            raise ValueError(f"method {cls.name!r}: io_iterations must be >= 0, io_lr > 0 and input_size >= 72 (the smallest its U-Nets take), got "
-                             f"{params['io_iterations']}, {params['io_lr']} and {params['input_size']}")
         return params
 
     @classmethod

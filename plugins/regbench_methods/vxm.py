@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from regbench import Method, Registry, hookimpl
+from regbench import Method, Range, Registry, hookimpl
 from regbench.learning import LearnedMethod
 
 # The widths of the comparison, in one place: the ECA U-Net and the Keras twins use them too.
@@ -90,6 +90,7 @@ class Vxm(LearnedMethod):
         **LearnedMethod.default_params,
         "int_steps": 0,  # 0: plain displacement (as the paper); 7: diffeomorphic (scaling and squaring)
     }
+    param_rules: ClassVar[dict[str, Any]] = {**LearnedMethod.param_rules, "int_steps": Range(at_least=0)}
 
     def build_network(self, ndim: int) -> nn.Module:
         return VxmNetwork(ndim, ENCODER, self.decoder, int_steps=self.params["int_steps"])

@@ -23,6 +23,7 @@ from regbench.learning.weights import CachedWeights
 from regbench.measuring import devices
 from regbench.plugin.dataset import Dataset
 from regbench.plugin.method import RegistrationResult, TrainingContext
+from regbench.plugin.options import Choices
 
 TRAIN_IMAGES = ("data", "synth")  # the values of the train_images parameter
 
@@ -39,6 +40,9 @@ class LearnedMethod(CachedWeights):
         # (SynthMorph-style, regbench.data.synthesis), so the network never sees a real intensity
         "train_images": "data",
     }
+    param_rules: ClassVar[dict[str, Any]] = {"similarity": Choices(*trainer.DEFAULT_REG_WEIGHT),
+                                             "precision": Choices(*memory.PRECISIONS),
+                                             "train_images": Choices(*TRAIN_IMAGES)}
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         super().__init__(seed=seed, **params)
@@ -47,20 +51,10 @@ class LearnedMethod(CachedWeights):
 
     @classmethod
     def resolve_params(cls, given: Mapping[str, Any]) -> dict[str, Any]:
-        """As :meth:`Method.resolve_params`, with the similarity checked and ``reg_weight``
-        a number: ``auto`` becomes VoxelMorph's recommendation for the similarity
-        (0.01 with MSE, 1.0 with NCC)."""
+        """As :meth:`Method.resolve_params`, with ``reg_weight`` a number: ``auto``
+        becomes VoxelMorph's recommendation for the similarity (0.01 with MSE, 1.0 with NCC)."""
         params = super().resolve_params(given)
-        if params["precision"] not in memory.PRECISIONS:
-            raise ValueError(f"method {cls.name!r}: precision must be one of {', '.join(memory.PRECISIONS)}, "
-                             f"got {params['precision']!r}")
-        if params["train_images"] not in TRAIN_IMAGES:
-            raise ValueError(f"method {cls.name!r}: train_images must be one of {', '.join(TRAIN_IMAGES)}, "
-                             f"got {params['train_images']!r}")
         similarity = params["similarity"]
-        if similarity not in trainer.DEFAULT_REG_WEIGHT:
-            raise ValueError(f"method {cls.name!r}: similarity must be one of "
-                             f"{', '.join(trainer.DEFAULT_REG_WEIGHT)}, got {similarity!r}")
         weight = params["reg_weight"]
         if weight == "auto":
             params["reg_weight"] = trainer.DEFAULT_REG_WEIGHT[similarity]

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from regbench.plugin.options import resolve
+from regbench.plugin.options import Range, Rule, resolve
 
 
 @dataclass(frozen=True)
@@ -105,9 +105,11 @@ class Dataset(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     default_options: ClassVar[Mapping[str, Any]] = {}
+    option_rules: ClassVar[Mapping[str, Rule]] = {}  # valid values where the type is not enough (Range, Choices)
 
     def __init__(self, **options: Any) -> None:
-        self.options: dict[str, Any] = resolve(f"dataset {self.name!r}", self.default_options, options)
+        self.options: dict[str, Any] = resolve(f"dataset {self.name!r}", self.default_options, options,
+                                               self.option_rules)
 
     @property
     @abc.abstractmethod
@@ -220,11 +222,12 @@ class GeneratedDataset(SplitDataset):
     Subclasses make subject ``index`` in :meth:`load` via :meth:`subject_index`.
     """
 
+    option_rules: ClassVar[Mapping[str, Rule]] = {"n_subjects": Range(at_least=2),
+                                                  "test_fraction": Range(above=0, below=1)}
+
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         n_subjects = int(self.options["n_subjects"])
-        if n_subjects < 2:
-            raise ValueError(f"{self.name}: n_subjects must be at least 2, got {n_subjects}")
         ids = [f"{self.name}-{i:04d}" for i in range(n_subjects)]
         self._train, self._test = split_train_test(ids, self.options["test_fraction"], self.options["seed"])
 

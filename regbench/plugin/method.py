@@ -86,8 +86,10 @@ class Method(abc.ABC):
     """A registration method.
 
     Subclasses set ``name`` and ``description``, declare their tunable parameters with
-    their defaults in ``default_params`` (a value's type is the default's type), and
-    implement :meth:`register`. Learning methods override :meth:`prepare` to train;
+    their defaults in ``default_params`` (a value's type is the default's type) and,
+    where the type is not enough, their valid values in ``param_rules`` (a
+    :class:`~regbench.plugin.options.Range` or :class:`~regbench.plugin.options.Choices`
+    per name), and implement :meth:`register`. Learning methods override :meth:`prepare` to train;
     classical ones need not. ``self.seed`` seeds every random choice of the method;
     ``self.params`` holds every parameter, typed and complete.
     """
@@ -95,6 +97,7 @@ class Method(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     default_params: ClassVar[Mapping[str, Any]] = {}
+    param_rules: ClassVar[Mapping[str, options.Rule]] = {}
     # True when results depend on the training profile (the method learns in prepare()).
     learns: ClassVar[bool] = False
     # False when results do not depend on ``self.seed`` (a deterministic method): a run
@@ -112,10 +115,10 @@ class Method(abc.ABC):
     @classmethod
     def resolve_params(cls, given: Mapping[str, Any]) -> dict[str, Any]:
         """Every parameter, typed: the defaults updated with ``given`` (values, or text
-        from the command line). An unknown name or a value of the wrong type is a
-        ValueError naming the method and what was expected. Methods whose defaults
-        depend on other parameters override this (and call it first)."""
-        return options.resolve(f"method {cls.name!r}", cls.default_params, given)
+        from the command line). An unknown name, a value of the wrong type or one outside
+        its ``param_rules`` is a ValueError naming the method and what was expected.
+        Methods whose defaults depend on other parameters override this (and call it first)."""
+        return options.resolve(f"method {cls.name!r}", cls.default_params, given, cls.param_rules)
 
     @classmethod
     def code_modules(cls) -> tuple[str, ...]:

@@ -2,13 +2,65 @@
 
 A method declares ``default_params`` and a dataset ``default_options``; a value given
 for one, in Python or as text from the command line (``KEY=VALUE``), is converted to
-the type of its default: ``true``/``false`` for booleans, ``1,2,3`` for tuples.
+the type of its default: ``true``/``false`` for booleans, ``1,2,3`` for tuples. Where
+the type is not enough, a :class:`Range` or :class:`Choices` says which values are
+valid (``param_rules`` of a method, ``option_rules`` of a dataset), so ``sigma=-1``
+is a one-line error before any work rather than a silent, strange result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers an option accepts, e.g. ``Range(at_least=1)`` (iterations),
+    ``Range(above=0)`` (a sigma), ``Range(above=0, below=1)`` (a fraction). A tuple
+    option's range applies to each of its numbers."""
+
+    at_least: float | None = None
+    above: float | None = None
+    at_most: float | None = None
+    below: float | None = None
+
+    def accepts(self, value: Any) -> bool:
+        return ((self.at_least is None or value >= self.at_least) and (self.above is None or value > self.above)
+                and (self.at_most is None or value <= self.at_most) and (self.below is None or value < self.below))
+
+    def __str__(self) -> str:
+        bounds = (("at least", self.at_least), ("greater than", self.above), ("at most", self.at_most),
+                  ("less than", self.below))
+        return " and ".join(f"{words} {bound:g}" for words, bound in bounds if bound is not None)
+
+
+@dataclass(frozen=True, init=False)
+class Choices:
+    """The values an option may take, e.g. ``Choices("mse", "ncc")``."""
+
+    values: tuple[Any, ...]
+
+    def __init__(self, *values: Any) -> None:
+        object.__setattr__(self, "values", values)
+
+    def accepts(self, value: Any) -> bool:
+        return value in self.values
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(map(str, self.values))
+
+
+Rule = Range | Choices  # what ``param_rules`` and ``option_rules`` map option names to
+
+
+def _check(what: str, key: str, value: Any, rule: Rule) -> None:
+    """A one-line ValueError naming ``what`` and ``key`` when ``value`` (each item of a tuple) breaks ``rule``."""
+    items = value if isinstance(value, tuple) else (value,)
+    if not all(rule.accepts(item) for item in items):
+        raise ValueError(f"{what}: {key} must be {rule}{' (each value)' if isinstance(value, tuple) else ''}, "
+                         f"got {value!r}")
 
 
 def _convert(what: str, key: str, value: Any, default: Any) -> Any:
@@ -42,14 +94,22 @@ def _convert(what: str, key: str, value: Any, default: Any) -> Any:
     return converted
 
 
-def resolve(what: str, defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-    """``defaults`` updated with ``given``, each value of its default's type; an unknown
-    key names ``what`` and the valid keys."""
+def resolve(what: str, defaults: Mapping[str, Any], given: Mapping[str, Any],
+            rules: Mapping[str, Rule] | None = None) -> dict[str, Any]:
+    """``defaults`` updated with ``given``, each value of its default's type and within
+    its rule; an unknown key names ``what`` and the valid keys."""
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         valid = ", ".join(sorted(defaults)) or "none"
         raise ValueError(f"{what} has no option {', '.join(map(repr, unknown))}; valid: {valid}")
-    return {**defaults, **{key: _convert(what, key, value, defaults[key]) for key, value in given.items()}}
+    rules = rules or {}
+    stray = sorted(set(rules) - set(defaults))
+    if stray:
+        raise ValueError(f"{what} declares rules for {', '.join(map(repr, stray))}, which are not among its defaults")
+    resolved = {**defaults, **{key: _convert(what, key, value, defaults[key]) for key, value in given.items()}}
+    for key, rule in rules.items():
+        _check(what, key, resolved[key], rule)
+    return resolved
 
 
 def parse_assignments(what: str, assignments: Iterable[str]) -> dict[str, str]:

@@ -78,7 +78,7 @@ def test_a_2d_image_or_a_too_small_volume_is_a_clear_error():
         ConvexAdam(smooth=4)
     with pytest.raises(ValueError, match="niter must be at least 1"):
         ConvexAdam(niter=0)
-    with pytest.raises(ValueError, match="lambda_weight must be positive"):
+    with pytest.raises(ValueError, match="lambda_weight must be greater than 0"):
         ConvexAdam(lambda_weight=0.0)
 
 

@@ -176,5 +176,5 @@ def test_a_2d_image_is_a_clear_error(weights):
     method = UniGradICON(weights=str(weights), input_size=SIZE)
     with pytest.raises(ValueError, match=r"registers 3D volumes only .* shape \(32, 32\)"):
         method.register(np.zeros((32, 32), np.float32), np.ones((32, 32), np.float32))
-    with pytest.raises(ValueError, match="input_size >= 72"):
+    with pytest.raises(ValueError, match="input_size must be at least 72"):
         UniGradICON(weights=str(weights), input_size=64)

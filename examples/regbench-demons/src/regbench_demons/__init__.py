@@ -18,6 +18,7 @@ class Demons(regbench.Method):
     name = "demons"
     description = "Thirion's demons (numpy/scipy): gradient forces, Gaussian-smoothed field"
     default_params = {"iterations": 50, "sigma": 1.5}
+    param_rules = {"iterations": regbench.Range(at_least=1), "sigma": regbench.Range(above=0)}
 
     def register(self, fixed: np.ndarray, moving: np.ndarray) -> regbench.RegistrationResult:
         grid = np.indices(fixed.shape, dtype=np.float32)
