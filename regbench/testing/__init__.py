@@ -110,9 +110,10 @@ class MethodConformance:
         problem = entry_point_problem(self.method.name, modules)
         assert problem is None, problem
         catalog = collect(plugin_manager())
-        assert self.method.name in catalog.methods, (f"the installed plugins register no method {self.method.name!r}: does the hook "
-                                   f"in {' or '.join(modules)} call register({self.method.__name__})?"
-                                   + "".join(f"\n{problem}" for problem in catalog.problems))
+        hook = " or ".join(modules)
+        assert self.method.name in catalog.methods, (
+            f"the installed plugins register no method {self.method.name!r}: does the hook in {hook} call "
+            f"register({self.method.__name__})?" + "".join(f"\n{problem}" for problem in catalog.problems))
         registered = catalog.methods[self.method.name].cls
         assert registered is self.method, f"{self.method.name!r} is registered as {registered!r}, another class"
 
