@@ -79,14 +79,20 @@ def undertrained(results: pd.DataFrame) -> dict[str, str]:
     return found
 
 
-def undertrained_note(results: pd.DataFrame) -> str | None:
-    """A line explaining the † marks of :func:`table1`, or None when no learned method is marked."""
-    marked = undertrained(results)
+def _note(mark: str, marked: dict[str, str], what: str, advice: str) -> str | None:
+    """The line that explains ``mark``: what it means, each marked method with its
+    details, then the advice; None when no method is marked."""
     if not marked:
         return None
     listed = "; ".join(f"{method}: {how}" for method, how in marked.items())
-    return (f"{UNDERTRAINED_MARK} stopped on the training budget before converging ({listed}): these rows "
-            f"understate the method; train to convergence with --profile converge or --train until=converged")
+    return f"{mark} {what} ({listed}): {advice}"
+
+
+def undertrained_note(results: pd.DataFrame) -> str | None:
+    """A line explaining the † marks of :func:`table1`, or None when no learned method is marked."""
+    return _note(UNDERTRAINED_MARK, undertrained(results), "stopped on the training budget before converging",
+                 "these rows understate the method; train to convergence with --profile converge or "
+                 "--train until=converged")
 
 
 BELOW_FLOOR_MARK = "§"
@@ -118,15 +124,11 @@ def below_floor(results: pd.DataFrame) -> dict[str, str]:
 
 def below_floor_note(results: pd.DataFrame) -> str | None:
     """A line explaining the § marks of :func:`table1`, or None when no method is marked."""
-    marked = below_floor(results)
-    if not marked:
-        return None
-    listed = "; ".join(f"{method}: {how}" for method, how in marked.items())
-    return (f"{BELOW_FLOOR_MARK} scores below {FLOOR[0]} (no motion) on most pairs ({listed}): a registration "
-            f"method should not do worse than not moving. The two usual causes: a field that points the wrong "
-            f"way (regbench's fields pull back, warped(x) = moving(x + u(x)), so negate a push-forward field) or "
-            f"components in (x, y, z) order instead of the array's axis order (reverse them); the conformance "
-            f"kit, regbench.testing.MethodConformance, checks both")
+    return _note(BELOW_FLOOR_MARK, below_floor(results), f"scores below {FLOOR[0]} (no motion) on most pairs",
+                 "a registration method should not do worse than not moving. The two usual causes: a field that "
+                 "points the wrong way (regbench's fields pull back, warped(x) = moving(x + u(x)), so negate a "
+                 "push-forward field) or components in (x, y, z) order instead of the array's axis order (reverse "
+                 "them); the conformance kit, regbench.testing.MethodConformance, checks both")
 
 
 def table_notes(results: pd.DataFrame) -> list[str]:
