@@ -17,6 +17,7 @@ from regbench.outputs.compare import (
     configuration_differences,
     exit_status,
     read_results,
+    readable,
 )
 from regbench.outputs.integrity import DamagedResults
 
@@ -68,7 +69,9 @@ def compare_runs(args: argparse.Namespace) -> int:
     if args.dice_tolerance is not None:
         tolerances["dice"] = args.dice_tolerance
     table = compare(current, baseline, Thresholds(speed_factor=args.speed_factor, tolerances=tolerances))
-    print(table.to_markdown(floatfmt=".4g"))
+    text = readable(table)
+    print(text.to_markdown(disable_numparse=True, colalign=("left", *("left" if column == "verdict" else "right"
+                                                                      for column in text.columns))))
     status = exit_status(table)
     differences = configuration_differences(current, baseline)
     if differences:

@@ -243,6 +243,34 @@ def compare(current: ResultsFolder, baseline: ResultsFolder, thresholds: Thresho
     return table[[column for column in table if column != "verdict"] + ["verdict"]]
 
 
+def _decimals(values: pd.Series) -> int:
+    """Decimals that show the largest of ``values`` to 4 significant digits (0 for whole numbers)."""
+    finite = pd.to_numeric(values, errors="coerce").dropna()
+    finite = finite[np.isfinite(finite)]
+    if finite.empty or (finite == finite.round()).all():
+        return 0
+    largest = float(finite.abs().max())
+    return int(min(6, max(0, 3 - np.floor(np.log10(largest))))) if largest > 0 else 0
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`compare`'s table as text: one number format per column (a metric's
+    decimals from its largest value; its ``Δ`` column signed, with the metric's
+    decimals; counts whole), and ``-`` where a method has no value (a method only one
+    run has: skipped, missing or new)."""
+    text = pd.DataFrame(index=table.index)
+    for column in table.columns:
+        values = table[column]
+        if column == "verdict" or not pd.api.types.is_numeric_dtype(values):
+            text[column] = values.fillna("-").astype(str)
+            continue
+        measured = column.removeprefix("Δ ")
+        digits = _decimals(table[measured] if column.startswith("Δ ") and measured in table else values)
+        sign = "+" if column.startswith("Δ ") else ""
+        text[column] = values.map(lambda value: f"{value:{sign}.{digits}f}" if pd.notna(value) else "-")
+    return text
+
+
 def exit_status(table: pd.DataFrame) -> int:
     """:data:`REGRESSION`, :data:`NOT_COMPARABLE`, :data:`SPEED_NOT_JUDGED` or 0, the
     first that applies in this order."""

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from regbench.cli import main
-from regbench.outputs.compare import SPEED_NOT_JUDGED
+from regbench.outputs.compare import SPEED_NOT_JUDGED, readable
 
 DATA = ["--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset-option", "n_subjects=30",
         "--no-progress"]
@@ -138,3 +138,15 @@ def test_a_busy_baseline_is_not_judged_either(baseline, tmp_path, capsys):
 def test_a_folder_without_results_is_a_usage_error(tmp_path, capsys):
     assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
     assert "results.csv not found" in capsys.readouterr().err
+
+
+def test_the_printed_table_has_one_format_per_column_and_no_nan():
+    table = pd.DataFrame({"seeds": [3.0, np.nan, 1.0], "dice": [0.81234, np.nan, 0.7], "Δ dice": [0.0012, np.nan, -1e-5],
+                          "× slower": [0.91, np.nan, 1.234], "verdict": ["ok", "skipped: not asked for", "new"]},
+                         index=pd.Index(["a", "b", "c"], name="method"))
+    text = readable(table)
+    assert text.loc["b"].tolist() == ["-", "-", "-", "-", "skipped: not asked for"]  # no nan for a skipped method
+    assert text["seeds"].tolist() == ["3", "-", "1"]
+    assert text["dice"].tolist() == ["0.8123", "-", "0.7000"]
+    assert text["Δ dice"].tolist() == ["+0.0012", "-", "-0.0000"]  # the metric's decimals, signed: not 1e-05
+    assert text["× slower"].tolist() == ["0.910", "-", "1.234"]
