@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,9 @@ from regbench.learning.weights import default_cache_dir
 from regbench.measuring import devices
 from regbench.outputs.fields import ExportTarget, FieldExport, FieldSource, check_export, field_folder
 from regbench.outputs.files import RESULTS_FILE, RUN_FILE, RunOutput, write_run
+from regbench.outputs.integrity import DamagedResults, FolderCheck
 from regbench.outputs.owned import ForeignFiles
-from regbench.outputs.run_info import RunInfo
+from regbench.outputs.run_info import RunInfo, continued_history, run_record
 from regbench.outputs.tables import console_table, table_notes
 from regbench.plugin.catalog import Catalog
 from regbench.plugin.dataset import Dataset, Pair
@@ -262,6 +264,15 @@ def _exported_note(export_to: ExportTarget) -> str:
             f"(score them: regbench evaluate)")
 
 
+def _previous_run(out: Path) -> RunInfo:
+    """The run.json a rerun into ``out`` replaces, for its history; nothing recorded when
+    there is none or it is damaged (the rerun writes a whole new one)."""
+    try:
+        return FolderCheck.open(out, RUN_FILE).run_info
+    except DamagedResults:
+        return RunInfo()
+
+
 def _print_outcome(output: RunOutput, dataset: Dataset, out: Path, seconds: float) -> None:
     """The run's Table 1, contention, failures and where it was written, on the console."""
     n_pairs = output.results["pair"].nunique()
@@ -393,6 +404,7 @@ def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pai
                  timeouts: Timeouts, executor: Executor) -> int:
     """The work of ``regbench run`` once everything is planned and ``--out`` is this run's alone."""
     store = ResultStore(args.out / "progress")
+    history = continued_history(_previous_run(args.out), fresh=args.fresh)
     if args.fresh:
         store.clear()
     started = time.perf_counter()
@@ -432,6 +444,8 @@ def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pai
         config=config.resolved(args),
         columns=tuple(column for metric in metrics for column in metric.columns),
     )
+    computed = len(output.results) - output.reused
+    run_info = dataclasses.replace(run_info, history=(*history, run_record(run_info, computed, datetime.now(UTC))))
     write_run(args.out, output, run_info)
     _print_outcome(output, dataset, args.out, seconds)
     _warn_unscored(args.metrics, metrics, output.results, dataset)

@@ -50,7 +50,7 @@ RUN_INFO_REQUIRED = ("command", "dataset", "methods")
 RUN_INFO_TYPES: dict[str, type | tuple[type, ...]] = {
     "command": str, "dataset": str, "methods": list, "dataset_options": dict, "requested_methods": (str, type(None)),
     "not_installed": dict, "seeds": list, "run_once": list, "training": dict, "columns": list, "files": dict,
-    "fields": dict, "export": (list, type(None)), "train_datasets": (dict, type(None))}
+    "fields": dict, "export": (list, type(None)), "train_datasets": (dict, type(None)), "history": list}
 
 
 class DamagedResults(ValueError):
@@ -185,6 +185,8 @@ def _run_info_problem(info: object) -> str | None:
         return f'holds "{wrong[0]}" of the wrong JSON type ({type(info[wrong[0]]).__name__})'
     if not all(_strings(info.get(key, [])) for key in ("methods", "run_once")):
         return 'holds "methods" or "run_once" that are not lists of names'
+    if not all(isinstance(entry, dict) for entry in info.get("history", [])):
+        return 'holds in "history" an entry that is not an object'
     problems = [_declaration_problem(item) for item in info.get("columns", [])]
     problem = next((problem for problem in problems if problem), None)
     if problem:

@@ -7,6 +7,10 @@ what was written (``files``: :func:`regbench.outputs.integrity.manifest`). The J
 are the fields' names, the same in every version, so files on disk stay readable both
 ways: :meth:`RunInfo.from_json` leaves a key an older run.json lacks unrecorded (None, or
 empty), and a folder without run.json reads as ``RunInfo()``, nothing recorded.
+
+A run that reuses stored results rewrites run.json, but keeps the ``history`` of every
+``regbench run`` that wrote the folder (:func:`continued_history`): the record of the
+run that computed the results, and how long it took, is never replaced by a rerun's.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from regbench.outputs import schema
@@ -22,7 +27,7 @@ from regbench.plugin.metric import Column
 # What `regbench evaluate` records; `regbench run` records every other field, and no "fields".
 EVALUATE_KEYS = ("command", "dataset", "dataset_options", "methods", "fields", "seconds", "columns", "files")
 # Fields held as tuples here and as JSON lists in run.json.
-_SEQUENCES = ("methods", "seeds", "run_once", "export")
+_SEQUENCES = ("methods", "seeds", "run_once", "export", "history")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,9 @@ class RunInfo:
     config: Mapping[str, Any] | None = None  # every setting the command ran with, file and flags merged
     columns: tuple[Column, ...] = ()  # the metrics' column declarations
     files: Mapping[str, Any] | None = None  # what was written with it; None: a folder from before that record
+    # Every `regbench run` that wrote the folder, oldest first: {"finished": ISO time or None,
+    # "command", "seconds", "computed": results computed, "reused": results read back}.
+    history: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def evaluated(self) -> bool:
@@ -78,3 +86,22 @@ class RunInfo:
                 values[key] = tuple(values[key])
         values["columns"] = tuple(schema.declarations_from_json(data.get("columns", [])))
         return cls(**values)
+
+
+def run_record(info: RunInfo, computed: int, finished: datetime) -> dict[str, Any]:
+    """One entry of ``history``: this command, when it finished, its seconds and how many
+    results it computed and reused."""
+    return {"finished": finished.isoformat(timespec="seconds"), "command": info.command, "seconds": info.seconds,
+            "computed": computed, "reused": info.reused_results or 0}
+
+
+def continued_history(previous: RunInfo, fresh: bool) -> tuple[Mapping[str, Any], ...]:
+    """The history a rerun carries on from the folder's previous run.json: its own, or, for
+    a run.json from before histories, one entry made from its command and seconds (when
+    it finished unknown). Nothing after ``--fresh``: every result is computed again."""
+    if fresh or previous.command is None or previous.evaluated:
+        return ()
+    if previous.history:
+        return previous.history
+    return ({"finished": None, "command": previous.command, "seconds": previous.seconds,
+             "computed": None, "reused": previous.reused_results},)

@@ -37,6 +37,25 @@ def _seeds_text(info: RunInfo) -> str:
     return text + (f" ({', '.join(info.run_once)} run once: deterministic)" if info.run_once else "")
 
 
+def _history_text(info: RunInfo) -> str:
+    """When and in how long the results were computed, from run.json's history, e.g.
+    "; results computed in 1210 s by 1 command, finished 2026-12-01T19:30:00+00:00; then
+    reused as stored by 2 later commands"; empty for folders from before histories."""
+    if not info.history:
+        return ""
+    computing = [entry for entry in info.history if entry.get("computed") != 0]  # None: an older record, counted
+    parts = []
+    if computing:
+        seconds = sum(entry.get("seconds") or 0 for entry in computing)
+        finished = computing[-1].get("finished")
+        parts.append(f"results computed in {seconds:.0f} s by {len(computing)} command{'s' * (len(computing) > 1)}"
+                     + (f", finished {finished}" if finished else ""))
+    reusing = len(info.history) - len(computing)
+    if reusing:
+        parts.append(f"then reused as stored by {reusing} later command{'s' * (reusing > 1)}")
+    return "; " + "; ".join(parts)
+
+
 def run_text(info: RunInfo, n_pairs: int) -> str:
     """How the folder was made: by ``regbench run`` (its seeds and training profile), or by
     ``regbench evaluate`` from fields made elsewhere (which have neither); ``?``: not recorded."""
@@ -45,7 +64,8 @@ def run_text(info: RunInfo, n_pairs: int) -> str:
         how = f"fields made elsewhere, scored by `regbench evaluate` from {folders} (no seed, profile or timing)"
     else:
         how = f"{_seeds_text(info)}, profile `{info.profile or '?'}`{_training_text(info)}"
-    return f"dataset `{info.dataset or '?'}`, {n_pairs} test pairs, {how}; command: `{info.command or '?'}`"
+    return (f"dataset `{info.dataset or '?'}`, {n_pairs} test pairs, {how}; command: `{info.command or '?'}`"
+            + _history_text(info))
 
 
 def spread_sections(folder: ResultsFolder, means: SeedMeans) -> list[Section]:
