@@ -148,9 +148,12 @@ class PairLoader:
         return subject
 
 
-def _method_columns(method: Method) -> dict[str, Any]:
-    """Columns that describe the prepared method, the same for all its rows."""
+def _method_columns(method: Method, wall: float, others: float) -> dict[str, Any]:
+    """Columns that describe the prepared method, the same for all its rows; ``wall`` and
+    ``others``: the seconds :meth:`Method.prepare` took and the CPU seconds other
+    processes used meanwhile, kept when it trained here (not from cached weights)."""
     report = method.training
+    trained_here = report is not None and not report.cached
     return {
         "parameters": method.parameter_count,
         "method_params": json.dumps(method.params, default=str, sort_keys=True),
@@ -164,6 +167,8 @@ def _method_columns(method: Method) -> dict[str, Any]:
         "train_stop": report.stop if report else None,
         "train_best_step": report.best_step if report and report.best_step is not None else np.nan,
         "train_val_dice": best["val_dice"] if report and (best := report.best_validation) else np.nan,
+        "train_wall_seconds": wall if trained_here else np.nan,
+        "train_others_cpu_seconds": others if trained_here else np.nan,
     }
 
 
@@ -183,10 +188,14 @@ class Evaluator:
         job = self.job
         devices.use_threads(job.threads)
         method = job.instantiate()
-        method.prepare(job.training_context())
+        with OtherProcessesCPU() as others:
+            started = time.perf_counter()
+            method.prepare(job.training_context())
+            wall = time.perf_counter() - started
         self.method = method
         report = method.training
-        self.info = MethodInfo(columns=_method_columns(method), losses=list(report.losses) if report else [],
+        self.info = MethodInfo(columns=_method_columns(method, wall, others.seconds),
+                               losses=list(report.losses) if report else [],
                                validation=list(report.validation) if report else [])
         self._where = {"device": method.device, **schema.environment_columns(job.requires, job.threads)}
         reference_operation()  # warm-up: the first run pays for allocations the timed ones do not

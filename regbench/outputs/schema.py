@@ -27,7 +27,7 @@ TIMING = ("seconds", "reference_seconds", "timing_repeats", "timing_batch", "pai
 MEMORY = ("peak_rss_mb", "rss_increase_mb", "peak_cuda_mb")
 TRAINING = ("parameters", "method_params", "train_dataset", "train_dataset_options", "train_seconds", "train_steps",
             "train_batch_size", "train_stop", "train_best_step", "train_val_dice", "train_cached", "train_peak_rss_mb",
-            "train_peak_cuda_mb", "train_preflight_cuda_mb")
+            "train_peak_cuda_mb", "train_preflight_cuda_mb", "train_wall_seconds", "train_others_cpu_seconds")
 ENVIRONMENT = ("device", "method_versions", "regbench_version", "python_version", "platform", "cpu", "cpu_isa",
                "cpu_cores", "torch_threads", "torch_parallel", "omp_wait_policy", "blas", "numpy_version",
                "torch_version")
@@ -36,13 +36,13 @@ FIXED = (*IDENTITY, *STATUS, *TIMING, *MEMORY, *TRAINING, *ENVIRONMENT)
 # (measurements, whether weights came from the cache, and the OpenMP wait policy, chosen
 # by how busy the machine was); all others are results.
 MEASURED = (*TIMING, *MEMORY, "traceback", "train_seconds", "train_cached", "train_peak_rss_mb", "train_peak_cuda_mb",
-            "train_preflight_cuda_mb", "omp_wait_policy")
+            "train_preflight_cuda_mb", "train_wall_seconds", "train_others_cpu_seconds", "omp_wait_policy")
 
 # Fixed columns that hold numbers (or nothing); a metric's columns hold numbers too.
 # Reading a results folder back checks them (a row cut short turns a number into text).
 NUMERIC = ("seed", *TIMING, *MEMORY, "parameters", "train_seconds", "train_steps", "train_batch_size",
            "train_best_step", "train_val_dice", "train_peak_rss_mb", "train_peak_cuda_mb", "train_preflight_cuda_mb",
-           "cpu_cores", "torch_threads")
+           "train_wall_seconds", "train_others_cpu_seconds", "cpu_cores", "torch_threads")
 
 # Of those, the ones that hold whole numbers (the seed and counts); the fixed column
 # that holds yes/no; the others of FIXED hold text. results.parquet keeps these types
@@ -99,6 +99,24 @@ def contention(rows: pd.DataFrame) -> float:
 def contended(rows: pd.DataFrame) -> bool:
     """Whether ``rows`` were timed under contention (see :data:`CONTENTION_LIMIT`)."""
     return contention(rows) > CONTENTION_LIMIT
+
+
+def training_contention(rows: pd.DataFrame) -> float:
+    """The share of the machine's usable cores other processes used while the method of
+    ``rows`` trained in this run (its rows all carry the same training columns); NaN
+    when it did not train here (cached weights, a classical method) or an older run did
+    not measure it."""
+    needed = ("train_others_cpu_seconds", "train_wall_seconds", "cpu_cores")
+    if rows.empty or any(column not in rows for column in needed):
+        return float("nan")
+    first = rows.iloc[0]
+    capacity = first["train_wall_seconds"] * first["cpu_cores"]
+    return float(first["train_others_cpu_seconds"] / capacity) if capacity > 0 else float("nan")
+
+
+def training_contended(rows: pd.DataFrame) -> bool:
+    """Whether the training time of ``rows``' method was measured under contention."""
+    return training_contention(rows) > CONTENTION_LIMIT
 
 
 def pair_row(method: str, dataset: str, pair_id: str, fixed: str, moving: str, seed: int) -> dict[str, Any]:

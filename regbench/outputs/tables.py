@@ -29,26 +29,33 @@ def _cell(mean: float, std: float, ok: bool = False) -> str:
     return f"{mean:.4f} ± {std:.4f}"
 
 
-def _train_cell(row: pd.Series) -> str:
-    seconds = row.get("train_seconds")
+def _train_cell(rows: pd.DataFrame) -> str:
+    first = rows.iloc[0]
+    seconds = first.get("train_seconds")
     if pd.isna(seconds):
         return "-"
-    return f"{seconds:.1f}" + (" (cached)" if row.get("train_cached") == True else "")  # noqa: E712 - numpy bools too
+    mark = CONTENDED_MARK if schema.training_contended(rows) else ""
+    return f"{seconds:.1f}{mark}" + (" (cached)" if first.get("train_cached") == True else "")  # noqa: E712 - numpy bools too
 
 
 CONTENDED_MARK = " ‡"
 
 
 def contention_note(results: pd.DataFrame) -> str | None:
-    """A line explaining the ‡ marks of :func:`table1`, or None when every method was timed alone."""
+    """A line explaining the ‡ marks of :func:`table1` (pair times and training times), or
+    None when every method was timed alone."""
     ok = results[results["status"] == schema.OK]
-    shares = {method: schema.contention(rows) for method, rows in ok.groupby("method", sort=False)}
-    busy = {method: share for method, share in shares.items() if share > schema.CONTENTION_LIMIT}
+    busy = []
+    for method, rows in ok.groupby("method", sort=False):
+        share = schema.contention(rows)
+        busy += [f"{method} {share:.0%}"] if share > schema.CONTENTION_LIMIT else []
+    for method, rows in results.groupby("method", sort=False):
+        share = schema.training_contention(rows)
+        busy += [f"{method}'s training {share:.0%}"] if share > schema.CONTENTION_LIMIT else []
     if not busy:
         return None
-    listed = ", ".join(f"{method} {share:.0%}" for method, share in busy.items())
-    return (f"‡ timed while other processes used the CPU ({listed} of its cores): these seconds read slower than "
-            f"the method is; time it again on an idle machine")
+    return (f"‡ timed while other processes used the CPU ({', '.join(busy)} of its cores): these seconds read slower "
+            f"than the method is; time it again on an idle machine")
 
 
 UNDERTRAINED_MARK = "†"
@@ -179,7 +186,7 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
             if len(ok) else "failed",
             "across seeds": _across_seeds_cell(across.loc[method]) if across is not None else "-",
             "s / pair": f"{ok['seconds'].mean():.3f}{CONTENDED_MARK if schema.contended(ok) else ''}" if len(ok) else "-",
-            "train s": _train_cell(first),
+            "train s": _train_cell(rows),
             "train steps": (f"{first['train_steps']:.0f} ({first['train_stop']})"
                             if pd.notna(first.get("train_steps")) and pd.notna(first.get("train_stop")) else "-"),
             "parameters": f"{int(first['parameters']):,}" if pd.notna(first.get("parameters")) else "-",

@@ -62,3 +62,36 @@ def test_contended_timings_are_marked_in_the_table_and_the_report():
     assert summary.loc["busy", "CPU used by others"] == "60% ‡"
     assert summary.loc["alone", "CPU used by others"] == "1%"
     assert contention_note(pd.DataFrame(rows("alone", 0.01))) is None
+
+
+def trained_rows(method: str, others_share: float, pairs: int = 4) -> list[dict]:
+    wall, cores = 100.0, 2
+    return [{**row, "train_seconds": 90.0, "train_wall_seconds": wall,
+             "train_others_cpu_seconds": others_share * wall * cores} for row in rows(method, 0.0, pairs)]
+
+
+def test_a_contended_training_time_is_marked_in_the_table_and_the_report():
+    results = pd.DataFrame(trained_rows("busy-net", 0.6) + trained_rows("calm-net", 0.01))
+    table = console_table(results)
+    assert "90.0 ‡" in table and table.count("‡") == 1  # the training time only: its pairs ran alone
+    assert contention_note(results).startswith("‡ timed while other processes used the CPU (busy-net's training 60% "
+                                               "of its cores)")
+    summary = summary_table(results, [])
+    assert summary.loc["busy-net", "train s"] == "90.0 ‡" and summary.loc["calm-net", "train s"] == "90.0"
+    cached = pd.DataFrame(trained_rows("cached-net", 0.6)).assign(train_wall_seconds=float("nan"))
+    assert contention_note(cached) is None  # weights from the cache: no training measured here
+
+
+def test_training_in_this_run_measures_its_wall_time_and_others_cpu(tmp_path, capsys):
+    from regbench.cli import main
+
+    tiny = ["--methods", "vxm1", "--dataset", "synthetic", "--dataset-option", "shape=32,32", "--dataset-option",
+            "n_subjects=10", "--max-pairs", "1", "--train", "steps=2,validate_every=2", "--no-progress",
+            "--no-isolation", "--cache-dir", str(tmp_path / "cache")]
+    assert main(["run", *tiny, "--out", str(tmp_path / "first")]) == 0
+    first = pd.read_csv(tmp_path / "first" / "results.csv").iloc[0]
+    assert first["train_wall_seconds"] >= first["train_seconds"] > 0 and first["train_others_cpu_seconds"] >= 0
+    assert main(["run", *tiny, "--out", str(tmp_path / "second")]) == 0  # the weights now come from the cache
+    second = pd.read_csv(tmp_path / "second" / "results.csv").iloc[0]
+    assert second["train_cached"] and pd.isna(second["train_wall_seconds"])
+    capsys.readouterr()

@@ -170,8 +170,9 @@ def glance_table(means: SeedMeans, columns: Sequence[Column]) -> tuple[pd.DataFr
         value = {"mean": grouped.mean, "max": grouped.max, "first": grouped.first}[column.aggregate]()
         value = value.reindex(methods).astype(float)
         text = _texts(column, value)
-        if column.name == "seconds":
-            busy = {m for m, rows in ok.groupby("method") if schema.contended(rows)}
+        if column.name in ("seconds", "train_seconds"):
+            busy = ({m for m, rows in ok.groupby("method") if schema.contended(rows)} if column.name == "seconds"
+                    else {m for m, rows in means.results.groupby("method") if schema.training_contended(rows)})
             text = pd.Series({m: text[m] + (CONTENDED_MARK if m in busy else "") for m in methods})
         cells[column.group, column.heading] = text
         bold[column.group, column.heading] = _best(value, column, pd.Series(dtype=float))
