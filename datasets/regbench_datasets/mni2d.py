@@ -124,9 +124,8 @@ class Mni2d(GeneratedDataset):
         "max_scaling": 0.04,
         "max_translation": 3.0,  # voxels
     }
-    option_rules = {**GeneratedDataset.option_rules,
-                    **dict.fromkeys(("max_displacement", "max_rotation_deg", "max_scaling", "max_translation"),
-                                    Range(at_least=0))}
+    option_rules = dict.fromkeys(("max_displacement", "max_rotation_deg", "max_scaling", "max_translation"),
+                                 Range(at_least=0))
 
     labels: Mapping[int, str] = LABELS
     spacing = (1.0, 1.0)

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from regbench import Dataset, Pair, Registry, hookimpl
+from regbench import Choices, Dataset, Pair, Registry, hookimpl
 from regbench.data import (
     DataError,
     NiftiDataset,
@@ -94,6 +94,7 @@ class NiftiPairs(NiftiDataset):
         "segs": "",  # glob of label maps in the folder, paired with images by what their wildcards match
         "ndim": 3,
     }
+    option_rules = {"landmark_space": Choices("voxel", "world"), "ndim": Choices(2, 3)}
 
     def __init__(self, **options: Any) -> None:
         manifest = options.get("manifest", "")

@@ -29,8 +29,7 @@ class Synthetic(GeneratedDataset):
         "test_fraction": 0.2,
         "max_displacement": 4.0,
     }
-    option_rules = {**GeneratedDataset.option_rules, "n_labels": Range(at_least=1),
-                    "max_displacement": Range(at_least=0)}
+    option_rules = {"n_labels": Range(at_least=1), "max_displacement": Range(at_least=0)}
     atlas_id = "synthetic-atlas"
 
     def __init__(self, **options: object) -> None:

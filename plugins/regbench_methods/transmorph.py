@@ -152,9 +152,8 @@ class TransMorph(LearnedMethod):
         "heads": (4, 4, 8, 8),
         "window": (5, 6, 7),  # in 2D, the first two
     }
-    param_rules: ClassVar[dict[str, Any]] = {**LearnedMethod.param_rules,
-                                             **dict.fromkeys(("embed_dim", "depths", "heads", "window"),
-                                                             Range(at_least=1))}
+    param_rules: ClassVar[dict[str, Any]] = dict.fromkeys(("embed_dim", "depths", "heads", "window"),
+                                                          Range(at_least=1))
     size_multiple = 1  # any size: padded to a multiple of 32 inside the network
 
     def build_network(self, ndim: int) -> nn.Module:

@@ -90,7 +90,7 @@ class Vxm(LearnedMethod):
         **LearnedMethod.default_params,
         "int_steps": 0,  # 0: plain displacement (as the paper); 7: diffeomorphic (scaling and squaring)
     }
-    param_rules: ClassVar[dict[str, Any]] = {**LearnedMethod.param_rules, "int_steps": Range(at_least=0)}
+    param_rules: ClassVar[dict[str, Any]] = {"int_steps": Range(at_least=0)}
 
     def build_network(self, ndim: int) -> nn.Module:
         return VxmNetwork(ndim, ENCODER, self.decoder, int_steps=self.params["int_steps"])

@@ -26,9 +26,10 @@ import pandas as pd
 from regbench.cli import config, datasets
 from regbench.cli.arguments import MOST_SECONDS, PAIRS_FAILED, UsageError, assignments, user_input, writable
 from regbench.cli.datasets import Requested
-from regbench.common.defaults import EXPORT_FORMATS
+from regbench.common.defaults import EXPORT_FORMATS, LOG_EVERY
 from regbench.common.fingerprint import FileDigests
 from regbench.common.lock import FolderLock
+from regbench.common.throttle import log_line
 from regbench.execution.executors import DaskExecutor, Executor, LocalPool
 from regbench.execution.inputs import DataFingerprint
 from regbench.execution.plan import MethodJob, Timeouts, plan_job
@@ -65,12 +66,14 @@ def catalog(args: argparse.Namespace) -> Catalog:
 
 def progress_bars(args: argparse.Namespace) -> bool:
     """Progress bars: on a terminal, unless ``--no-progress``. Written to a file, their
-    frames would be noise: a run logs one line per method and phase instead (:func:`_log`)."""
+    frames would be noise: a run logs lines instead (:func:`_log_every`)."""
     return not args.no_progress and sys.stderr.isatty()
 
 
-def _log(line: str) -> None:
-    print(f"regbench: {line}", file=sys.stderr, flush=True)
+def _log_every(args: argparse.Namespace) -> float | None:
+    """Seconds between progress lines (training steps, pairs registered) when the output
+    goes to a file rather than a terminal's bars; None with ``--no-progress`` or bars."""
+    return None if args.no_progress or progress_bars(args) else LOG_EVERY
 
 
 def _note(line: str) -> None:
@@ -182,7 +185,8 @@ def _jobs(args: argparse.Namespace, found: Catalog, dataset: Dataset, pairs: Seq
                     later = {"figure_pair": None} if seed != seeds[0] and "figure_pair" in settings else {}
                     jobs.append(plan_job(choice.entry, choice.given, **{**settings, **later}, label=label,
                                          dataset=dataset, seed=seed, profile=profile, cache_dir=_cache_dir(args),
-                                         progress=progress_bars(args), inputs=inputs, train_dataset=source,
+                                         progress=progress_bars(args), log_every=_log_every(args), inputs=inputs,
+                                         train_dataset=source,
                                          train_inputs=source_inputs))
     return jobs
 
@@ -412,7 +416,8 @@ def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pai
         output = run_jobs(jobs, pairs, store, dataset=dataset, progress=progress_bars(args), timeouts=timeouts,
                           isolate=not args.no_isolation, executor=executor,
                           warped_out=args.out if args.save_warped else None, export_to=export_to,
-                          log=_log if not args.no_progress and not progress_bars(args) else None)
+                          log=None if _log_every(args) is None else log_line,
+                          log_every=_log_every(args) or 0.0)
     except ForeignFiles as error:  # raised while planning the files to write, before any work
         raise UsageError(str(error)) from None
     output.figure_pair = jobs[0].figure_pair if jobs else None

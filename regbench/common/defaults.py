@@ -11,3 +11,6 @@ EXPORT_FORMATS = {
            "sub-<moving>_from-<moving>_to-<fixed>_mode-image_xfm.nii.gz",
     "itk-h5": "the same as ITK's .h5 transform files (needs pip install 'regbench[itk]')",
 }
+# A run whose output goes to a file logs a progress line at most this often (seconds)
+# while a network trains and while pairs are registered (regbench.common.throttle).
+LOG_EVERY = 30.0

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from regbench.data.errors import DataError, require_dir, require_file
 from regbench.data.landmarks import read_landmarks
 from regbench.plugin.dataset import PAIR_SEPARATOR, Pair, SplitDataset, Subject, first_outside, split_train_test
+from regbench.plugin.options import Choices, Range
 
 LARGEST_LABEL = int(np.iinfo(np.int32).max)  # labels are int32 once read
 
@@ -192,6 +193,8 @@ class NiftiDataset(SplitDataset):
         "validate": True,  # read every subject before training to catch bad files early
         "pairs": "",  # file of 'fixed,moving' subject ids: pairwise test pairs instead of an atlas
     }
+    option_rules: ClassVar[Mapping[str, Any]] = {"test_fraction": Range(above=0, below=1),
+                                                 "normalize": Choices("none", "minmax", "percentile")}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

@@ -53,6 +53,7 @@ class MethodJob:
     metrics: tuple[Metric, ...] = ()
     cache_dir: Path | None = None
     progress: bool = False
+    log_every: float | None = None  # seconds between training progress lines for a log file; None: none
     figure_pair: str | None = None  # keep this pair's arrays for the report's figure
     warped_dir: Path | None = None  # write warped images and fields as NIfTI here
     export: FieldExport | None = None  # write fields here (--export: Learn2Reg's layout, ITK transforms)
@@ -101,7 +102,7 @@ class MethodJob:
         data = self.training_fingerprint(read).of_subjects(read) if self.method.learns else ""
         return TrainingContext(dataset=source, train_ids=train_ids, validation_ids=validation_ids,
                                profile=self.profile, cache_dir=self.cache_dir, progress=self.progress,
-                               data_digest=data, library_versions=self.library_versions())
+                               log_every=self.log_every, data_digest=data, library_versions=self.library_versions())
 
     def library_versions(self) -> str:
         """``"monai 1.6.1"``: the versions of the libraries the method is registered as

@@ -24,6 +24,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from regbench.common.defaults import LOG_EVERY
+from regbench.common.throttle import Throttle, time_left
 from regbench.execution.executors import Executor, LocalPool
 from regbench.execution.plan import MethodJob, result_key
 from regbench.execution.store import PairRecord, ResultStore
@@ -162,8 +164,10 @@ class _Run:
     progress bar moves and ``say`` gets a line per method prepared and per method whose
     pairs are all done."""
 
-    def __init__(self, plans: Sequence[_Plan], store: ResultStore, bar: tqdm, say: Callable[[str], object]) -> None:
+    def __init__(self, plans: Sequence[_Plan], store: ResultStore, bar: tqdm, say: Callable[[str], object],
+                 every: float = LOG_EVERY) -> None:
         self.plans, self.store, self.bar, self.say = plans, store, bar, say
+        self.lines = Throttle(every)  # a line on the pairs at most this often, between methods' last ones
         self.by_key = {plan.key: plan for plan in plans}
         self.inputs = {plan.key: {pair.id: plan.job.pair_inputs(pair) for pair in plan.pending} for plan in plans}
         self.left = {plan.key: len(plan.pending) for plan in plans}
@@ -195,6 +199,11 @@ class _Run:
             plan = self.by_key[task.key]
             self.say(f"{plan.folder}: {len(plan.pending)} pair(s) registered and scored, {self.failed[task.key]} "
                      f"failed, {time.perf_counter() - self.started:.0f} s into the run")
+        elif self.lines.due():
+            total = sum(len(plan.pending) for plan in self.plans)
+            done = total - sum(self.left.values())
+            self.say(f"registering: {done} of {total} pairs done, {self.lines.elapsed:.0f} s, "
+                     f"{time_left(self.lines.elapsed, done, total)}")
 
 
 def run_jobs(
@@ -210,6 +219,7 @@ def run_jobs(
     warped_out: Path | None = None,
     export_to: ExportTarget | None = None,
     log: Callable[[str], object] | None = None,
+    log_every: float = LOG_EVERY,
 ) -> RunOutput:
     """Evaluate every job on ``pairs``, reusing what ``store`` holds (learning methods
     train first, or load their cached weights).
@@ -220,13 +230,15 @@ def run_jobs(
     ``warped_out/warped/<method>/``. ``export_to``: write fields in its format (Learn2Reg's
     submission layout, ITK transforms) under its ``DIR/<method>/`` (:mod:`regbench.outputs.fields`).
     ``log``: called with one line per method trained and per method whose pairs are all
-    done (for logs written to a file, where progress bars would be noise).
+    done, and between them with the pairs done at most every ``log_every`` seconds (for
+    logs written to a file, where progress bars would be noise).
     """
     plans = _plans(jobs, pairs, store, dataset=dataset, warped_out=warped_out, export_to=export_to)
     total = len(pairs) * len(plans)
     reused = total - sum(len(plan.pending) for plan in plans)
     with tqdm(total=total, initial=reused, desc=dataset.name, unit="reg", disable=not progress) as bar:
-        _Run(plans, store, bar, log or (lambda line: None)).execute(executor or LocalPool(), timeouts, isolate)
+        _Run(plans, store, bar, log or (lambda line: None), log_every).execute(executor or LocalPool(), timeouts,
+                                                                             isolate)
     output = _assemble(plans, pairs, store)
     output.reused = reused
     return output

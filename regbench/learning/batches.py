@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from regbench.common.throttle import Throttle, log_line, time_left
 from regbench.learning.validation import Validator
 from regbench.measuring.profiling import PeakRSS
 from regbench.plugin.dataset import Dataset
@@ -104,16 +105,27 @@ class StepsRun:
     best_step: int | None = None
 
 
+def _step_line(description: str, done: int, n_steps: int, run: StepsRun, elapsed: float) -> str:
+    """A progress line for a log file: steps, the loss, the last validation Dice, time left."""
+    last = run.validation[-1] if run.validation else {}
+    dice = last.get("val_dice", float("nan"))
+    validation = f", validation Dice {dice:.4f} at step {last['step']}" if dice == dice and last else ""
+    return (f"{description}: step {done}/{n_steps}, loss {run.losses[-1]:.4g}{validation}, {elapsed:.0f} s, "
+            f"{time_left(elapsed, done, n_steps)} at most")
+
+
 def run_steps(step: Step, batches: TrainingBatches | Callable[[], tuple], n_steps: int, *, progress: bool = False,
               description: str = "train", synchronize: Callable[[], object] = lambda: None,
-              validator: Validator | None = None) -> StepsRun:
+              validator: Validator | None = None, log_every: float | None = None) -> StepsRun:
     """Run ``step`` on at most ``n_steps`` batches (``batches.next()``, or what
-    ``batches()`` returns: e.g. tensors already on the device) with the loss in a progress bar. With a
+    ``batches()`` returns: e.g. tensors already on the device) with the loss in a progress bar
+    or, with ``log_every`` (seconds), a line at most that often for a log file. With a
     ``validator``, score the held-out subjects every ``validator.every`` steps and after
     the last, keep the best weights, stop early once converged if asked, and end with the
     best weights in place."""
     run = StepsRun(losses=[], seconds=0.0, peak_rss_mb=None)
     bar = tqdm(range(n_steps), desc=description, unit="step", disable=not progress, leave=False)
+    lines = Throttle(log_every) if log_every is not None else None
     with PeakRSS() as rss:
         started = time.perf_counter()
         draw = batches.next if isinstance(batches, TrainingBatches) else batches
@@ -129,6 +141,8 @@ def run_steps(step: Step, batches: TrainingBatches | Callable[[], tuple], n_step
                     run.best_step = done
                 if validator.stop_when_converged and validator.convergence.converged:
                     break
+            if lines is not None and done < n_steps and lines.due():
+                log_line(_step_line(description, done, n_steps, run, lines.elapsed))
         if validator is not None:
             validator.restore_best()
             run.stop = STOP_CONVERGED if validator.convergence.converged else STOP_BUDGET

@@ -23,7 +23,7 @@ from regbench.learning.weights import CachedWeights
 from regbench.measuring import devices
 from regbench.plugin.dataset import Dataset
 from regbench.plugin.method import RegistrationResult, TrainingContext
-from regbench.plugin.options import Choices
+from regbench.plugin.options import Choices, Range, check_rule
 
 TRAIN_IMAGES = ("data", "synth")  # the values of the train_images parameter
 
@@ -63,6 +63,7 @@ class LearnedMethod(CachedWeights):
                 params["reg_weight"] = float(weight)
             except ValueError:
                 raise ValueError(f"method {cls.name!r}: reg_weight expects a number or 'auto', got {weight!r}") from None
+            check_rule(f"method {cls.name!r}", "reg_weight", params["reg_weight"], Range(at_least=0))
         return params
 
     @classmethod
@@ -111,7 +112,8 @@ class LearnedMethod(CachedWeights):
                                         validation_ids=context.validation_ids, profile=context.profile,
                                         similarity=self.params["similarity"], reg_weight=self.params["reg_weight"],
                                         seed=self.seed, device=self._device, precision=self.params["precision"],
-                                        progress=context.progress, description=f"train {self.name}",
+                                        progress=context.progress, log_every=context.log_every,
+                                        description=f"train {self.name}",
                                         reduce_with=self._reduce_with()),
             save=lambda path: torch.save(network.state_dict(), path),
         )

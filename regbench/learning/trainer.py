@@ -179,6 +179,7 @@ class Trainer:
     precision: str = "fp32"
     resident: bool | None = None
     progress: bool = False
+    log_every: float | None = None  # seconds between progress lines for a log file; None: none
     description: str = "train"
     reduce_with: Sequence[str] = ()
 
@@ -208,7 +209,7 @@ class Trainer:
         devices.reset_peak_memory(self.device)
         with self._out_of_memory(self.description, shape):
             steps = run_steps(optimisation.step, feed.draw, self.profile.total_steps(len(self.train_ids), self.ndim),
-                              progress=self.progress, description=self.description,
+                              progress=self.progress, log_every=self.log_every, description=self.description,
                               synchronize=lambda: devices.synchronize(self.device), validator=validator)
         self.network.eval()
         return self._report(steps, preflight_mb)
@@ -259,6 +260,7 @@ def train(
     precision: str = "fp32",
     resident: bool | None = None,
     progress: bool = False,
+    log_every: float | None = None,
     description: str = "train",
     reduce_with: Sequence[str] = (),
 ) -> TrainingReport:
@@ -274,4 +276,4 @@ def train(
     the settings that reduce it (the batch, and ``reduce_with``: the method's own)."""
     return Trainer(network, dataset, train_ids, profile, reg_weight, device, validation_ids=validation_ids,
                    similarity=similarity, seed=seed, precision=precision, resident=resident, progress=progress,
-                   description=description, reduce_with=reduce_with).run()
+                   log_every=log_every, description=description, reduce_with=reduce_with).run()

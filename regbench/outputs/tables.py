@@ -103,19 +103,20 @@ def undertrained_note(results: pd.DataFrame) -> str | None:
 
 
 BELOW_FLOOR_MARK = "§"
+BELOW_FLOOR_PAIRS = 3  # the fewest pairs scored by both a method and the floor that can mark it
 
 
 def below_floor(results: pd.DataFrame) -> dict[str, str]:
     """Methods whose Dice is below the floor's on more than half of the pairs both
-    scored (seeds averaged), each with how often and by how much: ``{"mine": "5 of 6
-    pairs, mean Dice 0.395 against identity's 0.550"}``. Doing worse than not moving is
-    what a field that points the wrong way, or has its components in the wrong order,
-    gives: a table that looks plausible. Empty without the floor's rows or Dice."""
+    scored (at least :data:`BELOW_FLOOR_PAIRS`; a pair's Dice is the mean over its
+    successful seeds), each with how often and by how much: ``{"mine": "5 of 6 pairs,
+    mean Dice 0.395 against identity's 0.550"}``. Doing worse than not moving is what a
+    field that points the wrong way, or has its components in the wrong order, gives: a
+    table that looks plausible. Empty without the floor's rows or Dice."""
     if "dice_mean" not in results:
         return {}
-    means = seeds.pair_means(results)
-    ok = means[(means["status"] == schema.OK) & means["dice_mean"].notna()]
-    scores = ok.pivot_table(index="pair", columns="method", values="dice_mean", aggfunc="mean")
+    ok = results[(results["status"] == schema.OK) & results["dice_mean"].notna()]
+    scores = ok.groupby(["pair", "method"], sort=False)["dice_mean"].mean().unstack()
     floor = next((method for method in FLOOR if method in scores), None)
     if floor is None:
         return {}
@@ -123,7 +124,7 @@ def below_floor(results: pd.DataFrame) -> dict[str, str]:
     for method in scores.columns.drop(floor):
         both = scores[method].notna() & scores[floor].notna()
         below = int((scores.loc[both, method] < scores.loc[both, floor]).sum())
-        if below > both.sum() / 2:
+        if both.sum() >= BELOW_FLOOR_PAIRS and below > both.sum() / 2:
             found[method] = (f"{below} of {both.sum()} pairs, mean Dice {scores.loc[both, method].mean():.3f} "
                              f"against {floor}'s {scores.loc[both, floor].mean():.3f}")
     return found

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from regbench.plugin.options import Range, Rule, resolve
+from regbench.plugin.options import Range, Rule, inherited_rules, resolve
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,9 @@ class Dataset(abc.ABC):
     option_rules: ClassVar[Mapping[str, Rule]] = {}  # valid values where the type is not enough (Range, Choices)
 
     def __init__(self, **options: Any) -> None:
-        self.options: dict[str, Any] = resolve(f"dataset {self.name!r}", self.default_options, options,
-                                               self.option_rules)
+        what = f"dataset {self.name!r}"
+        rules = inherited_rules(what, type(self), "option_rules", self.default_options)
+        self.options: dict[str, Any] = resolve(what, self.default_options, options, rules)
 
     @property
     @abc.abstractmethod

@@ -78,6 +78,7 @@ class TrainingContext:
     profile: Profile = PROFILES["quick"]
     cache_dir: Path | None = None  # where learned weights are kept (None: the default)
     progress: bool = False
+    log_every: float | None = None  # seconds between progress lines when the log is a file; None: no lines
     data_digest: str = ""
     library_versions: str = ""
 
@@ -118,7 +119,9 @@ class Method(abc.ABC):
         from the command line). An unknown name, a value of the wrong type or one outside
         its ``param_rules`` is a ValueError naming the method and what was expected.
         Methods whose defaults depend on other parameters override this (and call it first)."""
-        return options.resolve(f"method {cls.name!r}", cls.default_params, given, cls.param_rules)
+        what = f"method {cls.name!r}"
+        rules = options.inherited_rules(what, cls, "param_rules", cls.default_params)
+        return options.resolve(what, cls.default_params, given, rules)
 
     @classmethod
     def code_modules(cls) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ is a one-line error before any work rather than a silent, strange result.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ class Range:
     below: float | None = None
 
     def accepts(self, value: Any) -> bool:
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            return False
         return ((self.at_least is None or value >= self.at_least) and (self.above is None or value > self.above)
                 and (self.at_most is None or value <= self.at_most) and (self.below is None or value < self.below))
 
@@ -55,10 +58,11 @@ class Choices:
 Rule = Range | Choices  # what ``param_rules`` and ``option_rules`` map option names to
 
 
-def _check(what: str, key: str, value: Any, rule: Rule) -> None:
-    """A one-line ValueError naming ``what`` and ``key`` when ``value`` (each item of a tuple) breaks ``rule``."""
+def check_rule(what: str, key: str, value: Any, rule: Rule) -> None:
+    """A one-line ValueError naming ``what`` and ``key`` when ``value`` (each item of a
+    tuple, which must hold at least one) breaks ``rule``."""
     items = value if isinstance(value, tuple) else (value,)
-    if not all(rule.accepts(item) for item in items):
+    if not items or not all(rule.accepts(item) for item in items):
         raise ValueError(f"{what}: {key} must be {rule}{' (each value)' if isinstance(value, tuple) else ''}, "
                          f"got {value!r}")
 
@@ -94,21 +98,33 @@ def _convert(what: str, key: str, value: Any, default: Any) -> Any:
     return converted
 
 
+def inherited_rules(what: str, cls: type, attribute: str, defaults: Mapping[str, Any]) -> dict[str, Rule]:
+    """The rules ``cls`` and its bases declare in ``attribute`` (``param_rules``,
+    ``option_rules``), the nearer class's winning, for the options ``cls`` has: a subclass
+    that writes its own rules keeps its bases', and one that drops an option drops its
+    rule. A rule ``cls`` itself declares for an option it does not have is an error."""
+    stray = sorted(set(vars(cls).get(attribute, {})) - set(defaults))
+    if stray:
+        raise ValueError(f"{what} declares {attribute} for {', '.join(map(repr, stray))}, which are not among its "
+                         f"options")
+    merged: dict[str, Rule] = {}
+    for klass in reversed(cls.__mro__):
+        merged.update(vars(klass).get(attribute, {}))
+    return {key: rule for key, rule in merged.items() if key in defaults}
+
+
 def resolve(what: str, defaults: Mapping[str, Any], given: Mapping[str, Any],
             rules: Mapping[str, Rule] | None = None) -> dict[str, Any]:
     """``defaults`` updated with ``given``, each value of its default's type and within
-    its rule; an unknown key names ``what`` and the valid keys."""
+    its rule (``rules``: option -> :class:`Range` or :class:`Choices`); an unknown key
+    names ``what`` and the valid keys."""
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         valid = ", ".join(sorted(defaults)) or "none"
         raise ValueError(f"{what} has no option {', '.join(map(repr, unknown))}; valid: {valid}")
-    rules = rules or {}
-    stray = sorted(set(rules) - set(defaults))
-    if stray:
-        raise ValueError(f"{what} declares rules for {', '.join(map(repr, stray))}, which are not among its defaults")
     resolved = {**defaults, **{key: _convert(what, key, value, defaults[key]) for key, value in given.items()}}
-    for key, rule in rules.items():
-        _check(what, key, resolved[key], rule)
+    for key, rule in (rules or {}).items():
+        check_rule(what, key, resolved[key], rule)
     return resolved
 
 

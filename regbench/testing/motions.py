@@ -9,8 +9,13 @@ nothing and still looks like a field: the push-forward (``-u``) and the componen
 ITK's ``(x, y, z)`` order (``u[::-1]``). :func:`verdict` tells which of these a field
 matches.
 
-The shifts differ along every axis and are chosen so that the right answer, its
-negation and its reversal point far apart (2D: 45° or more; 3D: 90° or more).
+The verdict is by distance: a field is right when it lies within half the motion's size
+of the right answer and clearly nearer to it than to any mistake; a mistake is named
+only on the same evidence the other way round; anything between fails without an
+accusation. The shifts differ along every axis, so a component negated or two
+components swapped lie far from the right answer too (2D: (2.4, 1.0), whose reversal
+is 0.76 of its size away; 3D: (2.0, 0.75, -1.25), with every swap of two axes or a
+negated axis at least 0.6 of its size away).
 """
 
 from __future__ import annotations
@@ -23,11 +28,10 @@ from scipy import ndimage
 
 from regbench.plugin.dataset import Dataset, Subject
 
-SHIFTS = {2: (2.4, 1.0), 3: (2.0, 2.0, -1.0)}  # voxels, along array axes 0, 1(, 2)
-SCALES = {2: (1.08, 0.94), 3: (1.08, 0.94, 1.05)}  # anisotropic, about the image centre
-MIN_SHARE = 0.25  # the least share of the motion a method must recover along the right answer
-MIN_COSINE = 0.7  # the least cosine (46°) with the right answer that passes
-MISTAKE_COSINE = 0.9  # the least cosine (26°) with a mistaken answer that names the mistake: an accusation needs more
+SHIFTS = {2: (2.4, 1.0), 3: (2.0, 0.75, -1.25)}  # voxels, along array axes 0, 1(, 2)
+SCALES = {2: (1.08, 0.94), 3: (1.06, 0.95, 1.04)}  # anisotropic, about the image centre
+NEAR = 0.5  # a field this near a candidate (its distance over the motion's size) follows it
+MARGIN = 0.2  # ... and must be nearer to it than to any other by this much (of the motion's size)
 
 
 @dataclass(frozen=True)
@@ -122,20 +126,28 @@ class KnownMotionDataset(Dataset):
 
 @dataclass(frozen=True)
 class Verdict:
-    """How a field compares with a case's answer: ``match`` is the candidate it points
-    along best (``right``, ``negated``, ``reversed`` or ``negated and reversed``),
-    ``cosine`` its cosine with that candidate and ``share`` how much of the candidate
-    it recovers (its projection, 1 for the exact answer)."""
+    """How a field compares with a case's answer: ``distances`` from the field to each
+    candidate (``right``, ``negated``, ``reversed``, ``negated and reversed``: the root
+    mean square of their difference over the object, divided by that of the answer, so
+    0 is the candidate exactly and 1 is as far as no motion at all is from the answer);
+    ``match`` the nearest."""
 
-    match: str
-    cosine: float
-    share: float
+    distances: Mapping[str, float]
+
+    @property
+    def match(self) -> str:
+        return min(self.distances, key=self.distances.__getitem__)
+
+    @property
+    def distance(self) -> float:
+        return self.distances[self.match]
 
     @property
     def follows(self) -> bool:
-        """Whether the field follows its match: close enough in direction (closer for a
-        mistake than for the right answer) and large enough."""
-        return self.cosine >= (MIN_COSINE if self.match == "right" else MISTAKE_COSINE) and self.share >= MIN_SHARE
+        """Whether the field follows its nearest candidate: within :data:`NEAR` of it, and
+        nearer to it than to every other by :data:`MARGIN`."""
+        others = [distance for name, distance in self.distances.items() if name != self.match]
+        return self.distance <= NEAR and min(others) - self.distance >= MARGIN
 
     @property
     def right(self) -> bool:
@@ -148,19 +160,12 @@ class Verdict:
 
 
 def verdict(field: np.ndarray, answer: np.ndarray, fixed: np.ndarray) -> Verdict:
-    """Which of the answer, its negation, its reversed components or both ``field``
-    points along (see :class:`Verdict`), over the object of the ``fixed`` image (the
-    background has no content to register, so any field is right there)."""
+    """How near ``field`` is to the answer, its negation, its reversed components and
+    both (see :class:`Verdict`), over the object of the ``fixed`` image (the background
+    has no content to register, so any field is right there)."""
     inside = np.asarray(fixed) > 0.2
-    found = np.asarray(field, np.float64)[:, inside].ravel()
-    candidates = {"right": answer, "negated": -answer, "reversed": answer[::-1],
-                  "negated and reversed": -answer[::-1]}
-    best = None
-    for match, candidate in candidates.items():
-        expected = np.asarray(candidate, np.float64)[:, inside].ravel()
-        norm = float(np.linalg.norm(found) * np.linalg.norm(expected))
-        cosine = float(found @ expected / norm) if norm > 0 else 0.0
-        if best is None or cosine > best.cosine:
-            best = Verdict(match, cosine, float(found @ expected / (expected @ expected)))
-    assert best is not None
-    return best
+    found = np.asarray(field, np.float64)[:, inside]
+    size = float(np.sqrt(np.mean(np.asarray(answer, np.float64)[:, inside] ** 2)))
+    candidates = {"right": answer, "negated": -answer, "reversed": answer[::-1], "negated and reversed": -answer[::-1]}
+    return Verdict({name: float(np.sqrt(np.mean((found - np.asarray(candidate, np.float64)[:, inside]) ** 2))) / size
+                    for name, candidate in candidates.items()})

@@ -9,11 +9,14 @@ import importlib.metadata
 
 from regbench.plugin import hookspecs
 
+_SCRIPTS = ("console_scripts", "gui_scripts")  # a package's commands, never its plugins
+
 
 def _declared(modules: tuple[str, ...]) -> list[tuple[str, importlib.metadata.EntryPoint]]:
-    """Every installed entry point, in any group, that names one of ``modules``, with its distribution's name."""
+    """Every installed entry point, in any group but the scripts', that names one of
+    ``modules``, with its distribution's name."""
     return [(dist.metadata["Name"], point) for dist in importlib.metadata.distributions()
-            for point in dist.entry_points if point.module in modules]
+            for point in dist.entry_points if point.module in modules and point.group not in _SCRIPTS]
 
 
 def plugin_modules(method_module: str) -> tuple[str, ...]:
@@ -36,7 +39,7 @@ def entry_point_problem(method_name: str, modules: tuple[str, ...]) -> str | Non
         return (f"the entry point {point.name} = {point.value!r} of distribution {dist!r} is in the group "
                 f"{point.group!r}, but regbench reads the group {group!r}: declare it in pyproject.toml under "
                 f"[project.entry-points.{group}] and reinstall the package")
-    return (f"no installed distribution declares an entry point for {modules[-1]!r} (or a module below it) in the "
-            f"group {group!r}: add to pyproject.toml\n    [project.entry-points.{group}]\n    "
-            f"{method_name} = \"{modules[-1]}\"\nand install the package (pip install -e .); "
-            f"or set plugin = 'module' in the test class if another module registers it")
+    return (f"no installed distribution declares an entry point for {modules[0]!r} (or a package above it) in the "
+            f"group {group!r}: add to pyproject.toml, naming the module whose hook registers the method,\n"
+            f"    [project.entry-points.{group}]\n    {method_name} = \"{modules[0]}\"\nand install the package "
+            f"(pip install -e .); set plugin = 'module' in the test class when another module registers it")

@@ -32,9 +32,11 @@ def test_seeds_are_averaged_per_pair_and_failed_pairs_do_not_count():
     results = pd.DataFrame(rows("identity", [0.5, 0.5, 0.5]) + rows("mine", [0.2, 0.45, 0.9], seed=0)
                            + rows("mine", [0.9, 0.5, 0.9], seed=1))  # seed means 0.55, 0.475, 0.9: below on 1 of 3
     assert below_floor(results) == {}
-    failed = pd.DataFrame(rows("identity", [0.5, 0.5, 0.5]) + rows("mine", [0.4, 0.6, 0.7]))
+    failed = pd.DataFrame(rows("identity", [0.5] * 4) + rows("mine", [0.4, 0.4, 0.7, 0.7]))
+    failed.loc[(failed["method"] == "mine") & (failed["pair"] == "p3"), ["status", "dice_mean"]] = ["failed", None]
+    assert below_floor(failed) == {"mine": "2 of 3 pairs, mean Dice 0.500 against identity's 0.500"}
     failed.loc[(failed["method"] == "mine") & (failed["pair"] == "p2"), ["status", "dice_mean"]] = ["failed", None]
-    assert below_floor(failed) == {}  # 1 of the 2 pairs both scored: not most
+    assert below_floor(failed) == {}  # 2 pairs both scored: too few to say
 
 
 def test_without_identity_or_dice_nothing_is_said():
@@ -45,7 +47,7 @@ def test_without_identity_or_dice_nothing_is_said():
 def test_a_push_forward_plugin_is_marked_in_the_run_and_its_report(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["-p", "mistaken_plugin", "run", "--methods", "push-forward,identity", "--dataset", "mni2d",
-                 "--dataset-option", "n_subjects=20", "--max-pairs", "2", "--no-progress", "--no-isolation",
+                 "--dataset-option", "n_subjects=20", "--max-pairs", "3", "--no-progress", "--no-isolation",
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "push-forward§" in printed and "§ scores below identity (no motion) on most pairs (push-forward: " in printed

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numbers
 
 import pytest
+from regbench_methods.vxm import Vxm1
 
-from regbench import Choices, Range
+from regbench import Choices, Method, Range
 from regbench.cli import main
 from regbench.plugin.manager import collect, plugin_manager
 from regbench.plugin.options import resolve
@@ -35,9 +36,55 @@ def test_resolve_checks_given_values_and_each_number_of_a_tuple():
         resolve("method 'm'", defaults, {"levels": "3,0"}, rules)
 
 
-def test_a_rule_for_an_undeclared_option_is_the_plugins_error():
-    with pytest.raises(ValueError, match=r"method 'm' declares rules for 'sigam', which are not among its defaults"):
-        resolve("method 'm'", {"sigma": 1.5}, {}, {"sigam": Range(above=0)})
+class Base(Method):
+    name = "base"
+    default_params = {"iterations": 5, "metric": "mse"}
+    param_rules = {"iterations": Range(at_least=1), "metric": Choices("mse", "ncc")}
+
+    def register(self, fixed, moving):
+        raise AssertionError("never called")
+
+
+class Tuned(Base):  # writes its own rules: keeps its base's
+    name = "tuned"
+    default_params = {**Base.default_params, "sigma": 1.0}
+    param_rules = {"sigma": Range(above=0)}
+
+
+class Fewer(Base):  # drops an option: drops its rule
+    name = "fewer"
+    default_params = {"metric": "mse"}
+
+
+class Stray(Base):
+    name = "stray"
+    param_rules = {"sigam": Range(above=0)}
+
+
+def test_a_subclass_keeps_its_bases_rules_for_the_options_it_has():
+    with pytest.raises(ValueError, match="method 'tuned': metric must be one of mse, ncc, got 'mi'"):
+        Tuned(metric="mi")
+    with pytest.raises(ValueError, match="method 'tuned': sigma must be greater than 0"):
+        Tuned(sigma=0)
+    assert Fewer(metric="ncc").params == {"metric": "ncc"}
+
+
+def test_a_rule_for_an_option_the_class_lacks_is_the_plugins_error():
+    with pytest.raises(ValueError, match=r"method 'stray' declares param_rules for 'sigam', which are not among its "
+                                         r"options"):
+        Stray()
+
+
+def test_a_range_refuses_what_is_not_a_number_and_an_empty_tuple():
+    assert not Range(at_least=0).accepts("auto") and not Range(at_least=0).accepts(None)
+    assert not Range(at_least=0).accepts(True)
+    with pytest.raises(ValueError, match=r"levels must be at least 1 \(each value\), got \(\)"):
+        resolve("method 'm'", {"levels": (1,)}, {"levels": ()}, {"levels": Range(at_least=1)})
+
+
+def test_a_learned_methods_reg_weight_is_checked_once_it_is_a_number():
+    with pytest.raises(ValueError, match="method 'vxm1': reg_weight must be at least 0, got -1.0"):
+        Vxm1(reg_weight="-1")
 
 
 def _catalog():

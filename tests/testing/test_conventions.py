@@ -46,13 +46,31 @@ def test_a_field_that_recovers_too_little_or_points_nowhere_follows_nothing():
     assert not verdict(np.zeros_like(case.answer), case.answer, case.fixed).follows
 
 
-def test_a_mistake_is_named_only_on_strong_evidence():
-    case = known_motions((32, 32))[0]
-    noise = np.random.default_rng(0).standard_normal(case.answer.shape)
-    noisy = -case.answer + 0.75 * noise * np.linalg.norm(case.answer) / np.linalg.norm(noise)  # cosine about 0.8
-    found = verdict(noisy, case.answer, case.fixed)
-    assert found.match == "negated" and 0.7 < found.cosine < 0.9
-    assert found.mistake is None and not found.right  # fails as "does not recover", accuses nothing
+def _uniform(shape, vector):
+    return np.broadcast_to(np.reshape(vector, (-1,) + (1,) * len(shape)), (len(shape), *shape)).astype(np.float32)
+
+
+def test_a_mistake_is_named_only_on_strong_evidence_and_a_vague_field_never_passes():
+    case = known_motions((32, 32))[0]  # shift (2.4, 1.0)
+    between = verdict(_uniform((32, 32), (0.9, 1.0)), case.answer, case.fixed)  # axis 0 under-recovered
+    assert between.mistake is None and not between.right  # fails, accusing nothing
+    uneven = verdict(_uniform((32, 32), (1.0, 0.84)), case.answer, case.fixed)  # reversed, axis 1 under-recovered
+    assert not uneven.right
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["2d", "3d"])
+def test_a_negated_component_or_two_swapped_components_fail(shape):
+    for case in known_motions(shape):
+        ndim = len(shape)
+        for axis in range(ndim):
+            flipped = case.answer.copy()
+            flipped[axis] *= -1
+            assert not verdict(flipped, case.answer, case.fixed).right, (case.name, "axis", axis, "negated")
+        for first in range(ndim):
+            for second in range(first + 1, ndim):
+                swapped = case.answer.copy()
+                swapped[[first, second]] = swapped[[second, first]]  # e.g. np.meshgrid without indexing="ij"
+                assert not verdict(swapped, case.answer, case.fixed).right, (case.name, first, second, "swapped")
 
 
 def _kit(method_class, **attributes):
@@ -113,3 +131,5 @@ def test_a_plugin_installed_under_the_right_group_is_found(tmp_path, monkeypatch
 def test_a_test_class_without_a_method_is_an_error_at_collection():
     with pytest.raises(TypeError, match=r"TestForgotten: set the class attribute method = YourMethod"):
         type("TestForgotten", (MethodConformance,), {"params": {"iterations": 5}})
+    shared = type("TestShared", (MethodConformance,), {"__test__": False, "params": {"iterations": 5}})  # a base
+    assert type("TestMine", (shared,), {"method": AntsAffine}).params == {"iterations": 5}
