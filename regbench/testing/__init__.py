@@ -47,7 +47,7 @@ from regbench.plugin.dataset import Dataset
 from regbench.plugin.manager import collect, plugin_manager
 from regbench.plugin.method import Method, TrainingContext, check_displacement
 from regbench.plugin.training import Profile
-from regbench.testing.motions import MARGIN, NEAR, KnownMotionDataset, verdict
+from regbench.testing.motions import MARGIN, MIN_SHARE, NEAR, KnownMotionDataset, verdict
 from regbench.testing.packaging import entry_point_problem, plugin_modules
 
 
@@ -193,10 +193,13 @@ class MethodConformance:
                 problems.append(f"{motion}: {_MISTAKES[found.mistake]} (its field lies {nearest}, and "
                                 f"{found.distances['right']:.2f} from the right one)")
             elif not found.right:
-                problems.append(f"{motion}: does not recover the motion clearly: its field lies {nearest} (expected "
-                                f"within {NEAR} of the right answer and {MARGIN} nearer to it than to a mistake); a "
-                                f"learning method first fits these pairs for convention_profile: raise its steps if "
-                                f"it needs more; a method with a coarse pyramid may need larger shape_2d / shape_3d")
+                shares = ", ".join(f"{share:.0%}" for share in found.shares)
+                problems.append(f"{motion}: does not recover the motion clearly: its field lies {nearest}, and its "
+                                f"components recover {shares} of their motion (expected within {NEAR} of the right "
+                                f"answer, {MARGIN} nearer to it than to a mistake, and at least {MIN_SHARE:.0%} of "
+                                f"each axis's motion the right way); a learning method first fits these pairs for "
+                                f"convention_profile: raise its steps if it needs more; a method with a short budget "
+                                f"or a coarse pyramid may need convention_params or larger shape_2d / shape_3d")
         assert not problems, f"{method.name} in {len(shape)}D:\n" + "\n".join(problems) + "\n" + CONVENTION
 
 

@@ -9,13 +9,13 @@ nothing and still looks like a field: the push-forward (``-u``) and the componen
 ITK's ``(x, y, z)`` order (``u[::-1]``). :func:`verdict` tells which of these a field
 matches.
 
-The verdict is by distance: a field is right when it lies within half the motion's size
-of the right answer and clearly nearer to it than to any mistake; a mistake is named
-only on the same evidence the other way round; anything between fails without an
-accusation. The shifts differ along every axis, so a component negated or two
-components swapped lie far from the right answer too (2D: (2.4, 1.0), whose reversal
-is 0.76 of its size away; 3D: (2.0, 0.75, -1.25), with every swap of two axes or a
-negated axis at least 0.6 of its size away).
+The verdict is by distance, every axis counting alike: a field is right when it is near
+the right answer, clearly nearer to it than to any mistake, and recovers at least a
+quarter of each axis's motion the right way (so a negated component, or one left at
+zero, fails too); a mistake is named only on the same evidence the other way round;
+anything between fails without an accusation. The shifts differ along every axis, so
+two components swapped (``np.meshgrid`` without ``indexing="ij"``) lie far from the
+right answer as well.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from regbench.plugin.dataset import Dataset, Subject
 
 SHIFTS = {2: (2.4, 1.0), 3: (2.0, 0.75, -1.25)}  # voxels, along array axes 0, 1(, 2)
 SCALES = {2: (1.08, 0.94), 3: (1.06, 0.95, 1.04)}  # anisotropic, about the image centre
-NEAR = 0.5  # a field this near a candidate (its distance over the motion's size) follows it
-MARGIN = 0.2  # ... and must be nearer to it than to any other by this much (of the motion's size)
+NEAR = 0.85  # a field this near a candidate (see Verdict.distances) follows it...
+MARGIN = 0.2  # ... when it is nearer to it than to any other by this much
+MIN_SHARE = 0.25  # the least share of its own motion each component must recover, the right way
 
 
 @dataclass(frozen=True)
@@ -126,13 +127,16 @@ class KnownMotionDataset(Dataset):
 
 @dataclass(frozen=True)
 class Verdict:
-    """How a field compares with a case's answer: ``distances`` from the field to each
-    candidate (``right``, ``negated``, ``reversed``, ``negated and reversed``: the root
-    mean square of their difference over the object, divided by that of the answer, so
-    0 is the candidate exactly and 1 is as far as no motion at all is from the answer);
-    ``match`` the nearest."""
+    """How a field compares with a case's answer. ``distances``: from the field to each
+    candidate (``right``, ``negated``, ``reversed``, ``negated and reversed``), the root
+    mean square over the components of each component's distance relative to the
+    answer's (every axis counts alike, however small its motion: 0 is the candidate
+    exactly, 1 as far as no motion at all). ``shares``: how much of the right answer
+    each component recovers (its projection onto the answer's component: 1 exactly,
+    0 nothing, negative the wrong way). ``match``: the nearest candidate."""
 
     distances: Mapping[str, float]
+    shares: tuple[float, ...]
 
     @property
     def match(self) -> str:
@@ -151,7 +155,8 @@ class Verdict:
 
     @property
     def right(self) -> bool:
-        return self.follows and self.match == "right"
+        """Following the right answer, with every component recovering at least :data:`MIN_SHARE` of its own."""
+        return self.follows and self.match == "right" and min(self.shares) >= MIN_SHARE
 
     @property
     def mistake(self) -> str | None:
@@ -161,11 +166,16 @@ class Verdict:
 
 def verdict(field: np.ndarray, answer: np.ndarray, fixed: np.ndarray) -> Verdict:
     """How near ``field`` is to the answer, its negation, its reversed components and
-    both (see :class:`Verdict`), over the object of the ``fixed`` image (the background
-    has no content to register, so any field is right there)."""
+    both, and how much of each component it recovers (see :class:`Verdict`), over the
+    object of the ``fixed`` image (the background has no content to register, so any
+    field is right there)."""
     inside = np.asarray(fixed) > 0.2
-    found = np.asarray(field, np.float64)[:, inside]
-    size = float(np.sqrt(np.mean(np.asarray(answer, np.float64)[:, inside] ** 2)))
-    candidates = {"right": answer, "negated": -answer, "reversed": answer[::-1], "negated and reversed": -answer[::-1]}
-    return Verdict({name: float(np.sqrt(np.mean((found - np.asarray(candidate, np.float64)[:, inside]) ** 2))) / size
-                    for name, candidate in candidates.items()})
+    found, right = np.asarray(field, np.float64)[:, inside], np.asarray(answer, np.float64)[:, inside]
+    scale = np.sqrt(np.mean(right**2, axis=1))  # each component's size
+
+    def distance(candidate: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((np.sqrt(np.mean((found - candidate) ** 2, axis=1)) / scale) ** 2)))
+
+    candidates = {"right": right, "negated": -right, "reversed": right[::-1], "negated and reversed": -right[::-1]}
+    shares = tuple(float(share) for share in np.sum(found * right, axis=1) / np.sum(right**2, axis=1))
+    return Verdict({name: distance(candidate) for name, candidate in candidates.items()}, shares)

@@ -60,3 +60,6 @@ class TestFireANTsConformance(MethodConformance):
     plugin = "regbench_methods.fireants"
     params = {"affine_iterations": (10, 5, 5, 5), "iterations": (10, 5, 5)}
     shape_3d = (32, 32, 32)  # FireANTs needs 32 voxels a side
+    # With this budget its 2D field on 32 pixels recovers the known shift only noisily (0.80 from the right
+    # answer, near the kit's 0.85); on 48 it is 0.62.
+    shape_2d = (48, 48)
