@@ -86,7 +86,8 @@ def untrained_field(network, shape: tuple[int, ...]) -> float:
     import torch  # noqa: PLC0415
 
     torch.manual_seed(0)
-    field = network(torch.rand(2, 1, *shape), torch.rand(2, 1, *shape))
+    with torch.no_grad():  # a forward pass only: no graph to keep, nor to warn about when read as a number
+        field = network(torch.rand(2, 1, *shape), torch.rand(2, 1, *shape))
     assert field.shape == (2, len(shape), *shape)
     return float(field.abs().max())
 
