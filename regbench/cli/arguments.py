@@ -103,7 +103,7 @@ def _data() -> argparse.ArgumentParser:
                       help="set a dataset option, e.g. n_subjects=100 (repeatable); NAME.KEY=VALUE sets it for "
                            "dataset NAME alone (of several in `run`: --dataset A,B; also a --train-dataset of that "
                            "name, as KEY=VALUE is)")
-    data.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    data.add_argument("--no-progress", action="store_true", help="hide progress bars (on a terminal) and progress lines (in a file)")
     return data
 
 

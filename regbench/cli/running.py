@@ -450,7 +450,8 @@ def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pai
         columns=tuple(column for metric in metrics for column in metric.columns),
     )
     computed = len(output.results) - output.reused
-    run_info = dataclasses.replace(run_info, history=(*history, run_record(run_info, computed, datetime.now(UTC))))
+    earlier = history if output.reused else ()  # nothing reused: no earlier run's results are left to describe
+    run_info = dataclasses.replace(run_info, history=(*earlier, run_record(run_info, computed, datetime.now(UTC))))
     write_run(args.out, output, run_info)
     _print_outcome(output, dataset, args.out, seconds)
     _warn_unscored(args.metrics, metrics, output.results, dataset)

@@ -178,6 +178,7 @@ class _Run:
         """Training tasks first, then evaluation tasks (:func:`_tasks`)."""
         training, evaluation = _tasks(self.plans, executor.workers, timeouts, isolate)
         executor.run(training, self.on_record, self.on_outcome)
+        self.lines = Throttle(self.lines.every)  # the pace of registering, not of training before it
         executor.run(evaluation, self.on_record, self.on_outcome)
 
     def on_outcome(self, outcome: TaskOutcome) -> None:
@@ -202,7 +203,7 @@ class _Run:
         elif self.lines.due():
             total = sum(len(plan.pending) for plan in self.plans)
             done = total - sum(self.left.values())
-            self.say(f"registering: {done} of {total} pairs done, {self.lines.elapsed:.0f} s, "
+            self.say(f"registering: {done} of {total} registrations done, {self.lines.elapsed:.0f} s, "
                      f"{time_left(self.lines.elapsed, done, total)}")
 
 

@@ -254,18 +254,19 @@ def _decimals(values: pd.Series) -> int:
 
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`compare`'s table as text: one number format per column (a metric's
-    decimals from its largest value; its ``Δ`` column signed, with the metric's
-    decimals; counts whole), and ``-`` where a method has no value (a method only one
-    run has: skipped, missing or new)."""
+    """:func:`compare`'s table as text: one number format per measure (a metric's
+    decimals from the largest of its values in either run, shared by its baseline and
+    ``Δ`` columns, the ``Δ`` signed; counts whole), and ``-`` where a method has no value
+    (a method only one run has: skipped, missing or new)."""
     text = pd.DataFrame(index=table.index)
     for column in table.columns:
         values = table[column]
         if column == "verdict" or not pd.api.types.is_numeric_dtype(values):
             text[column] = values.fillna("-").astype(str)
             continue
-        measured = column.removeprefix("Δ ")
-        digits = _decimals(table[measured] if column.startswith("Δ ") and measured in table else values)
+        measure = column.removeprefix("Δ ").removesuffix(" baseline")
+        same = [name for name in (measure, f"{measure} baseline") if name in table] or [column]
+        digits = _decimals(pd.concat([table[name] for name in same]))
         sign = "+" if column.startswith("Δ ") else ""
         text[column] = values.map(lambda value: f"{value:{sign}.{digits}f}" if pd.notna(value) else "-")
     return text

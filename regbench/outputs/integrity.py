@@ -173,6 +173,17 @@ def _is_record(name: str, entry: object) -> bool:
                     and isinstance(row[2], int) and not isinstance(row[2], bool) for row in rows))
 
 
+def _history_entry(entry: object) -> bool:
+    """Whether ``entry`` is one of run.json's ``history`` records: an object whose
+    seconds are a number, and whose counts whole numbers, where recorded."""
+    if not isinstance(entry, dict):
+        return False
+    number = (int, float, type(None))
+    return (isinstance(entry.get("seconds"), number) and not isinstance(entry.get("seconds"), bool)
+            and all(isinstance(entry.get(key), (int, type(None))) and not isinstance(entry.get(key), bool)
+                    for key in ("computed", "reused")))
+
+
 def _run_info_problem(info: object) -> str | None:
     """Why ``info`` is not what a run.json holds, or None."""
     if not isinstance(info, dict):
@@ -185,8 +196,8 @@ def _run_info_problem(info: object) -> str | None:
         return f'holds "{wrong[0]}" of the wrong JSON type ({type(info[wrong[0]]).__name__})'
     if not all(_strings(info.get(key, [])) for key in ("methods", "run_once")):
         return 'holds "methods" or "run_once" that are not lists of names'
-    if not all(isinstance(entry, dict) for entry in info.get("history", [])):
-        return 'holds in "history" an entry that is not an object'
+    if not all(_history_entry(entry) for entry in info.get("history", [])):
+        return 'holds in "history" an entry that is not a record of a run'
     problems = [_declaration_problem(item) for item in info.get("columns", [])]
     problem = next((problem for problem in problems if problem), None)
     if problem:

@@ -102,16 +102,20 @@ def contended(rows: pd.DataFrame) -> bool:
 
 
 def training_contention(rows: pd.DataFrame) -> float:
-    """The share of the machine's usable cores other processes used while the method of
-    ``rows`` trained in this run (its rows all carry the same training columns); NaN
-    when it did not train here (cached weights, a classical method) or an older run did
-    not measure it."""
+    """The largest share, over the seeds of ``rows`` (one method's rows as stored: each
+    seed's rows carry its training's columns), of the machine's usable cores that other
+    processes used while the method trained in this run; NaN when it did not train here
+    (cached weights, a classical method) or an older run did not measure it."""
     needed = ("train_others_cpu_seconds", "train_wall_seconds", "cpu_cores")
     if rows.empty or any(column not in rows for column in needed):
         return float("nan")
-    first = rows.iloc[0]
-    capacity = first["train_wall_seconds"] * first["cpu_cores"]
-    return float(first["train_others_cpu_seconds"] / capacity) if capacity > 0 else float("nan")
+    measured = rows.dropna(subset=list(needed))
+    measured = measured[measured["train_wall_seconds"] * measured["cpu_cores"] > 0]
+    if measured.empty:
+        return float("nan")
+    trainings = measured.groupby("seed").first() if "seed" in measured else measured.iloc[:1]
+    return float((trainings["train_others_cpu_seconds"]
+                  / (trainings["train_wall_seconds"] * trainings["cpu_cores"])).max())
 
 
 def training_contended(rows: pd.DataFrame) -> bool:

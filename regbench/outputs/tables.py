@@ -29,12 +29,13 @@ def _cell(mean: float, std: float, ok: bool = False) -> str:
     return f"{mean:.4f} ± {std:.4f}"
 
 
-def _train_cell(rows: pd.DataFrame) -> str:
-    first = rows.iloc[0]
+def _train_cell(first: pd.Series, stored: pd.DataFrame) -> str:
+    """A method's training seconds (``first``: one of its rows, seeds averaged), marked ‡
+    when ``stored`` (its rows as stored, per seed) says a training was contended."""
     seconds = first.get("train_seconds")
     if pd.isna(seconds):
         return "-"
-    mark = CONTENDED_MARK if schema.training_contended(rows) else ""
+    mark = CONTENDED_MARK if schema.training_contended(stored) else ""
     return f"{seconds:.1f}{mark}" + (" (cached)" if first.get("train_cached") == True else "")  # noqa: E712 - numpy bools too
 
 
@@ -169,7 +170,7 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
     averages its seeds (:func:`regbench.outputs.seeds.pair_means`)."""
     names = marked_names(results)
     across = seeds.spread(results, "dice_mean") if seeds.repeated(results) and "dice_mean" in results else None
-    results = seeds.pair_means(results)
+    stored, results = results, seeds.pair_means(results)
     methods = list(dict.fromkeys(results["method"]))
     pairs = list(dict.fromkeys(results["pair"]))
     by_key = results.set_index(["pair", "method"])
@@ -187,7 +188,7 @@ def table1(results: pd.DataFrame) -> pd.DataFrame:
             if len(ok) else "failed",
             "across seeds": _across_seeds_cell(across.loc[method]) if across is not None else "-",
             "s / pair": f"{ok['seconds'].mean():.3f}{CONTENDED_MARK if schema.contended(ok) else ''}" if len(ok) else "-",
-            "train s": _train_cell(rows),
+            "train s": _train_cell(first, stored[stored["method"] == method]),
             "train steps": (f"{first['train_steps']:.0f} ({first['train_stop']})"
                             if pd.notna(first.get("train_steps")) and pd.notna(first.get("train_stop")) else "-"),
             "parameters": f"{int(first['parameters']):,}" if pd.notna(first.get("parameters")) else "-",

@@ -49,7 +49,7 @@ def test_training_and_registering_log_lines_to_a_file(tmp_path, capfd, monkeypat
     assert [step for step, _ in steps] == ["1", "2", "3"]  # the last step's line is the "trained" one
     assert steps[1][1] and not steps[0][1]  # validation Dice once it was measured
     assert "regbench: vxm1: trained, 4 steps" in log
-    assert re.search(r"regbench: registering: \d of 4 pairs done, \d+ s, about \d+ s left", log)
+    assert re.search(r"regbench: registering: \d of 4 registrations done, \d+ s, about \d+ s left", log)
     assert "\r" not in log  # no progress-bar frames in a file
 
 

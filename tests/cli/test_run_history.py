@@ -32,6 +32,17 @@ def test_a_rerun_appends_its_record_and_keeps_the_first_ones_timing(tmp_path, ca
     assert "then reused as stored by 1 later command" in text
     assert main(["run", *TINY, "--fresh", "--out", str(out)]) == 0
     assert [entry["computed"] for entry in history(out)] == [4]  # --fresh computes everything again
+    assert main(["run", *TINY[:1], "identity", *TINY[2:], "--out", str(out)]) == 0  # --methods identity
+    assert [(entry["computed"], entry["reused"]) for entry in history(out)] == [(4, 0), (0, 2)]  # reused: goes on
+    capsys.readouterr()
+
+
+def test_a_run_that_reuses_nothing_starts_the_history_again(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", *TINY, "--out", str(out)]) == 0
+    assert main(["run", *TINY[:1], "ants-affine", *TINY[2:], "--seed", "1",
+                 "--out", str(out)]) == 0  # another seed: nothing of the first run is left to describe
+    assert [(entry["computed"], entry["reused"]) for entry in history(out)] == [(2, 0)]
     capsys.readouterr()
 
 

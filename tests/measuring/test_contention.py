@@ -82,6 +82,14 @@ def test_a_contended_training_time_is_marked_in_the_table_and_the_report():
     assert contention_note(cached) is None  # weights from the cache: no training measured here
 
 
+def test_each_seeds_training_is_judged_and_the_busiest_marks_it():
+    calm, busy = pd.DataFrame(trained_rows("net", 0.01)), pd.DataFrame(trained_rows("net", 0.6))
+    results = pd.concat([calm.assign(seed=0), busy.assign(seed=1)], ignore_index=True)
+    assert schema.training_contention(results) == pytest.approx(0.6)
+    assert "90.0 ‡" in console_table(results)  # seeds averaged in the table, the mark from the stored rows
+    assert contention_note(results).startswith("‡ timed while other processes used the CPU (net's training 60%")
+
+
 def test_training_in_this_run_measures_its_wall_time_and_others_cpu(tmp_path, capsys):
     from regbench.cli import main
 

@@ -150,3 +150,5 @@ def test_the_printed_table_has_one_format_per_column_and_no_nan():
     assert text["dice"].tolist() == ["0.8123", "-", "0.7000"]
     assert text["Δ dice"].tolist() == ["+0.0012", "-", "-0.0000"]  # the metric's decimals, signed: not 1e-05
     assert text["× slower"].tolist() == ["0.910", "-", "1.234"]
+    whole = pd.DataFrame({"hd95 baseline": [2.5], "hd95": [3.0], "Δ hd95": [0.5]})  # this run's values whole
+    assert readable(whole).iloc[0].tolist() == ["2.500", "3.000", "+0.500"]  # one format for the measure

@@ -46,13 +46,16 @@ def _history_text(info: RunInfo) -> str:
     computing = [entry for entry in info.history if entry.get("computed") != 0]  # None: an older record, counted
     parts = []
     if computing:
-        seconds = sum(entry.get("seconds") or 0 for entry in computing)
+        seconds = [entry.get("seconds") for entry in computing]
+        took = f" in {sum(seconds):.0f} s" if None not in seconds else ""
         finished = computing[-1].get("finished")
-        parts.append(f"results computed in {seconds:.0f} s by {len(computing)} command{'s' * (len(computing) > 1)}"
+        parts.append(f"results computed{took} by {len(computing)} command{'s' * (len(computing) > 1)}"
                      + (f", finished {finished}" if finished else ""))
     reusing = len(info.history) - len(computing)
     if reusing:
-        parts.append(f"then reused as stored by {reusing} later command{'s' * (reusing > 1)}")
+        commands = f"{reusing} {'later ' if computing else ''}command{'s' * (reusing > 1)}"
+        parts.append(f"{'then ' if computing else ''}reused as stored by {commands}"
+                     + ("" if computing else " (the run that computed them is not recorded)"))
     return "; " + "; ".join(parts)
 
 

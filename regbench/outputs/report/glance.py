@@ -173,7 +173,8 @@ def glance_table(means: SeedMeans, columns: Sequence[Column]) -> tuple[pd.DataFr
         if column.name in ("seconds", "train_seconds"):
             busy = ({m for m, rows in ok.groupby("method") if schema.contended(rows)} if column.name == "seconds"
                     else {m for m, rows in means.results.groupby("method") if schema.training_contended(rows)})
-            text = pd.Series({m: text[m] + (CONTENDED_MARK if m in busy else "") for m in methods})
+            text = pd.Series({m: text[m] + (CONTENDED_MARK if m in busy and np.isfinite(value[m]) else "")
+                              for m in methods})
         cells[column.group, column.heading] = text
         bold[column.group, column.heading] = _best(value, column, pd.Series(dtype=float))
     counts = means.pairs.groupby("method")["status"]

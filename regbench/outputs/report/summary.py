@@ -38,7 +38,8 @@ def summary_table(results: pd.DataFrame, columns: Sequence[Column], means: pd.Da
         for column, aggregate in summarised:
             values = ok[column.result_column].dropna() if column.result_column in ok else pd.Series(dtype=float)
             row[column.heading] = _summary_cell(column, values, aggregate) if len(values) else None
-            if column.name == "train_seconds" and len(values) and schema.training_contended(group):
+            if column.name == "train_seconds" and len(values) and schema.training_contended(
+                    results[results["method"] == method]):
                 row[column.heading] += CONTENDED_MARK
             if column.robust is not None:
                 quantile, heading = column.robust
