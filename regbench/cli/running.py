@@ -411,13 +411,13 @@ def _run_planned(args: argparse.Namespace, found: Catalog, dataset: Dataset, pai
     history = continued_history(_previous_run(args.out), fresh=args.fresh)
     if args.fresh:
         store.clear()
+    every = _log_every(args)
     started = time.perf_counter()
     try:
         output = run_jobs(jobs, pairs, store, dataset=dataset, progress=progress_bars(args), timeouts=timeouts,
                           isolate=not args.no_isolation, executor=executor,
                           warped_out=args.out if args.save_warped else None, export_to=export_to,
-                          log=None if _log_every(args) is None else log_line,
-                          log_every=_log_every(args) or 0.0)
+                          **({} if every is None else {"log": log_line, "log_every": every}))
     except ForeignFiles as error:  # raised while planning the files to write, before any work
         raise UsageError(str(error)) from None
     output.figure_pair = jobs[0].figure_pair if jobs else None
