@@ -34,14 +34,16 @@ class LearnedMethod(CachedWeights):
     default_params: ClassVar[dict[str, Any]] = {
         "similarity": "mse",  # or "ncc" (window 9)
         "reg_weight": "auto",  # σ of the diffusion term; auto: VoxelMorph's for the similarity
-        "precision": "fp32",  # or bf16, fp16 (CUDA): mixed precision for the network (regbench.learning.memory)
+        # or bf16, fp16 (CUDA), auto (bf16 on a CPU with AMX tiles, else fp32): mixed precision
+        # for the network (regbench.learning.memory); auto is resolved before any key is made
+        "precision": "fp32",
         "checkpointing": False,  # recompute activations in the backward pass: less memory, more time
         # data: the training subjects' images; synth: images synthesised from their label maps
         # (SynthMorph-style, regbench.data.synthesis), so the network never sees a real intensity
         "train_images": "data",
     }
     param_rules: ClassVar[dict[str, Any]] = {"similarity": Choices(*trainer.DEFAULT_REG_WEIGHT),
-                                             "precision": Choices(*memory.PRECISIONS),
+                                             "precision": Choices(*memory.PRECISIONS, memory.AUTO),
                                              "train_images": Choices(*TRAIN_IMAGES)}
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
@@ -51,9 +53,13 @@ class LearnedMethod(CachedWeights):
 
     @classmethod
     def resolve_params(cls, given: Mapping[str, Any]) -> dict[str, Any]:
-        """As :meth:`Method.resolve_params`, with ``reg_weight`` a number: ``auto``
-        becomes VoxelMorph's recommendation for the similarity (0.01 with MSE, 1.0 with NCC)."""
+        """As :meth:`Method.resolve_params`, with ``reg_weight`` a number (``auto``
+        becomes VoxelMorph's recommendation for the similarity: 0.01 with MSE, 1.0 with NCC)
+        and ``precision`` concrete (``auto`` becomes what this machine's device runs best,
+        :func:`regbench.learning.memory.resolve_precision`), so that both are in the keys
+        and rows."""
         params = super().resolve_params(given)
+        params["precision"] = memory.resolve_precision(params["precision"], devices.pick_device())
         similarity = params["similarity"]
         weight = params["reg_weight"]
         if weight == "auto":

@@ -25,6 +25,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+AUTO = "auto"  # bf16 where the device multiplies bf16 matrices natively, else fp32 (resolve_precision)
 OUT_OF_MEMORY: tuple[type[BaseException], ...] = (torch.cuda.OutOfMemoryError, MemoryError)
 
 
@@ -38,6 +39,24 @@ def check_precision(precision: str, device: torch.device) -> None:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("precision fp16 needs a CUDA device (its gradients are scaled there); use bf16 on a CPU")
+
+
+def has_amx() -> bool:
+    """Whether this CPU has AMX tiles: matrix units that multiply bf16 natively (measured
+    in ``benchmarks/cpu_training.py``: bf16 halves a training step there, while on a CPU
+    without them bf16 is emulated and slower than fp32)."""
+    supported = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private, present since torch 2.3
+    return bool(supported is not None and supported())
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``precision`` with ``auto`` made concrete for ``device``: ``bf16`` on a CPU with AMX
+    tiles, ``fp32`` everywhere else (GPUs included: nothing measured says their default
+    should change). Resolved before the result and weights keys are made, so runs on
+    different hardware never share them."""
+    if precision != AUTO:
+        return precision
+    return "bf16" if device.type == "cpu" and has_amx() else "fp32"
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:

@@ -54,10 +54,28 @@ def test_precision_and_checkpointing_are_parameters_of_their_own_keys():
             for given in ({}, {"precision": "bf16"}, {"checkpointing": "true"})]
     assert len({result_key(job) for job in jobs}) == 3
     assert len({job.instantiate().weights_stem(context) for job in jobs}) == 3
-    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, fp16, got 'half'"):
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, fp16, auto, got 'half'"):
         entry.cls.resolve_params({"precision": "half"})
     with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
         memory.check_precision("fp16", torch.device("cpu"))
+
+
+@pytest.mark.parametrize(("amx", "concrete"), [(False, "fp32"), (True, "bf16")])
+def test_auto_precision_is_made_concrete_for_this_machine_before_any_key(amx, concrete, monkeypatch):
+    """A run with ``precision=auto`` on a CPU with AMX tiles and one without must never
+    share results or weights: auto is resolved first, and is what the row records."""
+    monkeypatch.setattr(memory, "has_amx", lambda: amx)
+    entry = collect(plugin_manager([])).methods["vxm1"]
+    dataset = Synthetic(shape=(32, 32), n_subjects=12)
+    context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids)
+    auto, explicit, other = (plan_job(entry, given, dataset=dataset, seed=0, profile=PROFILES["smoke"])
+                             for given in ({"precision": "auto"}, {"precision": concrete},
+                                           {"precision": "bf16" if concrete == "fp32" else "fp32"}))
+    assert auto.params["precision"] == concrete
+    assert result_key(auto) == result_key(explicit) != result_key(other)
+    assert auto.instantiate().weights_stem(context) == explicit.instantiate().weights_stem(context)
+    assert memory.resolve_precision("auto", torch.device("cuda")) == "fp32"  # GPUs: nothing measured says otherwise
+    assert memory.resolve_precision("bf16", torch.device("cpu")) == "bf16"
 
 
 def test_checkpointing_trains_the_same_network_and_mixed_precision_a_close_one():

@@ -112,7 +112,7 @@ def test_every_built_in_datasets_defaults_are_within_its_rules():
     (["--methods", "dipy-syn", "--param", "dipy-syn.sigma_diff=-1"],
      "method 'dipy-syn': sigma_diff must be greater than 0, got -1.0"),
     (["--methods", "vxm1", "--param", "vxm1.precision=half"],
-     "method 'vxm1': precision must be one of fp32, bf16, fp16"),
+     "method 'vxm1': precision must be one of fp32, bf16, fp16, auto"),
     (["--methods", "identity", "--dataset-option", "test_fraction=1.5"],
      "dataset 'mni2d': test_fraction must be greater than 0 and less than 1, got 1.5"),
 ])
