@@ -34,9 +34,7 @@ class LearnedMethod(CachedWeights):
     default_params: ClassVar[dict[str, Any]] = {
         "similarity": "mse",  # or "ncc" (window 9)
         "reg_weight": "auto",  # σ of the diffusion term; auto: VoxelMorph's for the similarity
-        # or bf16, fp16 (CUDA), auto (bf16 on a CPU with AMX tiles, else fp32): mixed precision
-        # for the network (regbench.learning.memory); auto is resolved before any key is made
-        "precision": "fp32",
+        "precision": "fp32",  # or bf16, fp16 (CUDA), auto: mixed precision (regbench.learning.memory)
         "checkpointing": False,  # recompute activations in the backward pass: less memory, more time
         # data: the training subjects' images; synth: images synthesised from their label maps
         # (SynthMorph-style, regbench.data.synthesis), so the network never sees a real intensity
@@ -55,9 +53,9 @@ class LearnedMethod(CachedWeights):
     def resolve_params(cls, given: Mapping[str, Any]) -> dict[str, Any]:
         """As :meth:`Method.resolve_params`, with ``reg_weight`` a number (``auto``
         becomes VoxelMorph's recommendation for the similarity: 0.01 with MSE, 1.0 with NCC)
-        and ``precision`` concrete (``auto`` becomes what this machine's device runs best,
+        and ``precision`` concrete (``auto`` becomes bf16 or fp32 for this machine's device,
         :func:`regbench.learning.memory.resolve_precision`), so that both are in the keys
-        and rows."""
+        and rows as they ran."""
         params = super().resolve_params(given)
         params["precision"] = memory.resolve_precision(params["precision"], devices.pick_device())
         similarity = params["similarity"]

@@ -43,6 +43,9 @@ REGRESSION = 1  # exit status: a method regressed
 SPEED_NOT_JUDGED = 3  # exit status: no regression found, but some speed was measured under contention
 NOT_COMPARABLE = 4  # exit status: the runs' configurations differ
 NOT_COMPARABLE_VERDICT = "not comparable"
+# Method parameters a machine may resolve for itself (precision=auto: bf16 on a CPU with
+# AMX tiles, fp32 elsewhere): the same command on two machines, two computations.
+MACHINE_CHOSEN = ("precision",)
 SKIPPED = "skipped"  # a baseline method this run did not ask for, or could not run (not installed)
 # A metric change within this many standard errors of the seed-to-seed spread is not a regression.
 SEED_Z = 2.0
@@ -134,7 +137,8 @@ def _worse(column: Column, before: float, after: float, allowance: float = 0.0) 
 
 def configuration_differences(current: ResultsFolder, baseline: ResultsFolder) -> list[str]:
     """What differs between the two runs' configurations besides the code under test
-    (dataset, its options, the test pairs, the training settings of learning methods):
+    (dataset, its options, the test pairs, the training settings of learning methods, the
+    parameters a machine chose for a method, :data:`MACHINE_CHOSEN`):
     numbers from different configurations are not a regression, nor a pass."""
     differences = []
     now, before = current.run_info, baseline.run_info
@@ -150,11 +154,22 @@ def configuration_differences(current: ResultsFolder, baseline: ResultsFolder) -
     if learned and None not in trained and trained[0] != trained[1]:
         differences.append(f"training datasets (--train-dataset): {_trained_text(trained[0])} here, "
                            f"{_trained_text(trained[1])} in the baseline")
+    differences += _machine_chosen_differences(now.params, before.params)
     pairs_now, pairs_before = set(current.results["pair"]), set(baseline.results["pair"])
     if pairs_now != pairs_before:
         differences.append(f"test pairs: {len(pairs_now)} here, {len(pairs_before)} in the baseline "
                            f"({len(pairs_now & pairs_before)} in both)")
     return differences
+
+
+def _machine_chosen_differences(now: Mapping[str, Mapping[str, Any]],
+                                before: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The parameters each machine chose for itself (``precision=auto``: bf16 on one CPU,
+    fp32 on another) that differ between the runs for a method both ran: the same
+    command, not the same computation."""
+    return [f"method parameters: {method} {key} {now[method][key]} here, {before[method][key]} in the baseline"
+            for method in sorted(now.keys() & before.keys()) for key in MACHINE_CHOSEN
+            if key in now[method] and key in before[method] and now[method][key] != before[method][key]]
 
 
 def _absent(method: str, current: ResultsFolder) -> str:

@@ -257,6 +257,22 @@ def test_runs_of_different_configurations_are_not_compared(three_seeds, tmp_path
     assert "dataset options: " in printed and "test pairs: " in printed and "REGRESSION" not in printed
 
 
+def test_runs_whose_machines_chose_different_precisions_are_not_compared(three_seeds, tmp_path, capsys):
+    """``precision=auto`` is one command and two computations: bf16 on a CPU with AMX
+    tiles, fp32 elsewhere. The gate says so instead of judging bf16 against fp32."""
+    folders = {}
+    for precision in ("bf16", "fp32"):
+        folder = folders[precision] = tmp_path / precision
+        shutil.copytree(three_seeds, folder)
+        info = json.loads((folder / "run.json").read_text())
+        info["params"]["shift"] = {**info["params"]["shift"], "precision": precision}
+        (folder / "run.json").write_text(json.dumps(info))
+    code, printed = gate(folders["fp32"], folders["bf16"], capsys)
+    assert code == NOT_COMPARABLE and "REGRESSION" not in printed, printed
+    assert "method parameters: shift precision fp32 here, bf16 in the baseline" in printed
+    assert gate(folders["bf16"], tmp_path / "bf16", capsys)[0] == 0  # the same choice: judged as ever
+
+
 def test_methods_this_run_did_not_ask_for_or_could_not_install_are_skipped(three_seeds, tmp_path, capsys):
     subset = tmp_path / "subset"
     shutil.copytree(three_seeds, subset)

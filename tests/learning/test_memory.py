@@ -6,6 +6,8 @@ inference giving the fields of one-at-a-time registration."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +20,7 @@ from regbench.cli.arguments import PAIRS_FAILED
 from regbench.execution.plan import plan_job, result_key
 from regbench.learning import memory, trainer
 from regbench.learning.batches import TrainingBatches
+from regbench.measuring import devices
 from regbench.plugin.manager import collect, plugin_manager
 from regbench.plugin.method import TrainingContext
 from regbench.plugin.training import PROFILES, Profile
@@ -65,6 +68,7 @@ def test_auto_precision_is_made_concrete_for_this_machine_before_any_key(amx, co
     """A run with ``precision=auto`` on a CPU with AMX tiles and one without must never
     share results or weights: auto is resolved first, and is what the row records."""
     monkeypatch.setattr(memory, "has_amx", lambda: amx)
+    monkeypatch.setattr(devices, "pick_device", lambda: torch.device("cpu"))  # as on a machine without CUDA
     entry = collect(plugin_manager([])).methods["vxm1"]
     dataset = Synthetic(shape=(32, 32), n_subjects=12)
     context = TrainingContext(dataset=dataset, train_ids=dataset.train_ids)
@@ -155,10 +159,14 @@ def test_batched_inference_gives_the_fields_of_one_at_a_time(tmp_path):
 
 
 def test_a_run_registers_pairs_in_batches_where_the_method_can(tmp_path):
-    common = ["run", "--methods", "identity,vxm1", *SMALL, "--train", "steps=3", "--cache-dir", str(tmp_path / "c")]
+    common = ["run", "--methods", "identity,vxm1", *SMALL, "--train", "steps=3", "--cache-dir", str(tmp_path / "c"),
+              "--param", "vxm1.precision=auto"]
     assert main([*common, "--out", str(tmp_path / "one")]) == 0
     assert main([*common, "--out", str(tmp_path / "batched"), "--batch-pairs", "3"]) == 0
     one, batched = (pd.read_csv(tmp_path / name / "results.csv") for name in ("one", "batched"))
+    ran = memory.resolve_precision("auto", devices.pick_device())  # the rows and run.json say which precision ran
+    assert {json.loads(params)["precision"] for params in one.loc[one["method"] == "vxm1", "method_params"]} == {ran}
+    assert json.loads((tmp_path / "one" / "run.json").read_text())["params"]["vxm1"]["precision"] == ran
     assert list(batched.loc[batched["method"] == "vxm1", "timing_batch"]) == [3, 3, 3, 1]  # 4 pairs: 3 + 1
     assert (batched.loc[batched["method"] == "identity", "timing_batch"] == 1).all()  # no register_batch
     np.testing.assert_allclose(batched["dice_mean"], one["dice_mean"], atol=1e-9)
