@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from gpu_3d import NETWORKS, time_steps, training_step
 from torch.utils.flop_counter import FlopCounterMode
 
 from regbench.learning import memory
-from regbench.measuring import devices
+from regbench.measuring import devices, environment
 
 VARIANTS = (  # (label, precision, channels_last)
     ("fp32", "fp32", False),
@@ -46,24 +45,11 @@ VARIANTS = (  # (label, precision, channels_last)
 CPU = torch.device("cpu")  # what is timed here, whatever device regbench would pick
 
 
-def cpu_model() -> str:
-    """The CPU's model name as the kernel gives it (``platform.processor()`` elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def cpu_features() -> dict[str, object]:
     """What the CPU offers the networks, as PyTorch sees it."""
-    capabilities = getattr(torch.cpu, "get_capabilities", dict)()
-    return {"cpu": cpu_model(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+    return {"cpu": environment.cpu_model(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "kernels": torch.backends.cpu.get_cpu_capability(), "amx_bf16": memory.has_amx(),
-            "avx512_bf16": bool(capabilities.get("avx512_bf16", False)),
+            "avx512_bf16": bool(memory.cpu_capabilities().get("avx512_bf16", False)),
             "precision=auto picks": memory.resolve_precision("auto", devices.pick_device())}
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -47,8 +47,14 @@ def has_amx() -> bool:
     ran a 2D training step 1.9–2.6× faster than fp32 (measured by hand on an Intel CPU),
     while on an AVX2 CPU bf16 is emulated and 12–21× slower (``benchmarks/cpu_training.py``).
     CPUs with AVX-512 BF16 but no AMX are unmeasured: fp32 for them until someone measures."""
+    return bool(cpu_capabilities().get("amx_bf16", False))
+
+
+def cpu_capabilities() -> Mapping[str, object]:
+    """The CPU's features as PyTorch detects them (``amx_bf16``, ``avx512_bf16``, ...);
+    empty with a torch too old to say."""
     capabilities = getattr(torch.cpu, "get_capabilities", None)  # public in recent torch
-    return bool(capabilities is not None and capabilities().get("amx_bf16", False))
+    return capabilities() if capabilities is not None else {}
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
